@@ -1,0 +1,293 @@
+"""Channels, repodata and the solve: from MatchSpecs to the records of a closure.
+
+Channels are resolved as conda does (``-c/--channel``): a bare name goes to the
+public conda channel host (``conda-forge`` by default), an ``http(s)://`` or
+``file://`` URL is used as is, and a local directory is used directly when each
+of its subdirs has a ``repodata.json``; otherwise it is indexed into the cache
+(never into the user's directory) with a ``repodata.json`` whose
+``info.base_url`` (CEP-15) points back at the user's files.
+
+Solving is py-rattler's (strict channel priority). The target interpreter is
+not taken from the channel: a virtual ``python`` record of the requested
+version satisfies ``python`` dependencies, so a channel without the
+interpreter package still solves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import platform as _platform
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from .artifact import ARCHIVE_SUFFIXES
+from .errors import ChannelError, SolveError, SpecError
+
+DEFAULT_CHANNEL = "conda-forge"
+
+#: Subdirs press can target, with their wheel-relevant facts.
+KNOWN_SUBDIRS = ("linux-64", "linux-aarch64", "linux-ppc64le", "osx-64", "osx-arm64", "win-64", "win-arm64", "win-32")
+
+#: Build string given to the virtual python record; python_abi's
+#: ``constrains: python 3.X.* *_cpython`` accepts it.
+VIRTUAL_PYTHON_BUILD = "0_cpython"
+
+
+def native_subdir() -> str:
+    """The conda subdir of this machine, e.g. ``linux-64``."""
+    system = {"Linux": "linux", "Darwin": "osx", "Windows": "win"}.get(_platform.system(), "linux")
+    machine = _platform.machine().lower()
+    arch = {"x86_64": "64", "amd64": "64", "aarch64": "aarch64", "arm64": "arm64", "ppc64le": "ppc64le"}.get(machine, "64")
+    if system == "linux" and arch == "arm64":
+        arch = "aarch64"
+    if system == "osx" and arch == "aarch64":
+        arch = "arm64"
+    return f"{system}-{arch}"
+
+
+def virtual_packages(subdir: str, python: str | None) -> list:
+    """The virtual packages of a target ``subdir`` for the solve.
+
+    Linux targets get ``__unix``, ``__linux`` and ``__glibc 2.17`` (the
+    conda-forge sysroot; the wheel's manylinux tag is computed later from the
+    binaries, not from this), macOS ``__unix`` and ``__osx`` (11.0 on arm64,
+    10.13 on x86_64), Windows ``__win``; all get ``__archspec``. ``python``
+    (``X.Y`` or ``X.Y.Z``) adds a virtual ``python`` record. Returns
+    ``rattler.GenericVirtualPackage`` objects.
+    """
+    from rattler import BuildString, GenericVirtualPackage, PackageName, Version
+
+    def vp(name: str, version: str, build: str = "0") -> GenericVirtualPackage:
+        return GenericVirtualPackage(PackageName(name), Version(version), BuildString(build))
+
+    system, _, arch = subdir.partition("-")
+    archspec = {"64": "x86_64", "32": "x86"}.get(arch, arch)
+    result = [vp("__archspec", "1", archspec)]
+    if system == "linux":
+        result += [vp("__unix", "0"), vp("__linux", "5.10"), vp("__glibc", "2.17")]
+    elif system == "osx":
+        result += [vp("__unix", "0"), vp("__osx", "11.0" if arch == "arm64" else "10.13")]
+    elif system == "win":
+        result += [vp("__win", "0")]
+    if python:
+        result.append(vp("python", python_full_version(python), VIRTUAL_PYTHON_BUILD))
+    return result
+
+
+def python_full_version(python: str) -> str:
+    """``3.12`` -> ``3.12.99`` (a patch level above every release, so any
+    ``python >=3.12.N`` dependency is met); ``X.Y.Z`` is returned unchanged."""
+    parts = python.split(".")
+    if len(parts) == 2:
+        return f"{python}.99"
+    return python
+
+
+@dataclass(frozen=True)
+class Closure:
+    """The solved records for the requested specs.
+
+    ``records`` are rattler ``RepoDataRecord`` objects (virtual packages
+    excluded); ``requested`` maps each requested spec string to the name of
+    the record that satisfies it.
+    """
+
+    records: tuple
+    requested: dict[str, str]
+
+
+def _local_dir(channel: str) -> Path | None:
+    if channel.startswith("file://"):
+        return Path(url2pathname(urlparse(channel).path))
+    if "://" in channel:
+        return None
+    path = Path(channel)
+    if path.is_dir() or channel.startswith((".", "/", "~")) or os.sep in channel:
+        path = path.expanduser()
+        if not path.is_dir():
+            raise ChannelError(f"channel directory {channel!r} does not exist")
+        return path.resolve()
+    return None
+
+
+def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict | None = None) -> str:
+    """Return the channel string to hand rattler for ``channel``.
+
+    Local directories without repodata are indexed under
+    ``cache_dir/channels/`` (re-indexed only when their files change).
+    Raises :class:`ChannelError` for a directory that does not exist.
+    """
+    local = _local_dir(channel)
+    if local is None:
+        return channel
+    if not patches and all(
+        (local / sd / "repodata.json").is_file() for sd in (subdir, "noarch") if (local / sd).is_dir()
+    ) and (local / "noarch" / "repodata.json").is_file():
+        return local.as_uri()
+    return index_local_channel(local, cache_dir, patches).as_uri()
+
+
+def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None = None) -> Path:
+    """Index a directory of conda artifacts into the cache and return the index root.
+
+    For each subdir of ``directory`` (and always ``noarch``), writes
+    ``<cache>/channels/<hash>/<subdir>/repodata.json`` with records made by
+    ``rattler.RepoDataRecord.from_package_archive`` and ``info.base_url``
+    pointing at ``directory/<subdir>/``. Records of unchanged files (same name,
+    size and mtime) are reused from the previous index.
+
+    ``patches`` maps a subdir to conda repodata patch instructions (the
+    ``patch_instructions.json`` format of conda-index and
+    conda-forge-repodata-patches: ``packages``/``packages.conda`` mapping a
+    file name to the keys to overwrite, ``remove`` listing file names); they
+    are applied to the written index, as a channel's hotfixes are.
+    """
+    from rattler import RepoDataRecord
+
+    patches = patches or {}
+    key = hashlib.sha256(json.dumps([str(directory), patches], sort_keys=True).encode()).hexdigest()[:16]
+    root = Path(cache_dir) / "channels" / key
+    subdirs = sorted({p.name for p in directory.iterdir() if p.is_dir()} | {"noarch"})
+
+    async def record_for(path: Path) -> dict:
+        try:
+            record = await RepoDataRecord.from_package_archive(path)
+        except Exception as exc:  # rattler raises its own exception types
+            raise ChannelError(f"cannot index {path.name}: {exc}") from exc
+        doc = json.loads(record.to_json())
+        for volatile in ("url", "channel", "fn"):
+            doc.pop(volatile, None)
+        return doc
+
+    async def index_all() -> None:
+        for subdir in subdirs:
+            src = directory / subdir
+            out = root / subdir
+            out.mkdir(parents=True, exist_ok=True)
+            state_file = out / "press-index-state.json"
+            try:
+                state = json.loads(state_file.read_text())
+            except (OSError, ValueError):
+                state = {}
+            files = sorted(p for p in src.iterdir() if p.name.endswith(ARCHIVE_SUFFIXES)) if src.is_dir() else []
+            new_state: dict[str, dict] = {}
+            for path in files:
+                stat = path.stat()
+                stamp = [stat.st_size, stat.st_mtime_ns]
+                previous = state.get(path.name)
+                if previous and previous.get("stamp") == stamp:
+                    new_state[path.name] = previous
+                else:
+                    new_state[path.name] = {"stamp": stamp, "record": await record_for(path)}
+            repodata = {
+                "info": {"subdir": subdir, "base_url": src.as_uri() + "/"},
+                "packages": {n: s["record"] for n, s in new_state.items() if n.endswith(".tar.bz2")},
+                "packages.conda": {n: s["record"] for n, s in new_state.items() if n.endswith(".conda")},
+                "repodata_version": 2,
+            }
+            apply_patch_instructions(repodata, patches.get(subdir, {}))
+            _atomic_write(out / "repodata.json", json.dumps(repodata, sort_keys=True, indent=1))
+            _atomic_write(state_file, json.dumps(new_state, sort_keys=True))
+
+    asyncio.run(index_all())
+    return root
+
+
+def apply_patch_instructions(repodata: dict, instructions: dict) -> None:
+    """Apply conda repodata patch instructions to ``repodata`` in place.
+
+    Format (conda-index ``patch_instructions.json``, version 1): for each of
+    ``packages`` and ``packages.conda``, ``{file name: {key: new value}}``
+    overwrites those keys of the record; ``remove`` drops file names.
+    """
+    for group in ("packages", "packages.conda"):
+        for fn, changes in instructions.get(group, {}).items():
+            if fn in repodata[group]:
+                repodata[group][fn].update(changes)
+    for fn in instructions.get("remove", []):
+        for group in ("packages", "packages.conda"):
+            repodata[group].pop(fn, None)
+
+
+def load_repodata_patch(path: Path) -> dict:
+    """Read a repodata patch file: JSON mapping subdir -> patch instructions.
+
+    Raises :class:`ChannelError` when it cannot be read or is not that shape.
+    """
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ChannelError(f"cannot read repodata patch {path}: {exc}") from exc
+    if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+        raise ChannelError(f"repodata patch {path} must map subdir names to patch instructions")
+    return doc
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def solve(
+    specs: list[str],
+    channels: list[str],
+    subdir: str,
+    python: str | None,
+    cache_dir: Path,
+    patches: dict | None = None,
+) -> Closure:
+    """Solve ``specs`` (MatchSpec strings) against ``channels`` for ``subdir``.
+
+    ``patches`` (see :func:`index_local_channel`) apply to local directory
+    channels. ``python`` (``X.Y``) is provided as a virtual package; its records are not
+    part of the result. Strict channel priority, highest versions. Raises
+    :class:`SpecError` for a spec that does not parse or names nothing in the
+    channels, :class:`SolveError` when no consistent closure exists.
+    """
+    from rattler import ChannelPriority, Gateway, MatchSpec
+    from rattler import solve as rattler_solve
+
+    parsed = []
+    for spec in specs:
+        try:
+            parsed.append(MatchSpec(spec))
+        except Exception as exc:
+            raise SpecError(f"not a valid MatchSpec: {exc}", package=spec) from exc
+    sources = [channel_source(c, cache_dir, subdir, patches) for c in channels]
+    gateway = Gateway(cache_dir=Path(cache_dir) / "repodata")
+    constraints = []
+    if python:
+        constraints.append(f"python =={python_full_version(python)} {VIRTUAL_PYTHON_BUILD}")
+
+    async def run() -> list:
+        return await rattler_solve(
+            sources,
+            parsed,
+            gateway=gateway,
+            platforms=[subdir, "noarch"],
+            virtual_packages=virtual_packages(subdir, python),
+            channel_priority=ChannelPriority.Strict,
+            constraints=constraints,
+        )
+
+    try:
+        records = asyncio.run(run())
+    except Exception as exc:
+        text = str(exc)
+        missing = [s for s in specs if f"No candidates were found for {MatchSpec(s).name.normalized}" in text]
+        if missing or "No candidates were found for" in text and len(specs) == 1:
+            raise SpecError(f"no package matching {missing[0] if missing else specs[0]!r} in {', '.join(channels)} for {subdir}", package=(missing or specs)[0]) from exc
+        if "GatewayError" in type(exc).__name__ or "could not find" in text:
+            raise ChannelError(f"cannot read channel: {text}") from exc
+        raise SolveError(f"cannot solve for {subdir} (python {python or 'none'}): {text}", package=" ".join(specs)) from exc
+    requested = {}
+    for spec in parsed:
+        name = spec.name.normalized
+        requested[str(spec)] = name
+    return Closure(records=tuple(records), requested=requested)

@@ -1,0 +1,69 @@
+"""The ``press`` command: a thin click layer over :func:`press.convert`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .channel import DEFAULT_CHANNEL, native_subdir
+from .convert import ConvertOptions, convert
+from .errors import PressError
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("targets", nargs=-1, required=True, metavar="SPEC_OR_ARTIFACT...")
+@click.option("-c", "--channel", "channels", multiple=True, metavar="CHANNEL",
+              help=f"Channel name, URL or local directory; repeatable, highest priority first [default: {DEFAULT_CHANNEL}].")
+@click.option("--subdir", default=native_subdir, show_default="this machine's", help="Target conda subdir, e.g. linux-64.")
+@click.option("--python", "python", metavar="X.Y", help="Target interpreter version [default: the one running press].")
+@click.option("--fatten/--thin", default=False, help="Vendor the non-Python closure into one wheel per spec [default: thin].")
+@click.option("--bundle-python-deps", is_flag=True, help="With --fatten, merge Python dependencies into the wheel too.")
+@click.option("-w", "--wheel-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("wheelhouse"),
+              show_default=True, help="Directory to write wheels to.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Download and index cache.")
+@click.option("--validate/--no-validate", default=True, show_default=True,
+              help="Install each wheel into a fresh venv and run its import tests.")
+@click.option("--python-exe", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Interpreter to validate with [default: found by --python version].")
+@click.option("--repodata-patch", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="JSON patch instructions per subdir for local directory channels (channel hotfixes).")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.version_option(__version__, prog_name="press")
+def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_dir, cache_dir, validate,
+         python_exe, repodata_patch, as_json, quiet) -> None:
+    """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels."""
+    options = ConvertOptions(
+        channels=list(channels) or [DEFAULT_CHANNEL],
+        subdir=subdir,
+        python=python,
+        fatten=fatten,
+        bundle_python_deps=bundle_python_deps,
+        wheel_dir=wheel_dir,
+        cache_dir=cache_dir,
+        validate=validate,
+        python_exe=python_exe,
+        repodata_patch=repodata_patch,
+    )
+    progress = (lambda message: None) if quiet else (lambda message: click.echo(f"press: {message}", err=True))
+    try:
+        report = convert(list(targets), options, progress=progress)
+    except PressError as exc:
+        click.echo(f"press: error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        for wheel in report.wheels:
+            click.echo(wheel.summary())
+            if wheel.validation and wheel.validation.status != "passed":
+                click.echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
+    if not report.ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

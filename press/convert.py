@@ -1,0 +1,425 @@
+"""The conversion pipeline: specs or artifacts in, wheels out.
+
+channel (solve) -> fetch -> artifact (unpack) -> layout -> relocate ->
+metadata/tags -> wheel -> validate. :func:`convert` is the entry point the CLI
+and release scripts call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from packaging.utils import canonicalize_name
+
+from . import __version__
+from .artifact import Artifact, is_artifact_path, open_artifact
+from .channel import DEFAULT_CHANNEL, load_repodata_patch, native_subdir, solve
+from .errors import PressError
+from .fetch import fetch
+from .layout import Layout, StagedFile, add_artifact, launcher_module, site_packages_prefix
+from .metadata import (
+    build_metadata,
+    is_plumbing,
+    pypi_name_from,
+    python_metadata_dirs,
+    requirement,
+    wheel_name_for_conda,
+)
+from .relocate.elf import patch_elf
+from .report import ConversionReport, WheelReport
+from .tags import SUBDIR_PLATFORMS, manylinux_tag, python_tags
+from .version import to_pep440
+from .wheel import Member, write_wheel
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ConvertOptions:
+    """Options of :func:`convert` (the CLI flags of the same names).
+
+    ``channels``: channel names, URLs or directories, highest priority first;
+    ``subdir``: target conda subdir; ``python``: target interpreter ``X.Y``
+    (default: the one running press); ``fatten``: vendor the non-Python closure;
+    ``bundle_python_deps``: with ``fatten``, also merge Python dependencies
+    into the one wheel; ``wheel_dir``: output directory; ``cache_dir``:
+    downloads and channel indexes (default: the platform cache directory);
+    ``validate``/``python_exe``: see :mod:`press.validate`;
+    ``repodata_patch``: a JSON file of patch instructions per subdir applied
+    to local directory channels.
+    """
+
+    channels: list[str] = field(default_factory=lambda: [DEFAULT_CHANNEL])
+    subdir: str = field(default_factory=native_subdir)
+    python: str | None = None
+    fatten: bool = False
+    bundle_python_deps: bool = False
+    wheel_dir: Path = Path("wheelhouse")
+    cache_dir: Path | None = None
+    validate: bool = True
+    python_exe: Path | None = None
+    repodata_patch: Path | None = None
+    compresslevel: int = 6
+
+
+def default_cache_dir() -> Path:
+    """``$PRESS_CACHE_DIR`` or the platform user cache directory for press."""
+    if os.environ.get("PRESS_CACHE_DIR"):
+        return Path(os.environ["PRESS_CACHE_DIR"])
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("press"))
+
+
+def is_python_package(artifact: Artifact) -> bool:
+    """True for ``noarch: python`` packages and packages with site-packages content."""
+    return artifact.noarch == "python" or any(site_packages_prefix(e.path) for e in artifact.paths)
+
+
+def distribution_name(artifact: Artifact) -> str:
+    """The wheel's distribution name: from the package's own Python metadata,
+    else derived from the conda name (see :mod:`press.metadata`)."""
+    dirs: list[Path] = []
+    for prefix in sorted({site_packages_prefix(e.path) for e in artifact.paths} - {None}):
+        dirs += python_metadata_dirs(artifact.root / prefix)  # type: ignore[operator]
+    return pypi_name_from(dirs, artifact.name) or wheel_name_for_conda(artifact.name)
+
+
+def _spec_name(spec: str) -> str:
+    from rattler import MatchSpec
+
+    return MatchSpec(spec).name.normalized
+
+
+class _Session:
+    """State of one :func:`convert` call: the work directory, unpacked artifacts."""
+
+    def __init__(self, options: ConvertOptions, progress: Progress) -> None:
+        self.options = options
+        self.progress = progress
+        self.cache_dir = Path(options.cache_dir or default_cache_dir())
+        self.tmp = tempfile.TemporaryDirectory(prefix="press-")
+        self.work = Path(self.tmp.name)
+        self.opened: dict[str, Artifact] = {}
+        self.patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
+
+    def open(self, path: Path) -> Artifact:
+        key = str(Path(path).resolve())
+        if key not in self.opened:
+            self.progress(f"unpacking {Path(path).name}")
+            self.opened[key] = open_artifact(Path(path), self.work / "unpacked" / str(len(self.opened)))
+        return self.opened[key]
+
+    def closure(self, specs: list[str]) -> dict[str, Artifact]:
+        """Solve, fetch and unpack; returns conda name -> artifact."""
+        self.progress(f"solving {' '.join(specs)} for {self.options.subdir} (python {self.options.python})")
+        solved = solve(specs, self.options.channels, self.options.subdir, self.options.python, self.cache_dir, self.patches)
+        result = {}
+        for index, record in enumerate(solved.records, 1):
+            self.progress(f"fetching [{index}/{len(solved.records)}] {record.file_name}")
+            result[record.name.normalized] = self.open(fetch(record, self.cache_dir))
+        return result
+
+
+def convert(
+    targets: list[str],
+    options: ConvertOptions | None = None,
+    progress: Progress | None = None,
+) -> ConversionReport:
+    """Convert conda specs or artifact files into wheels in ``options.wheel_dir``.
+
+    ``targets``: MatchSpec strings (``cffi``, ``iminuit=1.3.7``) and/or paths
+    of ``.conda``/``.tar.bz2`` files. Thin mode writes one wheel per conda
+    package of the solved closure (plumbing such as ``_libgcc_mutex`` left
+    out); ``fatten`` writes one wheel per requested spec with the non-Python
+    closure vendored, plus a wheel for every Python dependency so the wheel
+    directory installs offline. ``progress`` receives short status strings.
+
+    Returns a :class:`ConversionReport`. Raises a :class:`PressError` subclass
+    for bad input (nothing half-written is left in the wheel directory).
+    """
+    options = options or ConvertOptions()
+    if options.python is None:
+        options.python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    progress = progress or (lambda message: None)
+    session = _Session(options, progress)
+    report = ConversionReport()
+    wheel_dir = Path(options.wheel_dir)
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        files = [t for t in targets if is_artifact_path(t)]
+        specs = [t for t in targets if t not in files]
+        for target in targets:
+            if target not in files and target.endswith((".conda", ".tar.bz2")) and ("/" in target or os.sep in target):
+                raise PressError("no such artifact file", package=target)
+        jobs: list[tuple[Artifact, dict[str, Artifact]]] = []
+        for path in files:
+            artifact = session.open(Path(path))
+            closure = {artifact.name: artifact}
+            if options.fatten:
+                deps = [d for d in artifact.depends if not is_plumbing(_spec_name(d))]
+                if deps:
+                    closure.update(session.closure(deps))
+                closure[artifact.name] = artifact
+            jobs.append((artifact, closure))
+        if specs:
+            closure = session.closure(specs)
+            names = [_spec_name(s) for s in specs]
+            if options.fatten:
+                jobs += [(closure[n], closure) for n in names]
+            else:
+                jobs += [(a, closure) for n, a in sorted(closure.items()) if not is_plumbing(n)]
+        done: set[str] = set()
+        queue = list(jobs)
+        while queue:
+            main, closure = queue.pop(0)
+            if main.label in done:
+                continue
+            done.add(main.label)
+            wheel, python_deps = build_wheel(main, closure, options, session)
+            report.wheels.append(wheel)
+            progress(f"wrote {wheel.summary()}")
+            if options.fatten and not options.bundle_python_deps:
+                queue += [(dep, closure) for dep in python_deps]
+        if options.validate:
+            from .validate import validate_wheel
+
+            for wheel in report.wheels:
+                progress(f"validating {Path(wheel.path).name}")
+                wheel.validation = validate_wheel(wheel, options)
+    finally:
+        session.tmp.cleanup()
+    return report
+
+
+def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: bool) -> tuple[list[Artifact], list[str], list[Artifact]]:
+    """Vendored artifacts, Requires-Dist specs and Python dependency artifacts of ``main``."""
+    vendored: list[Artifact] = []
+    requires: list[str] = []
+    python_deps: list[Artifact] = []
+    seen = {main.name}
+    stack = [main]
+    while stack:
+        current = stack.pop(0)
+        for spec in current.depends:
+            name = _spec_name(spec)
+            if is_plumbing(name):
+                continue
+            dep = closure.get(name)
+            if dep is None:
+                continue
+            if is_python_package(dep) and not bundle_python:
+                requires.append(spec)
+                if dep not in python_deps:
+                    python_deps.append(dep)
+                continue
+            if name in seen:
+                continue
+            seen.add(name)
+            vendored.append(dep)
+            stack.append(dep)
+    return vendored, requires, python_deps
+
+
+def _libs_dir(name: str) -> str:
+    return canonicalize_name(name).replace("-", "_") + ".libs"
+
+
+def _hashed_soname(soname: str, data_hash: str) -> str:
+    """auditwheel's naming: ``libffi.so.8`` -> ``libffi-<8 hex>.so.8``."""
+    base, dot, rest = soname.partition(".so")
+    return f"{base}-{data_hash[:8]}.so{rest}" if dot else f"{soname}-{data_hash[:8]}"
+
+
+def _relocate(
+    layout: Layout,
+    fat: bool,
+    dependency_libs: list[str],
+    stage: Path,
+    machine: str,
+) -> tuple[dict[str, set[str]], list[str]]:
+    """Rewrite SONAMEs, NEEDED and RUNPATHs of the layout's ELF files.
+
+    Fat: vendored shared libraries get content-hashed names and every
+    reference follows. Thin: NEEDED entries the wheel cannot satisfy are
+    looked up in the ``<dep>.libs/lib`` of the dependency wheels
+    (``dependency_libs``). Returns (external needs for the platform tag,
+    vendored library archive names).
+    """
+    from auditwheel.architecture import Architecture
+    from auditwheel.libc import Libc
+    from auditwheel.policy import WheelPolicies
+
+    allowed = set()
+    for policy in WheelPolicies(libc=Libc.GLIBC, arch=Architecture(machine)):
+        allowed |= set(policy.whitelist)
+    elves = {arc: f for arc, f in layout.files.items() if f.elf is not None and f.elf.dynamic}
+    renames: dict[str, str] = {}
+    if fat:
+        for arc, staged in sorted(elves.items()):
+            soname = staged.elf.soname  # type: ignore[union-attr]
+            if arc.startswith(layout.libs_dir + "/") and soname and soname not in renames:
+                digest = hashlib.sha256(staged.source.read_bytes()).hexdigest()
+                renames[soname] = _hashed_soname(soname, digest)
+        for arc in list(elves):
+            staged = elves[arc]
+            soname = staged.elf.soname  # type: ignore[union-attr]
+            if soname in renames and posixpath.basename(arc) == soname and arc.startswith(layout.libs_dir + "/"):
+                new_arc = f"{posixpath.dirname(arc)}/{renames[soname]}"
+                layout.files[new_arc] = layout.files.pop(arc)
+                elves[new_arc] = elves.pop(arc)
+    by_name: dict[str, str] = {}
+    for arc in sorted(elves):
+        by_name.setdefault(posixpath.basename(arc), arc)
+    external: dict[str, set[str]] = {}
+    vendored = sorted(a for a in elves if a.startswith(layout.libs_dir + "/") and elves[a].elf.soname)  # type: ignore[union-attr]
+    for arc, staged in sorted(elves.items()):
+        info = staged.elf
+        assert info is not None
+        here = posixpath.dirname(arc)
+        runpath: list[str] = []
+        needs_dependency = False
+        for needed in info.needed:
+            target = renames.get(needed, needed)
+            if target in by_name:
+                rel = posixpath.relpath(posixpath.dirname(by_name[target]) or ".", here or ".")
+                entry = "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
+                if entry not in runpath:
+                    runpath.append(entry)
+            elif needed in allowed or needed.startswith("ld-linux") or not dependency_libs:
+                external.setdefault(needed, set()).update(info.version_needs.get(needed, set()))
+            else:
+                needs_dependency = True
+        if needs_dependency:
+            for libs in dependency_libs:
+                rel = posixpath.relpath(libs, here or ".")
+                runpath.append(f"$ORIGIN/{rel}")
+        rename = {n: renames[n] for n in info.needed if n in renames}
+        new_soname = renames.get(info.soname) if info.soname else None
+        if not (rename or new_soname or runpath or info.rpaths):
+            continue
+        copy = stage / arc
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(staged.source, copy)
+        os.chmod(copy, staged.mode)
+        patch_elf(copy, soname=new_soname, rename_needed=rename, runpath=runpath)
+        staged.source = copy
+    return external, vendored
+
+
+def build_wheel(
+    main: Artifact,
+    closure: dict[str, Artifact],
+    options: ConvertOptions,
+    session: _Session,
+) -> tuple[WheelReport, list[Artifact]]:
+    """Build one wheel for ``main`` (thin, or fat with ``closure``) into the wheel dir.
+
+    Returns its report and the Python dependencies that need wheels of their own.
+    """
+    fat = options.fatten
+    name = distribution_name(main)
+    layout = Layout(libs_dir=_libs_dir(name))
+    vendored_artifacts, requires_specs, python_deps = ([], list(main.depends), [])
+    if fat:
+        vendored_artifacts, requires_specs, python_deps = _walk_closure(main, closure, options.bundle_python_deps)
+    add_artifact(layout, main, main=True)
+    for dep in vendored_artifacts:
+        add_artifact(layout, dep, main=is_python_package(dep))
+    name_map = {n: distribution_name(a) for n, a in closure.items()}
+    requires = [r for r in (requirement(s, name_map, main.label) for s in requires_specs) if r]
+    # Thin wheels find their dependencies' libraries in the sibling <dep>.libs/lib.
+    dependency_libs = []
+    if not fat:
+        for spec in main.depends:
+            dep_name = _spec_name(spec)
+            if not is_plumbing(dep_name) and not (dep_name in closure and is_python_package(closure[dep_name])):
+                dependency_libs.append(f"{_libs_dir(name_map.get(dep_name) or wheel_name_for_conda(dep_name))}/lib")
+    family, machine = SUBDIR_PLATFORMS.get(main.subdir, ("any", "any")) if main.subdir != "noarch" else ("any", "any")
+    stage = session.work / "stage" / main.label
+    external: dict[str, set[str]] = {}
+    vendored_libs: list[str] = []
+    has_binaries = any(f.elf is not None for f in layout.files.values())
+    if has_binaries and family == "linux":
+        external, vendored_libs = _relocate(layout, fat, dependency_libs, stage, machine)
+    extensions = [posixpath.basename(e) for e in layout.extensions if e.endswith((".so", ".pyd"))]
+    tags = python_tags(main.depends, extensions)
+    notes = list(layout.notes)
+    if not has_binaries:
+        platform = "any"
+    elif family == "linux":
+        platform, reasons = manylinux_tag(machine, external)
+        notes += reasons
+    else:
+        raise PressError(f"converting {main.subdir} binaries is not supported yet", package=main.label)
+    version = to_pep440(main.version, main.label)
+    dist = canonicalize_name(name).replace("-", "_")
+    build_tag = f"{main.build_number}_{''.join(c if c.isalnum() else '_' for c in main.build)}"
+    tag = f"{tags.python}-{tags.abi}-{platform}"
+    filename = f"{dist}-{version}-{build_tag}-{tag}.whl"
+    dist_info = f"{dist}-{version}.dist-info"
+    members: list[Member] = []
+    placeholders: list[list[str]] = []
+    for arc, staged in sorted(layout.files.items()):
+        members.append(Member(arc, source=staged.source, executable=bool(staged.mode & 0o111)))
+        if staged.placeholder:
+            placeholders.append([arc, staged.placeholder_mode or "text"])
+    for script, data in sorted(layout.scripts.items()):
+        members.append(Member(f"{dist}-{version}.data/scripts/{script}", data=data, executable=True))
+    entry_points = {g: dict(v) for g, v in layout.entry_points.items()}
+    if layout.commands:
+        module = f"_press_commands_{dist}"
+        members.append(Member(f"{module}.py", data=launcher_module(layout.commands).encode()))
+        console = entry_points.setdefault("console_scripts", {})
+        for index, command in enumerate(sorted(layout.commands)):
+            console.setdefault(command, f"{module}:cmd_{index}")
+    license_files = []
+    for artifact, prefix in [(main, "")] + [(a, f"vendored/{a.name}/") for a in vendored_artifacts]:
+        licenses = artifact.root / "info" / "licenses"
+        if licenses.is_dir():
+            for path in sorted(p for p in licenses.rglob("*") if p.is_file()):
+                rel = prefix + str(path.relative_to(licenses)).replace(os.sep, "/")
+                license_files.append(rel)
+                members.append(Member(f"{dist_info}/licenses/{rel}", source=path))
+    members.append(Member(f"{dist_info}/METADATA", data=build_metadata(main, name, requires, license_files)))
+    wheel_text = (
+        "Wheel-Version: 1.0\n"
+        f"Generator: press {__version__}\n"
+        f"Root-Is-Purelib: {'true' if platform == 'any' else 'false'}\n"
+        f"Tag: {tag}\n"
+        f"Build: {build_tag}\n"
+    )
+    members.append(Member(f"{dist_info}/WHEEL", data=wheel_text.encode()))
+    if entry_points:
+        text = "".join(
+            f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in sorted(points.items())) + "\n"
+            for group, points in sorted(entry_points.items())
+        )
+        members.append(Member(f"{dist_info}/entry_points.txt", data=text.encode()))
+    timestamp = int(main.index.get("timestamp", 0)) / 1000
+    out = Path(options.wheel_dir) / filename
+    write_wheel(out, members, timestamp=timestamp, compresslevel=options.compresslevel)
+    wheel = WheelReport(
+        path=str(out),
+        name=name,
+        version=version,
+        tags=tag,
+        size=out.stat().st_size,
+        conda_packages=[main.source.name] + [a.source.name for a in vendored_artifacts],
+        requires_dist=sorted(requires),
+        vendored_libraries=vendored_libs,
+        external_libraries=sorted(external),
+        commands=sorted(entry_points.get("console_scripts", {})),
+        placeholders=placeholders,
+        notes=notes,
+        test_imports=list(main.test_imports),
+    )
+    return wheel, python_deps

@@ -1,0 +1,62 @@
+"""The exception hierarchy of press, rooted in :class:`PressError`.
+
+Every error that bad input can cause (an unknown spec, an unsolvable closure, a
+corrupt or hostile archive, an untranslatable version) is a :class:`PressError`
+whose message names the package and the reason; the CLI prints that message
+and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class PressError(Exception):
+    """Root of every error press raises on purpose.
+
+    ``package`` (optional) names the conda package or spec the error is about;
+    it is already part of ``str(error)``.
+    """
+
+    def __init__(self, message: str, *, package: str | None = None) -> None:
+        self.package = package
+        super().__init__(f"{package}: {message}" if package else message)
+
+
+class ChannelError(PressError):
+    """A channel cannot be read or indexed (bad URL, missing directory, HTTP error)."""
+
+
+class SpecError(PressError):
+    """A MatchSpec does not parse, or matches no record in the channels."""
+
+
+class SolveError(PressError):
+    """The dependency closure of the requested specs cannot be solved."""
+
+
+class FetchError(PressError):
+    """An artifact could not be downloaded or its sha256 does not match its record."""
+
+
+class ArchiveError(PressError):
+    """A conda artifact is corrupt, truncated or not a conda package at all."""
+
+
+class UnsafeArchiveError(ArchiveError):
+    """An archive member would escape the extraction directory or is not a plain file,
+    directory or in-package link (absolute path, ``..``, device, FIFO, outside link)."""
+
+
+class MetadataError(PressError):
+    """Conda metadata cannot be translated into wheel metadata."""
+
+
+class VersionError(MetadataError):
+    """A conda version has no PEP 440 translation."""
+
+
+class RelocationError(PressError):
+    """A binary cannot be relocated into the wheel layout."""
+
+
+class ValidationError(PressError):
+    """A built wheel failed validation (install, import tests, or library resolution)."""

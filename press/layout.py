@@ -1,0 +1,275 @@
+"""Where each file of a conda package goes in a wheel.
+
+The wheel root is platlib (or purelib). Conda's site-packages content (posix
+``lib/pythonX.Y[t]/site-packages``, Windows ``Lib/site-packages``, noarch
+python ``site-packages``) goes to the root. Everything else of the prefix
+(``lib/``, ``bin/``, ``share/``, ``etc/`` ...) goes below one directory per
+distribution, ``<name>.libs/``, keeping the prefix's own shape, so relative
+references between them still hold and the tree sits at a fixed place relative
+to the extension modules under every install scheme. Executables become
+commands through a small launcher module; Python scripts with a prefix
+placeholder shebang go to ``.data/scripts`` with a ``#!python`` shebang.
+
+Symlinks never reach the wheel (zip cannot hold them): a link to a shared
+library is folded into one copy stored under the library's SONAME, a link to
+an executable becomes a command alias, any other link to a file is stored as
+a copy and reported.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import posixpath
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .artifact import Artifact, PathEntry
+from .relocate.elf import ElfInfo, is_elf, read_elf
+
+_SITE_PACKAGES = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages|site-packages)/")
+_DEV_FILES = re.compile(
+    r"^(include/|lib/pkgconfig/|share/pkgconfig/|lib/cmake/|share/cmake/|share/man/|man/|share/doc/|share/info/|"
+    r"share/gtk-doc/|share/aclocal/|conda-meta/|Library/include/|Library/lib/pkgconfig/|Library/lib/cmake/)"
+    r"|\.(a|la|prl)$"
+)
+_DROP = re.compile(r"(^|/)__pycache__/|\.pyc$|^info/")
+_SHARED_LIB = re.compile(r"\.so(\.\d+)*$")
+
+
+@dataclass
+class StagedFile:
+    """One file bound for the wheel: ``source`` on disk, its unix ``mode`` and
+    the ``owner`` package label."""
+
+    source: Path
+    mode: int
+    owner: str
+    elf: ElfInfo | None = None
+    placeholder: str | None = None
+    placeholder_mode: str | None = None
+
+
+@dataclass
+class Layout:
+    """The planned content of one wheel.
+
+    ``files`` maps archive names to :class:`StagedFile`; ``commands`` maps a
+    command name to the archive name of the executable it runs (and the
+    ``argv[0]`` to give it); ``scripts`` holds ``.data/scripts`` payloads;
+    ``entry_points`` is ``{group: {name: value}}``; ``notes`` collects what
+    the report should tell the user; ``meta_dirs`` are the packages' own
+    dist-info/egg-info locations on disk.
+    """
+
+    libs_dir: str
+    files: dict[str, StagedFile] = field(default_factory=dict)
+    commands: dict[str, tuple[str, str]] = field(default_factory=dict)
+    scripts: dict[str, bytes] = field(default_factory=dict)
+    entry_points: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    meta_dirs: list[Path] = field(default_factory=list)
+    extensions: list[str] = field(default_factory=list)
+
+    def add(self, arcname: str, staged: StagedFile) -> None:
+        """Add a file; a second package shipping the same path with other bytes is noted."""
+        previous = self.files.get(arcname)
+        if previous is not None and previous.owner != staged.owner:
+            if _same_bytes(previous.source, staged.source):
+                return
+            self.notes.append(f"{arcname}: shipped by {previous.owner} and {staged.owner}; kept {previous.owner}'s")
+            return
+        self.files[arcname] = staged
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
+
+
+def site_packages_prefix(path: str) -> str | None:
+    """The site-packages prefix of a package path, or None."""
+    match = _SITE_PACKAGES.match(path)
+    return match.group(0) if match else None
+
+
+def _parse_entry_points(text: str) -> dict[str, dict[str, str]]:
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return {}
+    return {section: {k.strip(): v.strip() for k, v in parser.items(section)} for section in parser.sections()}
+
+
+def _python_shebang(data: bytes, placeholder: str | None) -> bool:
+    first = data.split(b"\n", 1)[0]
+    return first.startswith(b"#!") and b"python" in first and (
+        placeholder is None or placeholder.encode() in first or b"/opt/anaconda1anaconda2anaconda3" in first
+    )
+
+
+def _is_executable(path: Path) -> bool:
+    try:
+        return bool(path.stat().st_mode & stat.S_IXUSR)
+    except OSError:
+        return False
+
+
+def _command_dir(path: str) -> bool:
+    return path.startswith(("bin/", "Scripts/", "Library/bin/", "python-scripts/"))
+
+
+def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
+    """Plan every payload file of ``artifact`` into ``layout``.
+
+    ``main`` is False for a vendored dependency: its development files
+    (headers, static libraries, pkg-config, CMake, man pages) are left out and
+    its commands are not exposed.
+    """
+    entries = {e.path: e for e in artifact.paths} or {
+        str(p.relative_to(artifact.root)).replace(os.sep, "/"): PathEntry(str(p.relative_to(artifact.root)))
+        for p in artifact.root.rglob("*")
+        if not p.is_dir() and not str(p.relative_to(artifact.root)).startswith("info")
+    }
+    label = artifact.label
+    link_points = (artifact.link.get("noarch") or {}).get("entry_points") or []
+    for spec in link_points:
+        name, _, value = spec.partition("=")
+        layout.entry_points.setdefault("console_scripts", {})[name.strip()] = value.strip()
+    # First pass: python metadata and entry points, so scripts can be matched against them.
+    for path in sorted(entries):
+        prefix = site_packages_prefix(path)
+        if prefix is None:
+            continue
+        top = path[len(prefix):].split("/", 1)[0]
+        if top.endswith((".dist-info", ".egg-info")):
+            meta = artifact.root / prefix / top
+            if meta not in layout.meta_dirs:
+                layout.meta_dirs.append(meta)
+            if path.endswith("entry_points.txt") and main:
+                for group, points in _parse_entry_points((artifact.root / path).read_text("utf-8", "replace")).items():
+                    layout.entry_points.setdefault(group, {}).update(points)
+    console = layout.entry_points.get("console_scripts", {})
+    symlinks: list[tuple[str, PathEntry]] = []
+    for path in sorted(entries):
+        entry = entries[path]
+        source = artifact.root / path
+        if entry.path_type == "directory" or _DROP.search(path):
+            continue
+        if os.path.islink(source) or entry.path_type == "softlink":
+            symlinks.append((path, entry))
+            continue
+        if not source.is_file():
+            continue
+        prefix = site_packages_prefix(path)
+        mode = 0o755 if _is_executable(source) else 0o644
+        staged = StagedFile(source, mode, label, placeholder=entry.prefix_placeholder, placeholder_mode=entry.file_mode)
+        if prefix is not None:
+            rel = path[len(prefix):]
+            if rel.split("/", 1)[0].endswith((".dist-info", ".egg-info")):
+                continue
+            if is_elf(source):
+                staged.elf = read_elf(source)
+                layout.extensions.append(rel)
+            layout.add(rel, staged)
+            continue
+        if not main and _DEV_FILES.search(path):
+            continue
+        if _command_dir(path):
+            name = posixpath.basename(path)
+            data = source.read_bytes()[:4096] if not is_elf(source) else b""
+            if data and _python_shebang(data, entry.prefix_placeholder):
+                if main and name not in console and not name.endswith(("-script.py", ".exe")):
+                    full = source.read_bytes()
+                    rest = full.split(b"\n", 1)[1] if b"\n" in full else b""
+                    layout.scripts[name] = b"#!python\n" + rest
+                continue
+        arcname = f"{layout.libs_dir}/{path}"
+        if is_elf(source):
+            staged.elf = read_elf(source)
+            if staged.elf.soname and _SHARED_LIB.search(path) and posixpath.basename(path) != staged.elf.soname:
+                # Store the library once, under the name the dynamic linker looks for.
+                arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{staged.elf.soname}".replace("//", "/")
+        layout.add(arcname, staged)
+        if main and _command_dir(path) and mode & 0o100:
+            layout.commands.setdefault(posixpath.basename(path), (arcname, posixpath.basename(path)))
+    for path, entry in symlinks:
+        _add_symlink(layout, artifact, path, main)
+
+
+def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> None:
+    source = artifact.root / path
+    try:
+        target = os.readlink(source)
+    except OSError:
+        return
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    real = artifact.root / resolved
+    if site_packages_prefix(path) is not None:
+        rel = path[len(site_packages_prefix(path) or ""):]
+        if real.is_file():
+            layout.add(rel, StagedFile(real, 0o755 if _is_executable(real) else 0o644, artifact.label))
+        return
+    if not main and _DEV_FILES.search(path):
+        return
+    if real.is_dir():
+        layout.notes.append(f"{artifact.label}: directory symlink {path} -> {target} left out")
+        return
+    if not real.is_file():
+        if not (_SHARED_LIB.search(path) or path.endswith(".so")):
+            layout.notes.append(f"{artifact.label}: dangling symlink {path} -> {target} left out")
+        return
+    if is_elf(real):
+        info = read_elf(real)
+        if info.soname:
+            # Folded into the library stored under its SONAME.
+            if posixpath.basename(path) == info.soname:
+                arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{info.soname}"
+                if arcname not in layout.files:
+                    layout.add(arcname, StagedFile(real, 0o755, artifact.label, elf=info))
+            return
+        if _command_dir(path) and main:
+            target_arc = f"{layout.libs_dir}/{resolved}"
+            layout.commands.setdefault(posixpath.basename(path), (target_arc, posixpath.basename(path)))
+            return
+    if _command_dir(path) and main and _is_executable(real):
+        target_arc = f"{layout.libs_dir}/{resolved}"
+        layout.commands.setdefault(posixpath.basename(path), (target_arc, posixpath.basename(path)))
+        return
+    layout.add(f"{layout.libs_dir}/{path}", StagedFile(real, 0o755 if _is_executable(real) else 0o644, artifact.label))
+    layout.notes.append(f"{artifact.label}: symlink {path} -> {target} stored as a copy")
+
+
+def launcher_module(commands: dict[str, tuple[str, str]]) -> str:
+    """Source of the module that runs vendored executables as console scripts.
+
+    Each command is a function ``cmd_<n>`` that replaces the process with the
+    executable (``os.execv`` on posix; a child process on Windows), passing
+    the command's own name as ``argv[0]`` (multi-call programs such as
+    ``bzcat`` rely on it).
+    """
+    lines = [
+        '"""Console-script launchers for executables vendored by press."""',
+        "import os",
+        "import sys",
+        "",
+        "_HERE = os.path.dirname(os.path.abspath(__file__))",
+        "",
+        "",
+        "def _run(relpath, argv0):",
+        "    exe = os.path.join(_HERE, *relpath.split('/'))",
+        "    if os.name == 'nt':",
+        "        import subprocess",
+        "        sys.exit(subprocess.call([exe] + sys.argv[1:]))",
+        "    os.execv(exe, [argv0] + sys.argv[1:])",
+        "",
+    ]
+    for index, (name, (arcname, argv0)) in enumerate(sorted(commands.items())):
+        lines += ["", f"def cmd_{index}():", f"    _run({arcname!r}, {argv0!r})", ""]
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""ELF reading and editing with LIEF: SONAME, NEEDED, version requirements and
+RPATH/RUNPATH (System V gABI, glibc ld.so search rules)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import RelocationError
+
+ELF_MAGIC = b"\x7fELF"
+_LOCK = threading.Lock()
+
+
+def is_elf(path: Path) -> bool:
+    """True when ``path`` is a regular file starting with the ELF magic."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == ELF_MAGIC
+    except OSError:
+        return False
+
+
+@dataclass
+class ElfInfo:
+    """The dynamic-linking facts of one ELF file.
+
+    ``needed``: DT_NEEDED names in order; ``rpaths``: DT_RPATH and DT_RUNPATH
+    entries (split on ``:``); ``version_needs``: library name -> symbol
+    versions required from it (``GLIBC_2.17`` ...); ``dynamic`` is False for
+    static executables and relocatable objects.
+    """
+
+    soname: str | None = None
+    needed: list[str] = field(default_factory=list)
+    rpaths: list[str] = field(default_factory=list)
+    version_needs: dict[str, set[str]] = field(default_factory=dict)
+    dynamic: bool = True
+    machine: str = ""
+
+
+def _lief():
+    import lief
+
+    lief.logging.disable()
+    return lief
+
+
+def read_elf(path: Path) -> ElfInfo:
+    """Parse ``path`` with LIEF. Raises :class:`RelocationError` when LIEF cannot."""
+    lief = _lief()
+    binary = lief.ELF.parse(str(path))
+    if binary is None:
+        raise RelocationError(f"LIEF cannot parse ELF file {path.name}")
+    TAG = lief.ELF.DynamicEntry.TAG
+    info = ElfInfo(machine=str(binary.header.machine_type).split(".")[-1])
+    entries = list(binary.dynamic_entries)
+    info.dynamic = bool(entries)
+    for entry in entries:
+        if entry.tag == TAG.NEEDED:
+            info.needed.append(entry.name)
+        elif entry.tag == TAG.SONAME:
+            info.soname = entry.name
+        elif entry.tag in (TAG.RPATH, TAG.RUNPATH):
+            value = entry.rpath if entry.tag == TAG.RPATH else entry.runpath
+            info.rpaths.extend(p for p in value.split(":") if p)
+    for requirement in binary.symbols_version_requirement:
+        versions = {aux.name for aux in requirement.get_auxiliary_symbols()}
+        info.version_needs.setdefault(requirement.name, set()).update(versions)
+    return info
+
+
+def patch_elf(
+    path: Path,
+    *,
+    soname: str | None = None,
+    rename_needed: dict[str, str] | None = None,
+    runpath: list[str] | None = None,
+) -> None:
+    """Edit ``path`` in place: set DT_SONAME, rename DT_NEEDED entries (and the
+    matching version-requirement file names, which ld.so checks), and replace
+    every DT_RPATH/DT_RUNPATH with one DT_RUNPATH of ``runpath`` (none when the
+    list is empty). The file mode is kept; the edit goes to a temporary file
+    renamed over the original. Raises :class:`RelocationError`.
+    """
+    lief = _lief()
+    rename_needed = rename_needed or {}
+    with _LOCK:
+        binary = lief.ELF.parse(str(path))
+        if binary is None:
+            raise RelocationError(f"LIEF cannot parse ELF file {path.name}")
+        TAG = lief.ELF.DynamicEntry.TAG
+        for entry in binary.dynamic_entries:
+            if entry.tag == TAG.NEEDED and entry.name in rename_needed:
+                entry.name = rename_needed[entry.name]
+            elif entry.tag == TAG.SONAME and soname is not None:
+                entry.name = soname
+        for requirement in binary.symbols_version_requirement:
+            if requirement.name in rename_needed:
+                requirement.name = rename_needed[requirement.name]
+        if runpath is not None:
+            while binary.has(TAG.RPATH):
+                binary.remove(TAG.RPATH)
+            while binary.has(TAG.RUNPATH):
+                binary.remove(TAG.RUNPATH)
+            if runpath:
+                binary.add(lief.ELF.DynamicEntryRunPath(":".join(runpath)))
+        mode = os.stat(path).st_mode & 0o7777
+        tmp = path.with_name(f".{path.name}.press-tmp")
+        try:
+            binary.write(str(tmp))
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except Exception as exc:
+            tmp.unlink(missing_ok=True)
+            raise RelocationError(f"cannot write relocated {path.name}: {exc}") from exc

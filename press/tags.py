@@ -1,0 +1,134 @@
+"""Wheel tags (PEP 425 / PEP 600): python and ABI from conda's python and
+python_abi dependencies, the manylinux platform tag from auditwheel's policy
+data and the binaries' needs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .errors import MetadataError
+
+#: conda subdir -> (wheel platform family, machine).
+SUBDIR_PLATFORMS = {
+    "linux-64": ("linux", "x86_64"),
+    "linux-aarch64": ("linux", "aarch64"),
+    "linux-ppc64le": ("linux", "ppc64le"),
+    "linux-s390x": ("linux", "s390x"),
+    "linux-32": ("linux", "i686"),
+    "osx-64": ("macosx", "x86_64"),
+    "osx-arm64": ("macosx", "arm64"),
+    "win-64": ("win", "amd64"),
+    "win-32": ("win", "win32"),
+    "win-arm64": ("win", "arm64"),
+}
+
+
+@dataclass(frozen=True)
+class PythonTags:
+    """``python`` (e.g. ``cp312``/``py3``) and ``abi`` (``cp312``, ``cp37m``,
+    ``cp313t``, ``abi3`` or ``none``) tags."""
+
+    python: str
+    abi: str
+
+
+def python_version_of(depends: Iterable[str]) -> tuple[int, int] | None:
+    """The ``(major, minor)`` a package is built for, from ``python_abi X.Y``
+    or the lower bound of a ``python >=X.Y,<X.Y+1`` pin; None for a package
+    that does not pin one minor (noarch or non-Python)."""
+    from rattler import MatchSpec
+
+    lower = None
+    for spec in depends:
+        match = MatchSpec(spec)
+        version = str(match.version) if match.version else ""
+        if match.name.normalized == "python_abi":
+            found = re.match(r"^=*(\d+)\.(\d+)", version)
+            if found:
+                return int(found.group(1)), int(found.group(2))
+        if match.name.normalized == "python":
+            found = re.search(r">=?(\d+)\.(\d+)", version)
+            upper = re.search(r"<(\d+)\.(\d+)", version)
+            exact = re.match(r"^=*(\d+)\.(\d+)(\.\*)?$", version)
+            if exact:
+                lower = (int(exact.group(1)), int(exact.group(2)))
+            elif found and upper and (int(upper.group(1)), int(upper.group(2))) == (int(found.group(1)), int(found.group(2)) + 1):
+                lower = (int(found.group(1)), int(found.group(2)))
+    return lower
+
+
+def _abi_build(depends: Iterable[str]) -> str | None:
+    from rattler import MatchSpec
+
+    for spec in depends:
+        match = MatchSpec(spec)
+        if match.name.normalized == "python_abi" and match.build:
+            return str(match.build)
+    return None
+
+
+def python_tags(depends: list[str], extension_suffixes: Iterable[str]) -> PythonTags:
+    """Python and ABI tags for a package.
+
+    ``extension_suffixes`` are the file names of the package's Python
+    extension modules. Without extensions the wheel is ``py3-none``. With
+    them: ``cpXY`` from the python pin, ABI ``cpXY`` plus ``m`` before 3.8
+    (PEP 3149), ``t`` for free-threaded builds (``*_cp313t`` python_abi),
+    ``abi3`` when every extension is a stable-ABI module (``.abi3.so``/
+    ``.pyd`` with abi3 in the python_abi build). Raises :class:`MetadataError`
+    for extensions with no Python pin.
+    """
+    extensions = list(extension_suffixes)
+    if not extensions:
+        return PythonTags("py3", "none")
+    version = python_version_of(depends)
+    if version is None:
+        raise MetadataError("has Python extension modules but no python/python_abi pin to tag them with")
+    major, minor = version
+    py = f"cp{major}{minor}"
+    build = _abi_build(depends) or ""
+    if build.endswith("t") or any(re.search(rf"cpython-{major}{minor}t-", e) for e in extensions):
+        return PythonTags(py, f"{py}t")
+    if all(".abi3." in e for e in extensions):
+        return PythonTags(py, "abi3")
+    return PythonTags(py, f"{py}m" if (major, minor) < (3, 8) else py)
+
+
+def manylinux_tag(
+    machine: str,
+    external_needs: dict[str, set[str]],
+) -> tuple[str, list[str]]:
+    """The highest-priority manylinux platform tag that ``external_needs`` allow.
+
+    ``external_needs`` maps every library a wheel's ELF files need from
+    outside the wheel (SONAME) to the symbol versions required from it
+    (``GLIBC_2.17``...). Uses auditwheel's policy data: every library must
+    be on the policy's allow-list and every symbol version within its limits.
+    Returns ``(tag, reasons)``; ``tag`` is ``linux_<machine>`` with the reasons
+    when no manylinux policy fits (PyPI refuses such wheels).
+    """
+    from auditwheel.architecture import Architecture
+    from auditwheel.libc import Libc
+    from auditwheel.policy import WheelPolicies
+
+    policies = WheelPolicies(libc=Libc.GLIBC, arch=Architecture(machine))
+    reasons: list[str] = []
+    ignored = re.compile(r"^ld-linux.*|^ld64\.so\.\d$")
+    needs = {k: v for k, v in external_needs.items() if not ignored.match(k)}
+    symbol_policy = policies.versioned_symbols_policy({k: set(v) for k, v in needs.items()})
+    for policy in sorted(policies, key=lambda p: p.priority, reverse=True):
+        if policy.name.startswith("linux"):
+            continue
+        if policy.priority > symbol_policy.priority:
+            continue
+        outside = sorted(lib for lib in needs if lib not in policy.whitelist)
+        if outside:
+            reasons = [f"{lib} is not on the manylinux allow-list" for lib in outside]
+            continue
+        name = policy.name
+        return name, []
+    if not reasons:
+        reasons = ["needs symbol versions newer than any manylinux policy allows"]
+    return f"linux_{machine}", reasons

@@ -1,0 +1,6 @@
+#include "pressln.h"
+
+int pressln_version(void)
+{
+    return 123;
+}
