@@ -24,7 +24,7 @@ from .artifact import Artifact, is_artifact_path, open_artifact
 from .channel import DEFAULT_CHANNEL, load_repodata_patch, native_subdir, solve
 from .errors import PressError
 from .fetch import fetch
-from .layout import Layout, StagedFile, add_artifact, launcher_module, site_packages_prefix
+from .layout import Layout, add_artifact, launcher_module, prune_vendored, site_packages_prefix
 from .metadata import (
     build_metadata,
     is_plumbing,
@@ -334,6 +334,8 @@ def build_wheel(
     add_artifact(layout, main, main=True)
     for dep in vendored_artifacts:
         add_artifact(layout, dep, main=is_python_package(dep))
+    if fat:
+        prune_vendored(layout, {main.label} | {a.label for a in vendored_artifacts if is_python_package(a)})
     name_map = {n: distribution_name(a) for n, a in closure.items()}
     requires = [r for r in (requirement(s, name_map, main.label) for s in requires_specs) if r]
     # Thin wheels find their dependencies' libraries in the sibling <dep>.libs/lib.

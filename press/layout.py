@@ -242,8 +242,51 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
         target_arc = f"{layout.libs_dir}/{resolved}"
         layout.commands.setdefault(posixpath.basename(path), (target_arc, posixpath.basename(path)))
         return
-    layout.add(f"{layout.libs_dir}/{path}", StagedFile(real, 0o755 if _is_executable(real) else 0o644, artifact.label))
+    elf = read_elf(real) if is_elf(real) else None
+    layout.add(f"{layout.libs_dir}/{path}", StagedFile(real, 0o755 if _is_executable(real) else 0o644, artifact.label, elf=elf))
     layout.notes.append(f"{artifact.label}: symlink {path} -> {target} stored as a copy")
+
+
+def prune_vendored(layout: Layout, main_owners: set[str]) -> list[str]:
+    """Drop what a fat wheel's vendored packages carry but the main package cannot use.
+
+    Vendored packages' executables (``bin/``, ``sbin/``, ``Scripts/``) are never exposed,
+    so they go; so do their shared libraries directly in ``lib/`` that no ELF
+    file of the main package needs, directly or through other libraries
+    (auditwheel's rule: vendor what the extensions load). Libraries in
+    subdirectories of ``lib/`` (plugins loaded with dlopen), what they need,
+    and data files stay. Returns the archive names dropped.
+    """
+    prefix = layout.libs_dir + "/"
+    dropped = []
+    for arc, staged in list(layout.files.items()):
+        if staged.owner not in main_owners and arc.startswith(tuple(prefix + d for d in ("bin/", "sbin/", "Scripts/"))):
+            dropped.append(arc)
+            del layout.files[arc]
+    by_name: dict[str, list[str]] = {}
+    for arc, staged in layout.files.items():
+        if staged.elf is not None:
+            by_name.setdefault(posixpath.basename(arc), []).append(arc)
+    reachable = {
+        arc for arc, f in layout.files.items()
+        if f.elf is not None and (f.owner in main_owners or not (arc.startswith(prefix + "lib/") and arc.count("/") == 2))
+    }
+    stack = list(reachable)
+    while stack:
+        info = layout.files[stack.pop()].elf
+        for needed in info.needed if info else []:
+            for arc in by_name.get(needed, []):
+                if arc not in reachable:
+                    reachable.add(arc)
+                    stack.append(arc)
+    for arc, staged in list(layout.files.items()):
+        top_lib = arc.startswith(prefix + "lib/") and arc.count("/") == 2
+        if staged.elf is not None and staged.owner not in main_owners and top_lib and arc not in reachable:
+            dropped.append(arc)
+            del layout.files[arc]
+    gone = {f"symlink {arc[len(prefix):]} ->" for arc in dropped}
+    layout.notes = [n for n in layout.notes if not any(g in n for g in gone)]
+    return dropped
 
 
 def launcher_module(commands: dict[str, tuple[str, str]]) -> str:
