@@ -8,7 +8,7 @@ from packaging.version import Version
 
 from press.errors import VersionError
 from press.metadata import requirement
-from press.tags import python_tags
+from press.tags import PythonTags, python_tags
 from press.version import to_pep440
 
 
@@ -51,7 +51,7 @@ def test_matchspec_to_pep508(spec, expected):
 
 def test_abi_tags():
     ext = ["m.cpython-312-x86_64-linux-gnu.so"]
-    assert python_tags(["python >=3.12,<3.13.0a0", "python_abi 3.12.* *_cp312"], ext) == ("cp312", "cp312")
-    assert python_tags(["python >=3.7,<3.8.0a0"], ext) == ("cp37", "cp37m")
-    assert python_tags(["python >=3.13,<3.14.0a0", "python_abi 3.13.* *_cp313t"], ext) == ("cp313", "cp313t")
-    assert python_tags(["python >=3.9"], []) == ("py3", "none")
+    assert python_tags(["python >=3.12,<3.13.0a0", "python_abi 3.12.* *_cp312"], ext) == PythonTags("cp312", "cp312")
+    assert python_tags(["python >=3.7,<3.8.0a0"], ext) == PythonTags("cp37", "cp37m")
+    assert python_tags(["python >=3.13,<3.14.0a0", "python_abi 3.13.* *_cp313t"], ext) == PythonTags("cp313", "cp313t")
+    assert python_tags(["python >=3.9"], []) == PythonTags("py3", "none")
