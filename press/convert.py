@@ -35,7 +35,7 @@ from .metadata import (
 )
 from .relocate.elf import patch_elf
 from .report import ConversionReport, WheelReport
-from .tags import SUBDIR_PLATFORMS, manylinux_tag, python_tags
+from .tags import SUBDIR_PLATFORMS, allowed_libraries, manylinux_tag, python_tags
 from .version import to_pep440
 from .wheel import Member, write_wheel
 
@@ -254,13 +254,7 @@ def _relocate(
     (``dependency_libs``). Returns (external needs for the platform tag,
     vendored library archive names).
     """
-    from auditwheel.architecture import Architecture
-    from auditwheel.libc import Libc
-    from auditwheel.policy import WheelPolicies
-
-    allowed = set()
-    for policy in WheelPolicies(libc=Libc.GLIBC, arch=Architecture(machine)):
-        allowed |= set(policy.whitelist)
+    allowed = allowed_libraries(machine)
     elves = {arc: f for arc, f in layout.files.items() if f.elf is not None and f.elf.dynamic}
     renames: dict[str, str] = {}
     if fat:
@@ -422,6 +416,8 @@ def build_wheel(
         commands=sorted(entry_points.get("console_scripts", {})),
         placeholders=placeholders,
         notes=notes,
-        test_imports=list(main.test_imports),
+        test_imports=list(dict.fromkeys(
+            main.test_imports + [i for a in vendored_artifacts if is_python_package(a) for i in a.test_imports]
+        )),
     )
     return wheel, python_deps

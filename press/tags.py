@@ -96,6 +96,19 @@ def python_tags(depends: list[str], extension_suffixes: Iterable[str]) -> Python
     return PythonTags(py, f"{py}m" if (major, minor) < (3, 8) else py)
 
 
+def allowed_libraries(machine: str) -> set[str]:
+    """Every SONAME some manylinux policy of auditwheel's policy data allows
+    a wheel for ``machine`` (``x86_64``, ``aarch64`` ...) to load from the system."""
+    from auditwheel.architecture import Architecture
+    from auditwheel.libc import Libc
+    from auditwheel.policy import WheelPolicies
+
+    allowed: set[str] = set()
+    for policy in WheelPolicies(libc=Libc.GLIBC, arch=Architecture(machine)):
+        allowed |= set(policy.whitelist)
+    return allowed
+
+
 def manylinux_tag(
     machine: str,
     external_needs: dict[str, set[str]],

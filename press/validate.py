@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 from .report import ValidationResult, WheelReport
+from .tags import allowed_libraries
 
 
 def _uv() -> str:
@@ -116,17 +117,6 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
     return problems
 
 
-def _allowed_libraries(machine: str) -> set[str]:
-    from auditwheel.architecture import Architecture
-    from auditwheel.libc import Libc
-    from auditwheel.policy import WheelPolicies
-
-    allowed: set[str] = set()
-    for policy in WheelPolicies(libc=Libc.GLIBC, arch=Architecture(machine)):
-        allowed |= set(policy.whitelist)
-    return allowed
-
-
 def validate_wheel(wheel: WheelReport, options) -> ValidationResult:
     """Install ``wheel`` into a fresh venv and run its import tests.
 
@@ -173,7 +163,7 @@ def validate_wheel(wheel: WheelReport, options) -> ValidationResult:
             site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"],
                                        capture_output=True, text=True).stdout.strip())
             installed = _installed_files(site, wheel.path)
-            problems = check_elf_resolution(site, installed, _allowed_libraries(machine))
+            problems = check_elf_resolution(site, installed, allowed_libraries(machine))
             if problems:
                 return ValidationResult("failed", "; ".join(problems[:10]), imports)
     return ValidationResult("passed", "", imports)

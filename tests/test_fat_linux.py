@@ -81,3 +81,18 @@ def test_libmambapy_and_zstandard_fat(tmp_path, cache_dir, py312):
     )
     loaded = eval(run_in(python, code, tmp_path))
     assert loaded and all("zstandard.libs/lib/libzstd-" in p for p in loaded)
+
+
+def test_bundle_python_deps_makes_one_wheel_with_one_dist_info(tmp_path, cache_dir, py312):
+    import zipfile
+
+    out = tmp_path / "out"
+    result = run_press("-c", str(CONDA_FORGE), "--subdir", "linux-64", "--python", "3.12", "--fatten",
+                       "--bundle-python-deps", "-w", str(out), "--json", "-q", "cffi", cache=cache_dir, check=True)
+    (wheel,) = json.loads(result.stdout)["wheels"]
+    assert wheel["requires_dist"] == [] and wheel["validation"]["status"] == "passed"
+    assert set(wheel["validation"]["imports"]) >= {"cffi", "pycparser"}
+    with zipfile.ZipFile(wheel["path"]) as archive:
+        tops = {n.split("/")[0] for n in archive.namelist()}
+    assert [t for t in tops if t.endswith(".dist-info")] == ["cffi-1.17.1.dist-info"]
+    assert {"cffi", "pycparser", "cffi.libs"} <= tops
