@@ -275,14 +275,15 @@ def _read_test_imports(info: Path) -> list[str]:
     return list(dict.fromkeys(imports))
 
 
-def open_artifact(source: Path, workdir: Path) -> Artifact:
+def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Artifact:
     """Unpack the conda artifact ``source`` into a new directory under ``workdir``.
 
     Returns the :class:`Artifact`. Raises :class:`UnsafeArchiveError` for a
     member with an absolute path, a ``..`` component, a link leaving the
     package, a device/FIFO, or a duplicate path; :class:`ArchiveError` for a
     corrupt or truncated archive or missing/invalid ``info/index.json``.
-    Nothing is written outside ``workdir``.
+    Nothing is written outside ``workdir``. ``sha256`` (hex), when the caller
+    has already checked it, saves hashing the archive again.
     """
     source = Path(source)
     label = source.name
@@ -305,7 +306,7 @@ def open_artifact(source: Path, workdir: Path) -> Artifact:
     artifact = Artifact(
         source=source,
         root=dest,
-        sha256=sha256_file(source),
+        sha256=sha256 or sha256_file(source),
         index=index,
         about=about,
         link=_read_json(info / "link.json", label),

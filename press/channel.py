@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import platform as _platform
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -29,9 +28,6 @@ from .artifact import ARCHIVE_SUFFIXES
 from .errors import ChannelError, SolveError, SpecError
 
 DEFAULT_CHANNEL = "conda-forge"
-
-#: Subdirs press can target, with their wheel-relevant facts.
-KNOWN_SUBDIRS = ("linux-64", "linux-aarch64", "linux-ppc64le", "osx-64", "osx-arm64", "win-64", "win-arm64", "win-32")
 
 #: Build string given to the virtual python record; python_abi's
 #: ``constrains: python 3.X.* *_cpython`` accepts it.
@@ -86,19 +82,6 @@ def python_full_version(python: str) -> str:
     if len(parts) == 2:
         return f"{python}.99"
     return python
-
-
-@dataclass(frozen=True)
-class Closure:
-    """The solved records for the requested specs.
-
-    ``records`` are rattler ``RepoDataRecord`` objects (virtual packages
-    excluded); ``requested`` maps each requested spec string to the name of
-    the record that satisfies it.
-    """
-
-    records: tuple
-    requested: dict[str, str]
 
 
 def _local_dir(channel: str) -> Path | None:
@@ -241,10 +224,11 @@ def solve(
     python: str | None,
     cache_dir: Path,
     patches: dict | None = None,
-) -> Closure:
+) -> list:
     """Solve ``specs`` (MatchSpec strings) against ``channels`` for ``subdir``.
 
-    ``patches`` (see :func:`index_local_channel`) apply to local directory
+    Returns the solved rattler ``RepoDataRecord`` objects (virtual packages
+    excluded). ``patches`` (see :func:`index_local_channel`) apply to local directory
     channels. ``python`` (``X.Y``) is provided as a virtual package; its records are not
     part of the result. Strict channel priority, highest versions. Raises
     :class:`SpecError` for a spec that does not parse or names nothing in the
@@ -286,8 +270,4 @@ def solve(
         if "GatewayError" in type(exc).__name__ or "could not find" in text:
             raise ChannelError(f"cannot read channel: {text}") from exc
         raise SolveError(f"cannot solve for {subdir} (python {python or 'none'}): {text}", package=" ".join(specs)) from exc
-    requested = {}
-    for spec in parsed:
-        name = spec.name.normalized
-        requested[str(spec)] = name
-    return Closure(records=tuple(records), requested=requested)
+    return list(records)

@@ -111,21 +111,22 @@ class _Session:
         self.opened: dict[str, Artifact] = {}
         self.patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
 
-    def open(self, path: Path) -> Artifact:
+    def open(self, path: Path, sha256: str | None = None) -> Artifact:
         key = str(Path(path).resolve())
         if key not in self.opened:
             self.progress(f"unpacking {Path(path).name}")
-            self.opened[key] = open_artifact(Path(path), self.work / "unpacked" / str(len(self.opened)))
+            self.opened[key] = open_artifact(Path(path), self.work / "unpacked" / str(len(self.opened)), sha256)
         return self.opened[key]
 
     def closure(self, specs: list[str]) -> dict[str, Artifact]:
         """Solve, fetch and unpack; returns conda name -> artifact."""
         self.progress(f"solving {' '.join(specs)} for {self.options.subdir} (python {self.options.python})")
-        solved = solve(specs, self.options.channels, self.options.subdir, self.options.python, self.cache_dir, self.patches)
+        records = solve(specs, self.options.channels, self.options.subdir, self.options.python, self.cache_dir, self.patches)
         result = {}
-        for index, record in enumerate(solved.records, 1):
-            self.progress(f"fetching [{index}/{len(solved.records)}] {record.file_name}")
-            result[record.name.normalized] = self.open(fetch(record, self.cache_dir))
+        for index, record in enumerate(records, 1):
+            self.progress(f"fetching [{index}/{len(records)}] {record.file_name}")
+            path, sha256 = fetch(record, self.cache_dir)
+            result[record.name.normalized] = self.open(path, sha256)
         return result
 
 

@@ -23,9 +23,10 @@ def _expected_sha256(record) -> str | None:
     return value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
 
 
-def fetch(record, cache_dir: Path) -> Path:
+def fetch(record, cache_dir: Path) -> tuple[Path, str]:
     """Return a local path holding the artifact of ``record`` (a rattler
-    ``RepoDataRecord``), downloading it into ``cache_dir/pkgs`` when remote.
+    ``RepoDataRecord``), downloading it into ``cache_dir/pkgs`` when remote,
+    and the artifact's verified hex sha256.
 
     Raises :class:`FetchError` when the download fails or the sha256 differs
     from the record's.
@@ -38,21 +39,25 @@ def fetch(record, cache_dir: Path) -> Path:
         path = Path(unquote(parsed.path))
         if not path.is_file():
             raise FetchError(f"artifact {path} is missing", package=label)
-        if expected and sha256_file(path) != expected:
+        actual = sha256_file(path)
+        if expected and actual != expected:
             raise FetchError(f"sha256 of {path} does not match its repodata record", package=label)
-        return path
+        return path, actual
     pkgs = Path(cache_dir) / "pkgs"
     pkgs.mkdir(parents=True, exist_ok=True)
     dest = pkgs / record.file_name
-    if dest.is_file() and (expected is None or sha256_file(dest) == expected):
-        return dest
+    if dest.is_file():
+        actual = sha256_file(dest)
+        if expected is None or actual == expected:
+            return dest, actual
     tmp = pkgs / f".{record.file_name}.{os.getpid()}.part"
     try:
         from rattler import Client
         from rattler.package_streaming import download_to_path
 
         asyncio.run(download_to_path(Client(), url, tmp))
-        if expected and sha256_file(tmp) != expected:
+        actual = sha256_file(tmp)
+        if expected and actual != expected:
             raise FetchError(f"downloaded {url} but its sha256 does not match the repodata record", package=label)
         os.replace(tmp, dest)
     except FetchError:
@@ -61,4 +66,4 @@ def fetch(record, cache_dir: Path) -> Path:
         raise FetchError(f"cannot download {url}: {exc}", package=label) from exc
     finally:
         tmp.unlink(missing_ok=True)
-    return dest
+    return dest, actual
