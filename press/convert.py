@@ -349,7 +349,7 @@ def build_wheel(
         external, vendored_libs = _relocate(layout, fat, dependency_libs, stage, machine)
     extensions = [posixpath.basename(e) for e in layout.extensions if e.endswith((".so", ".pyd"))]
     tags = python_tags(main.depends, extensions)
-    notes = list(layout.notes)
+    notes = layout.all_notes()
     if not has_binaries:
         platform = "any"
     elif family == "linux":

@@ -60,7 +60,8 @@ class Layout:
     command name to the archive name of the executable it runs (and the
     ``argv[0]`` to give it); ``scripts`` holds ``.data/scripts`` payloads;
     ``entry_points`` is ``{group: {name: value}}``; ``notes`` collects what
-    the report should tell the user; ``meta_dirs`` are the packages' own
+    the report should tell the user, ``copied_links`` (archive name -> note) the
+    symlinks stored as copies (see :meth:`all_notes`); ``meta_dirs`` are the packages' own
     dist-info/egg-info locations on disk.
     """
 
@@ -70,8 +71,13 @@ class Layout:
     scripts: dict[str, bytes] = field(default_factory=dict)
     entry_points: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    copied_links: dict[str, str] = field(default_factory=dict)
     meta_dirs: list[Path] = field(default_factory=list)
     extensions: list[str] = field(default_factory=list)
+
+    def all_notes(self) -> list[str]:
+        """``notes`` plus the notes of copied symlinks still in the wheel."""
+        return self.notes + [note for arc, note in sorted(self.copied_links.items()) if arc in self.files]
 
     def add(self, arcname: str, staged: StagedFile) -> None:
         """Add a file; a second package shipping the same path with other bytes is noted."""
@@ -243,8 +249,9 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
         layout.commands.setdefault(posixpath.basename(path), (target_arc, posixpath.basename(path)))
         return
     elf = read_elf(real) if is_elf(real) else None
-    layout.add(f"{layout.libs_dir}/{path}", StagedFile(real, 0o755 if _is_executable(real) else 0o644, artifact.label, elf=elf))
-    layout.notes.append(f"{artifact.label}: symlink {path} -> {target} stored as a copy")
+    arcname = f"{layout.libs_dir}/{path}"
+    layout.add(arcname, StagedFile(real, 0o755 if _is_executable(real) else 0o644, artifact.label, elf=elf))
+    layout.copied_links[arcname] = f"{artifact.label}: symlink {path} -> {target} stored as a copy"
 
 
 def prune_vendored(layout: Layout, main_owners: set[str]) -> list[str]:
@@ -267,10 +274,10 @@ def prune_vendored(layout: Layout, main_owners: set[str]) -> list[str]:
     for arc, staged in layout.files.items():
         if staged.elf is not None:
             by_name.setdefault(posixpath.basename(arc), []).append(arc)
-    reachable = {
-        arc for arc, f in layout.files.items()
-        if f.elf is not None and (f.owner in main_owners or not (arc.startswith(prefix + "lib/") and arc.count("/") == 2))
-    }
+    def top_lib(arc: str) -> bool:
+        return arc.startswith(prefix + "lib/") and arc.count("/") == 2
+
+    reachable = {arc for arc, f in layout.files.items() if f.elf is not None and (f.owner in main_owners or not top_lib(arc))}
     stack = list(reachable)
     while stack:
         info = layout.files[stack.pop()].elf
@@ -280,12 +287,9 @@ def prune_vendored(layout: Layout, main_owners: set[str]) -> list[str]:
                     reachable.add(arc)
                     stack.append(arc)
     for arc, staged in list(layout.files.items()):
-        top_lib = arc.startswith(prefix + "lib/") and arc.count("/") == 2
-        if staged.elf is not None and staged.owner not in main_owners and top_lib and arc not in reachable:
+        if staged.elf is not None and staged.owner not in main_owners and top_lib(arc) and arc not in reachable:
             dropped.append(arc)
             del layout.files[arc]
-    gone = {f"symlink {arc[len(prefix):]} ->" for arc in dropped}
-    layout.notes = [n for n in layout.notes if not any(g in n for g in gone)]
     return dropped
 
 
