@@ -7,10 +7,8 @@ and release scripts call.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -33,9 +31,14 @@ from .metadata import (
     requirement,
     wheel_name_for_conda,
 )
-from .relocate.elf import patch_elf
+from .relocate.elf import ElfInfo
+from .relocate.linux import relocate_linux
+from .relocate.macho import MachOInfo
+from .relocate.macos import relocate_macos
+from .relocate.pe import PEInfo
+from .relocate.windows import relocate_windows
 from .report import ConversionReport, WheelReport
-from .tags import SUBDIR_PLATFORMS, allowed_libraries, manylinux_tag, python_tags
+from .tags import SUBDIR_PLATFORMS, python_tags
 from .version import to_pep440
 from .wheel import Member, write_wheel
 
@@ -234,80 +237,12 @@ def _libs_dir(name: str) -> str:
     return canonicalize_name(name).replace("-", "_") + ".libs"
 
 
-def _hashed_soname(soname: str, data_hash: str) -> str:
-    """auditwheel's naming: ``libffi.so.8`` -> ``libffi-<8 hex>.so.8``."""
-    base, dot, rest = soname.partition(".so")
-    return f"{base}-{data_hash[:8]}.so{rest}" if dot else f"{soname}-{data_hash[:8]}"
-
-
-def _relocate(
-    layout: Layout,
-    fat: bool,
-    dependency_libs: list[str],
-    stage: Path,
-    machine: str,
-) -> tuple[dict[str, set[str]], list[str]]:
-    """Rewrite SONAMEs, NEEDED and RUNPATHs of the layout's ELF files.
-
-    Fat: vendored shared libraries get content-hashed names and every
-    reference follows. Thin: NEEDED entries the wheel cannot satisfy are
-    looked up in the ``<dep>.libs/lib`` of the dependency wheels
-    (``dependency_libs``). Returns (external needs for the platform tag,
-    vendored library archive names).
-    """
-    allowed = allowed_libraries(machine)
-    elves = {arc: f for arc, f in layout.files.items() if f.elf is not None and f.elf.dynamic}
-    renames: dict[str, str] = {}
-    if fat:
-        for arc, staged in sorted(elves.items()):
-            soname = staged.elf.soname  # type: ignore[union-attr]
-            if arc.startswith(layout.libs_dir + "/") and soname and soname not in renames:
-                digest = hashlib.sha256(staged.source.read_bytes()).hexdigest()
-                renames[soname] = _hashed_soname(soname, digest)
-        for arc in list(elves):
-            staged = elves[arc]
-            soname = staged.elf.soname  # type: ignore[union-attr]
-            if soname in renames and posixpath.basename(arc) == soname and arc.startswith(layout.libs_dir + "/"):
-                new_arc = f"{posixpath.dirname(arc)}/{renames[soname]}"
-                layout.files[new_arc] = layout.files.pop(arc)
-                elves[new_arc] = elves.pop(arc)
-    by_name: dict[str, str] = {}
-    for arc in sorted(elves):
-        by_name.setdefault(posixpath.basename(arc), arc)
-    external: dict[str, set[str]] = {}
-    vendored = sorted(a for a in elves if a.startswith(layout.libs_dir + "/") and elves[a].elf.soname)  # type: ignore[union-attr]
-    for arc, staged in sorted(elves.items()):
-        info = staged.elf
-        assert info is not None
-        here = posixpath.dirname(arc)
-        runpath: list[str] = []
-        needs_dependency = False
-        for needed in info.needed:
-            target = renames.get(needed, needed)
-            if target in by_name:
-                rel = posixpath.relpath(posixpath.dirname(by_name[target]) or ".", here or ".")
-                entry = "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
-                if entry not in runpath:
-                    runpath.append(entry)
-            elif needed in allowed or needed.startswith("ld-linux") or not dependency_libs:
-                external.setdefault(needed, set()).update(info.version_needs.get(needed, set()))
-            else:
-                needs_dependency = True
-        if needs_dependency:
-            for libs in dependency_libs:
-                rel = posixpath.relpath(libs, here or ".")
-                runpath.append(f"$ORIGIN/{rel}")
-        rename = {n: renames[n] for n in info.needed if n in renames}
-        new_soname = renames.get(info.soname) if info.soname else None
-        if not (rename or new_soname or runpath or info.rpaths):
-            continue
-        copy = stage / arc
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(staged.source, copy)
-        os.chmod(copy, staged.mode)
-        patch_elf(copy, soname=new_soname, rename_needed=rename, runpath=runpath)
-        staged.source = copy
-    return external, vendored
+#: wheel platform family -> (binary info class, relocation function).
+_RELOCATORS = {
+    "linux": (ElfInfo, relocate_linux),
+    "macosx": (MachOInfo, relocate_macos),
+    "win": (PEInfo, relocate_windows),
+}
 
 
 def build_wheel(
@@ -333,32 +268,35 @@ def build_wheel(
         prune_vendored(layout, {main.label} | {a.label for a in vendored_artifacts if is_python_package(a)})
     name_map = {n: distribution_name(a) for n, a in closure.items()}
     requires = [r for r in (requirement(s, name_map, main.label) for s in requires_specs) if r]
-    # Thin wheels find their dependencies' libraries in the sibling <dep>.libs/lib.
+    # Thin wheels find their dependencies' libraries in the sibling <dep>.libs.
     dependency_libs = []
     if not fat:
         for spec in main.depends:
             dep_name = _spec_name(spec)
             if not is_plumbing(dep_name) and not (dep_name in closure and is_python_package(closure[dep_name])):
-                dependency_libs.append(f"{_libs_dir(name_map.get(dep_name) or wheel_name_for_conda(dep_name))}/lib")
+                dependency_libs.append(_libs_dir(name_map.get(dep_name) or wheel_name_for_conda(dep_name)))
     family, machine = SUBDIR_PLATFORMS.get(main.subdir, ("any", "any")) if main.subdir != "noarch" else ("any", "any")
+    if family == "any" and main.subdir != "noarch":
+        raise PressError(f"unknown subdir {main.subdir}", package=main.label)
     stage = session.work / "stage" / main.label
-    external: dict[str, set[str]] = {}
-    vendored_libs: list[str] = []
-    has_binaries = any(f.elf is not None for f in layout.files.values())
-    if has_binaries and family == "linux":
-        external, vendored_libs = _relocate(layout, fat, dependency_libs, stage, machine)
-    extensions = [posixpath.basename(e) for e in layout.extensions if e.endswith((".so", ".pyd"))]
-    tags = python_tags(main.depends, extensions)
-    notes = layout.all_notes()
-    if not has_binaries:
-        platform = "any"
-    elif family == "linux":
-        platform, reasons = manylinux_tag(machine, external)
-        notes += reasons
-    else:
-        raise PressError(f"converting {main.subdir} binaries is not supported yet", package=main.label)
-    version = to_pep440(main.version, main.label)
     dist = canonicalize_name(name).replace("-", "_")
+    info_class, relocator = _RELOCATORS.get(family, (None, None))
+    notes = layout.all_notes()
+    binaries = [f for f in layout.files.values() if info_class is not None and isinstance(f.binary, info_class)]
+    relocation = None
+    if binaries:
+        kwargs = {"dist": dist} if family == "win" else {}
+        relocation = relocator(layout, fat=fat, dependency_libs=dependency_libs, stage=stage, machine=machine, **kwargs)
+        notes += relocation.notes
+        platform = relocation.platform
+    else:
+        platform = "any"
+    extensions = [
+        posixpath.basename(e) for e in layout.extensions
+        if e.endswith((".so", ".pyd")) and info_class is not None and isinstance(layout.files.get(e, None) and layout.files[e].binary, info_class)
+    ]
+    tags = python_tags(main.depends, extensions)
+    version = to_pep440(main.version, main.label)
     build_tag = f"{main.build_number}_{''.join(c if c.isalnum() else '_' for c in main.build)}"
     tag = f"{tags.python}-{tags.abi}-{platform}"
     filename = f"{dist}-{version}-{build_tag}-{tag}.whl"
@@ -412,8 +350,10 @@ def build_wheel(
         size=out.stat().st_size,
         conda_packages=[main.source.name] + [a.source.name for a in vendored_artifacts],
         requires_dist=sorted(requires),
-        vendored_libraries=vendored_libs,
-        external_libraries=sorted(external),
+        vendored_libraries=relocation.vendored if relocation else [],
+        external_libraries=sorted(relocation.external) if relocation else [],
+        dependencies=relocation.dependencies if relocation else {},
+        relocated=relocation.changed if relocation else [],
         commands=sorted(entry_points.get("console_scripts", {})),
         placeholders=placeholders,
         notes=notes,

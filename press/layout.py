@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .artifact import Artifact, PathEntry
-from .relocate.elf import ElfInfo, is_elf, read_elf
+from .relocate import BinaryInfo, file_key, lookup_name, read_binary
 
 _SITE_PACKAGES = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages|site-packages)/")
 _DEV_FILES = re.compile(
@@ -36,7 +36,7 @@ _DEV_FILES = re.compile(
     r"|\.(a|la|prl)$"
 )
 _DROP = re.compile(r"(^|/)__pycache__/|\.pyc$|^info/")
-_SHARED_LIB = re.compile(r"\.so(\.\d+)*$")
+_SHARED_LIB = re.compile(r"\.so(\.\d+)*$|\.dylib$")
 
 
 @dataclass
@@ -47,7 +47,7 @@ class StagedFile:
     source: Path
     mode: int
     owner: str
-    elf: ElfInfo | None = None
+    binary: BinaryInfo | None = None
     placeholder: str | None = None
     placeholder_mode: str | None = None
 
@@ -180,8 +180,8 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
             rel = path[len(prefix):]
             if rel.split("/", 1)[0].endswith((".dist-info", ".egg-info")):
                 continue
-            if is_elf(source):
-                staged.elf = read_elf(source)
+            staged.binary = read_binary(source)
+            if staged.binary is not None:
                 layout.extensions.append(rel)
             layout.add(rel, staged)
             continue
@@ -189,21 +189,25 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
             continue
         if _command_dir(path):
             name = posixpath.basename(path)
-            data = source.read_bytes()[:4096] if not is_elf(source) else b""
+            data = source.read_bytes()[:4096]
             if data and _python_shebang(data, entry.prefix_placeholder):
                 if main and name not in console and not name.endswith(("-script.py", ".exe")):
                     full = source.read_bytes()
                     rest = full.split(b"\n", 1)[1] if b"\n" in full else b""
                     layout.scripts[name] = b"#!python\n" + rest
                 continue
+        if _command_dir(path) and path.lower().endswith(".exe") and posixpath.basename(path)[:-4] in console:
+            continue  # conda's copy of the .exe launcher of a console_scripts entry point
         arcname = f"{layout.libs_dir}/{path}"
-        if is_elf(source):
-            staged.elf = read_elf(source)
-            if staged.elf.soname and _SHARED_LIB.search(path) and posixpath.basename(path) != staged.elf.soname:
+        staged.binary = read_binary(source)
+        if staged.binary is not None:
+            name = staged.binary.name
+            if name and _SHARED_LIB.search(path) and posixpath.basename(path) != name:
                 # Store the library once, under the name the dynamic linker looks for.
-                arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{staged.elf.soname}".replace("//", "/")
+                arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{name}".replace("//", "/")
         layout.add(arcname, staged)
-        if main and _command_dir(path) and mode & 0o100:
+        is_dll = path.lower().endswith((".dll", ".pyd"))
+        if main and _command_dir(path) and (mode & 0o100 or path.lower().endswith(".exe")) and not is_dll:
             layout.commands.setdefault(posixpath.basename(path), (arcname, posixpath.basename(path)))
     for path, entry in symlinks:
         _add_symlink(layout, artifact, path, main)
@@ -231,14 +235,14 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
         if not (_SHARED_LIB.search(path) or path.endswith(".so")):
             layout.notes.append(f"{artifact.label}: dangling symlink {path} -> {target} left out")
         return
-    if is_elf(real):
-        info = read_elf(real)
-        if info.soname:
-            # Folded into the library stored under its SONAME.
-            if posixpath.basename(path) == info.soname:
-                arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{info.soname}"
+    info = read_binary(real)
+    if info is not None:
+        if info.name:
+            # Folded into the library stored under its SONAME / install name.
+            if posixpath.basename(path) == info.name:
+                arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{info.name}".replace("//", "/")
                 if arcname not in layout.files:
-                    layout.add(arcname, StagedFile(real, 0o755, artifact.label, elf=info))
+                    layout.add(arcname, StagedFile(real, 0o755, artifact.label, binary=info))
             return
         if _command_dir(path) and main:
             target_arc = f"{layout.libs_dir}/{resolved}"
@@ -248,48 +252,67 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
         target_arc = f"{layout.libs_dir}/{resolved}"
         layout.commands.setdefault(posixpath.basename(path), (target_arc, posixpath.basename(path)))
         return
-    elf = read_elf(real) if is_elf(real) else None
     arcname = f"{layout.libs_dir}/{path}"
-    layout.add(arcname, StagedFile(real, 0o755 if _is_executable(real) else 0o644, artifact.label, elf=elf))
+    layout.add(arcname, StagedFile(real, 0o755 if _is_executable(real) else 0o644, artifact.label, binary=info))
     layout.copied_links[arcname] = f"{artifact.label}: symlink {path} -> {target} stored as a copy"
 
 
 def prune_vendored(layout: Layout, main_owners: set[str]) -> list[str]:
     """Drop what a fat wheel's vendored packages carry but the main package cannot use.
 
-    Vendored packages' executables (``bin/``, ``sbin/``, ``Scripts/``) are never exposed,
-    so they go; so do their shared libraries directly in ``lib/`` that no ELF
-    file of the main package needs, directly or through other libraries
-    (auditwheel's rule: vendor what the extensions load). Libraries in
-    subdirectories of ``lib/`` (plugins loaded with dlopen), what they need,
-    and data files stay. Returns the archive names dropped.
+    Vendored packages' executables (``bin/``, ``sbin/``, ``Scripts/``, and
+    ``.exe``/``.bat`` files in ``Library/bin/``) are never exposed, so they
+    go; so do their shared libraries in the top library directories
+    (``lib/``, ``Library/bin/``, the prefix root on Windows) that no binary
+    of the main package needs, directly or through other libraries
+    (auditwheel's rule: vendor what the extensions load). A Windows DLL at
+    the prefix root that ``Library/bin/`` also holds is dropped as a
+    duplicate. Libraries in subdirectories of ``lib/`` (plugins loaded with
+    dlopen), what they need, and data files stay. Returns the archive names
+    dropped.
     """
     prefix = layout.libs_dir + "/"
     dropped = []
+
+    def drop(arc: str) -> None:
+        dropped.append(arc)
+        del layout.files[arc]
+
     for arc, staged in list(layout.files.items()):
-        if staged.owner not in main_owners and arc.startswith(tuple(prefix + d for d in ("bin/", "sbin/", "Scripts/"))):
-            dropped.append(arc)
-            del layout.files[arc]
+        if staged.owner in main_owners:
+            continue
+        if arc.startswith(tuple(prefix + d for d in ("bin/", "sbin/", "Scripts/"))) or (
+            arc.startswith(prefix + "Library/bin/") and arc.lower().endswith((".exe", ".bat", ".cmd", ".pdb"))
+        ):
+            drop(arc)
     by_name: dict[str, list[str]] = {}
     for arc, staged in layout.files.items():
-        if staged.elf is not None:
-            by_name.setdefault(posixpath.basename(arc), []).append(arc)
-    def top_lib(arc: str) -> bool:
-        return arc.startswith(prefix + "lib/") and arc.count("/") == 2
+        if staged.binary is not None:
+            by_name.setdefault(file_key(arc, staged.binary), []).append(arc)
 
-    reachable = {arc for arc, f in layout.files.items() if f.elf is not None and (f.owner in main_owners or not top_lib(arc))}
+    def top_lib(arc: str) -> bool:
+        rest = arc[len(prefix):] if arc.startswith(prefix) else ""
+        return (rest.startswith("lib/") and rest.count("/") == 1) or (
+            rest.startswith("Library/bin/") and rest.count("/") == 2) or (rest.lower().endswith(".dll") and "/" not in rest)
+
+    for arc, staged in list(layout.files.items()):
+        rest = arc[len(prefix):]
+        if staged.owner not in main_owners and "/" not in rest and rest.lower().endswith(".dll"):
+            if any(other != arc and other.startswith(prefix + "Library/bin/") for other in by_name.get(rest.lower(), [])):
+                drop(arc)
+                by_name[rest.lower()].remove(arc)
+    reachable = {arc for arc, f in layout.files.items() if f.binary is not None and (f.owner in main_owners or not top_lib(arc))}
     stack = list(reachable)
     while stack:
-        info = layout.files[stack.pop()].elf
+        info = layout.files[stack.pop()].binary
         for needed in info.needed if info else []:
-            for arc in by_name.get(needed, []):
+            for arc in by_name.get(lookup_name(needed, info), []):  # type: ignore[arg-type]
                 if arc not in reachable:
                     reachable.add(arc)
                     stack.append(arc)
     for arc, staged in list(layout.files.items()):
-        if staged.elf is not None and staged.owner not in main_owners and top_lib(arc) and arc not in reachable:
-            dropped.append(arc)
-            del layout.files[arc]
+        if staged.binary is not None and staged.owner not in main_owners and top_lib(arc) and arc not in reachable:
+            drop(arc)
     return dropped
 
 

@@ -42,7 +42,7 @@ KNOWN_PYPI_NAMES = {
 }
 
 #: conda packages that exist only for conda's own bookkeeping.
-PLUMBING = {"python", "python_abi", "pybind11-abi", "ca-certificates", "pip", "setuptools-scm"}
+PLUMBING = {"python", "python_abi", "pybind11-abi", "ca-certificates", "pip", "setuptools-scm", "ucrt", "vc"}
 
 _NAME_OK = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)
 
@@ -50,7 +50,9 @@ _NAME_OK = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)
 def is_plumbing(conda_name: str) -> bool:
     """True for conda-only packages that never become ``Requires-Dist``:
     virtual (``__*``) and mutex (``_*``) packages, ``python``, ``python_abi``,
-    ``pybind11-abi``, ``ca-certificates`` and ``pip``."""
+    ``pybind11-abi``, ``ca-certificates``, ``pip``, ``ucrt`` (the Universal
+    CRT is part of Windows 10 and later) and ``vc`` (a compiler-version pin
+    without files; the runtime itself is ``vc14_runtime``)."""
     return conda_name.startswith("_") or conda_name in PLUMBING
 
 

@@ -10,11 +10,13 @@ from pathlib import Path
 @dataclass
 class ValidationResult:
     """``status`` is ``passed``, ``failed`` or ``skipped``; ``reason`` says why
-    for the last two; ``imports`` lists the import tests run."""
+    for the last two; ``imports`` lists the import tests run; ``checks`` the
+    structural checks passed (foreign-platform wheels)."""
 
     status: str
     reason: str = ""
     imports: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -24,7 +26,12 @@ class WheelReport:
     ``path``: the wheel file; ``tags``: ``py-abi-platform``; ``size``: bytes;
     ``conda_packages``: the artifacts merged into it (the first is the main
     one); ``vendored_libraries``: archive names of vendored shared libraries;
-    ``external_libraries``: SONAMEs left to the system (allow-list);
+    ``external_libraries``: libraries left to the system (SONAMEs on the
+    manylinux allow-list, ``/usr/lib`` dylibs, system DLLs);
+    ``dependencies``: per binary (archive name), each library it loads ->
+    the archive name it resolves to, ``"system"``, ``"dependency wheel"``
+    (thin mode) or ``"unresolved"``; ``relocated``: archive names of the
+    binaries press edited;
     ``placeholders``: ``[path, mode]`` of files still holding a conda prefix
     placeholder; ``test_imports``: the conda recipe's import tests, run by
     validation; ``notes``: other things the user should know.
@@ -39,6 +46,8 @@ class WheelReport:
     requires_dist: list[str] = field(default_factory=list)
     vendored_libraries: list[str] = field(default_factory=list)
     external_libraries: list[str] = field(default_factory=list)
+    dependencies: dict[str, dict[str, str]] = field(default_factory=dict)
+    relocated: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     placeholders: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -145,3 +145,48 @@ def manylinux_tag(
     if not reasons:
         reasons = ["needs symbol versions newer than any manylinux policy allows"]
     return f"linux_{machine}", reasons
+
+
+def macos_tag(min_os: tuple[int, int], arch: str) -> str:
+    """The ``macosx_X_Y_<arch>`` platform tag for a minimum macOS version.
+
+    From macOS 11 on, pip and packaging only generate ``macosx_X_0`` tags, so
+    a minimum of 11.3 is tagged ``macosx_12_0``, the lowest tag an installer
+    accepts that is not older than the binary (delocate's rule).
+    """
+    major, minor = min_os
+    if major >= 11:
+        major, minor = (major + 1, 0) if minor else (major, 0)
+    return f"macosx_{major}_{minor}_{arch}"
+
+
+#: wheel platform tag per conda subdir for Windows (PEP 425).
+WINDOWS_TAGS = {"amd64": "win_amd64", "win32": "win32", "arm64": "win_arm64"}
+
+_MSVC_RUNTIME = re.compile(
+    r"^(vcruntime\d.*|vccorlib\d.*|msvcp[\d_].*|msvcr(t|\d.*)|concrt\d.*|vcamp\d.*|vcomp(\d.*)?)\.dll$", re.I
+)
+
+
+def is_msvc_runtime(name: str) -> bool:
+    """True for a DLL of the Microsoft Visual C++ runtime (``vcruntime140.dll``,
+    ``msvcp140.dll`` ...). Pattern from delvewheel's ``vc_redist`` list."""
+    return bool(_MSVC_RUNTIME.match(name))
+
+
+def windows_system_dll(name: str, platform_tag: str) -> bool:
+    """True for a DLL that Windows or the interpreter provides: delvewheel's
+    list of system DLLs for the architecture and its patterns (``api-ms-win-*``
+    API sets, ``pythonXY.dll``, ``python3.dll``), plus the Universal CRT
+    (``ucrtbase.dll``, part of Windows 10 and later)."""
+    from delvewheel import _dll_list
+
+    lower = name.lower()
+    if lower.startswith(("api-ms-win-", "ext-ms-")) or lower in ("ucrtbase.dll",):
+        return True
+    names = {
+        "win_amd64": _dll_list.ignore_names_x64,
+        "win32": _dll_list.ignore_names_x86,
+        "win_arm64": _dll_list.ignore_names_arm64,
+    }.get(platform_tag, _dll_list.ignore_names_x64)
+    return lower in names or any(r.fullmatch(lower) for r in _dll_list.ignore_regexes)

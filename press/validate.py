@@ -1,5 +1,13 @@
 """Validate a wheel by installing it into a fresh venv of the interpreter it targets.
 
+Wheels for another platform (macOS, Windows, another Linux architecture) are
+checked structurally instead: uv installs them into a target directory for
+that platform (``--python-platform``, so uv's tag checks accept or refuse the
+wheel), then :mod:`press.structure` (macholib, pefile) or pyelftools read
+every binary and check that each dependency resolves inside the installed
+tree or to a system library, that edited Mach-O files carry valid code
+signatures and that the tags match the binaries.
+
 Steps: find the target interpreter (``--python-exe`` or by version among
 installed ones), make a venv with uv, install offline from the wheel
 directory (``--no-index --find-links``), run the package's own test imports
@@ -13,6 +21,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,17 +131,21 @@ def validate_wheel(wheel: WheelReport, options) -> ValidationResult:
 
     ``options`` is the :class:`~press.convert.ConvertOptions` of the
     conversion (``python``, ``python_exe``, ``wheel_dir``, ``subdir``).
-    Returns ``skipped`` when the wheel targets another platform or no matching
-    interpreter is installed, ``failed`` with the reason when installation,
+    Wheels for another platform (and pure wheels converted for another
+    subdir) get :func:`validate_foreign` instead. Returns ``skipped`` when no
+    matching interpreter is installed, ``failed`` with the reason when installation,
     an import, or library resolution fails.
     """
     import platform as _platform
 
+    from .channel import native_subdir
+
     tags = wheel.tags
     machine = _platform.machine()
     platform_tag = tags.split("-")[-1]
-    if platform_tag != "any" and not (platform_tag.startswith(("manylinux", "linux")) and platform_tag.endswith(machine)):
-        return ValidationResult("skipped", f"wheel targets {platform_tag}, this machine is linux {machine}")
+    native = platform_tag.startswith(("manylinux", "linux")) and platform_tag.endswith(machine)
+    if not native and (platform_tag != "any" or options.subdir not in ("noarch", native_subdir())):
+        return validate_foreign(wheel, options)
     version = _target_python(wheel, options.python)
     exe = Path(options.python_exe) if options.python_exe else (find_interpreter(version) if version else None)
     if exe is None:
@@ -173,3 +186,102 @@ def _installed_files(site: Path, wheel_path: str) -> list[Path]:
     with zipfile.ZipFile(wheel_path) as archive:
         names = [n for n in archive.namelist() if ".data/" not in n.split("/", 1)[0] + "/"]
     return [site / n for n in names if (site / n).is_file()]
+
+
+_SUBDIR_UV = {
+    "osx-arm64": "aarch64-apple-darwin", "osx-64": "x86_64-apple-darwin", "win-64": "x86_64-pc-windows-msvc",
+    "win-arm64": "aarch64-pc-windows-msvc", "win-32": "i686-pc-windows-msvc", "linux-aarch64": "aarch64-manylinux_2_17",
+    "linux-64": "x86_64-manylinux_2_17",
+}
+
+
+def uv_platform(platform_tag: str, subdir: str | None = None) -> str | None:
+    """uv's ``--python-platform`` value for a wheel platform tag (for a pure
+    ``any`` wheel: for the conda ``subdir`` it was converted for), or None."""
+    if platform_tag == "any":
+        return _SUBDIR_UV.get(subdir or "")
+    if platform_tag.startswith("macosx_"):
+        return "aarch64-apple-darwin" if platform_tag.endswith("arm64") else "x86_64-apple-darwin"
+    windows = {"win_amd64": "x86_64-pc-windows-msvc", "win_arm64": "aarch64-pc-windows-msvc", "win32": "i686-pc-windows-msvc"}
+    if platform_tag in windows:
+        return windows[platform_tag]
+    found = re.match(r"^manylinux_(\d+)_(\d+)_(x86_64|aarch64)$", platform_tag)
+    if found:
+        major, minor, arch = found.groups()
+        return f"{arch}-manylinux_{major}_{minor}" if (int(major), int(minor)) >= (2, 28) else f"{arch}-manylinux_2_17"
+    return None
+
+
+def _extension_python_problems(names: list[str], python_tag: str) -> list[str]:
+    problems = []
+    for name in names:
+        found = re.search(r"(?:cpython-|\.cp)(\d)(\d+)", name)
+        if found and python_tag.startswith("cp") and f"cp{found.group(1)}{found.group(2)}" != python_tag:
+            problems.append(f"{name} is built for cp{found.group(1)}{found.group(2)}, the tag says {python_tag}")
+    return problems
+
+
+def validate_foreign(wheel: WheelReport, options) -> ValidationResult:
+    """Structural validation of a wheel for another platform (see the module docstring)."""
+    from . import structure
+
+    python_tag, _abi, platform_tag = wheel.tags.split("-")
+    target = uv_platform(platform_tag, options.subdir)
+    if target is None:
+        return ValidationResult("skipped", f"no structural check for {platform_tag}")
+    version = _target_python(wheel, options.python) or options.python or "3.12"
+    checks: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
+        site = Path(tmp) / "site"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_"))}
+        if platform_tag.startswith("macosx_"):
+            major, minor = platform_tag.split("_")[1:3]
+            env["MACOSX_DEPLOYMENT_TARGET"] = f"{major}.{minor}"
+        elif "apple" in target:
+            env["MACOSX_DEPLOYMENT_TARGET"] = "11.0" if target.startswith("aarch64") else "10.9"
+        install = subprocess.run(
+            [_uv(), "pip", "install", "-q", "--target", str(site), "--python-platform", target,
+             "--python-version", version, "--offline", "--no-index", "--find-links", str(Path(wheel.path).parent),
+             wheel.path],
+            capture_output=True, text=True, env=env,
+        )
+        if install.returncode != 0:
+            return ValidationResult("failed", f"uv refuses the install for {target}: {install.stderr.strip()[-2000:]}")
+        checks.append(f"uv installs it for {target}, Python {version}")
+        names = [p.name for p in site.rglob("*") if p.is_file()]
+        problems = _extension_python_problems(names, python_tag)
+        if platform_tag == "any":
+            checks.append("pure Python: nothing to relocate")
+        elif platform_tag.startswith("macosx_"):
+            found, _resolution, _min_os = structure.check_macho_tree(site, platform_tag, set(wheel.relocated))
+            problems += found
+            checks.append("Mach-O dependencies resolve, signatures match, tag matches (macholib)")
+        elif platform_tag.startswith("win"):
+            found, _resolution = structure.check_pe_tree(site, platform_tag)
+            problems += found
+            checks.append("PE imports resolve, machine matches the tag (pefile)")
+        else:
+            arch = platform_tag.split("_", 3)[-1]
+            installed = [p for p in site.rglob("*") if p.is_file()]
+            problems += check_elf_resolution(site, installed, allowed_libraries(arch))
+            problems += _elf_machine_problems(installed, arch)
+            checks.append("ELF dependencies resolve, machine matches the tag (pyelftools)")
+        if problems:
+            return ValidationResult("failed", "; ".join(problems[:10]), checks=checks)
+    return ValidationResult("passed", "structural checks only: no such platform here", checks=checks)
+
+
+def _elf_machine_problems(files: list[Path], arch: str) -> list[str]:
+    from elftools.elf.elffile import ELFFile
+
+    expected = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64", "ppc64le": "EM_PPC64", "s390x": "EM_S390", "i686": "EM_386"}
+    problems = []
+    for path in files:
+        with open(path, "rb") as handle:
+            if handle.read(4) != b"\x7fELF":
+                continue
+            handle.seek(0)
+            machine = ELFFile(handle)["e_machine"]
+        if machine != expected.get(arch, machine):
+            problems.append(f"{path.name}: {machine}, the tag says {arch}")
+    return problems

@@ -40,6 +40,11 @@ class ElfInfo:
     dynamic: bool = True
     machine: str = ""
 
+    @property
+    def name(self) -> str | None:
+        """The name the dynamic linker knows the library by (its SONAME)."""
+        return self.soname
+
 
 def _lief():
     import lief

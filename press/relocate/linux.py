@@ -1,0 +1,78 @@
+"""Relocation plan for Linux wheels (ELF, glibc ``ld.so`` search rules).
+
+Fat wheels: every vendored shared library gets a content-hashed SONAME and
+file name (auditwheel's scheme), every ``DT_NEEDED`` and version requirement
+follows, and each ELF file gets one ``DT_RUNPATH`` of ``$ORIGIN``-relative
+directories holding what it needs. Thin wheels: ``DT_NEEDED`` entries the
+wheel cannot satisfy are looked up in the dependency wheels' ``<dep>.libs/lib``.
+The platform tag comes from auditwheel's manylinux policies.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+
+from ..layout import Layout
+from ..tags import allowed_libraries, manylinux_tag
+from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
+from .elf import ElfInfo, patch_elf
+
+
+def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Path, machine: str) -> Relocation:
+    """Relocate the ELF files of ``layout`` in place (edited copies go to
+    ``stage``). ``dependency_libs``: the ``<dep>.libs`` directories of a thin
+    wheel's dependency wheels. ``machine``: ``x86_64``, ``aarch64`` ...
+    Returns the :class:`Relocation`; raises :class:`~press.errors.RelocationError`."""
+    allowed = allowed_libraries(machine)
+    libs = layout.libs_dir + "/"
+    elves = {a: f for a, f in layout.files.items() if isinstance(f.binary, ElfInfo) and f.binary.dynamic}
+    renames: dict[str, str] = {}
+    if fat:
+        for arc, staged in sorted(elves.items()):
+            soname = staged.binary.soname  # type: ignore[union-attr]
+            if arc.startswith(libs) and soname and soname not in renames:
+                renames[soname] = hashed_name(soname, content_hash(staged.source))
+        for arc in list(elves):
+            soname = elves[arc].binary.soname  # type: ignore[union-attr]
+            if soname in renames and posixpath.basename(arc) == soname and arc.startswith(libs):
+                elves[rename_arc(layout, arc, renames[soname])] = elves.pop(arc)
+    by_name: dict[str, str] = {}
+    for arc in sorted(elves):
+        by_name.setdefault(posixpath.basename(arc), arc)
+    result = Relocation(platform="")
+    result.vendored = sorted(a for a in elves if a.startswith(libs) and elves[a].binary.soname)  # type: ignore[union-attr]
+    for arc, staged in sorted(elves.items()):
+        info = staged.binary
+        assert isinstance(info, ElfInfo)
+        here = posixpath.dirname(arc) or "."
+        runpath: list[str] = []
+        deps: dict[str, str] = {}
+        needs_dependency = False
+        for needed in info.needed:
+            target = renames.get(needed, needed)
+            if target in by_name:
+                deps[needed] = by_name[target]
+                rel = posixpath.relpath(posixpath.dirname(by_name[target]) or ".", here)
+                entry = "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
+                if entry not in runpath:
+                    runpath.append(entry)
+            elif needed in allowed or needed.startswith("ld-linux") or not dependency_libs:
+                deps[needed] = "system" if (needed in allowed or needed.startswith("ld-")) else "unresolved"
+                result.external.setdefault(needed, set()).update(info.version_needs.get(needed, set()))
+            else:
+                deps[needed] = "dependency wheel"
+                needs_dependency = True
+        if needs_dependency:
+            for dep_libs in dependency_libs:
+                runpath.append(f"$ORIGIN/{posixpath.relpath(dep_libs + '/lib', here)}")
+        result.dependencies[arc] = deps
+        rename = {n: renames[n] for n in info.needed if n in renames}
+        new_soname = renames.get(info.soname) if info.soname else None
+        if not (rename or new_soname or runpath or info.rpaths):
+            continue
+        patch_elf(staged_copy(staged, stage, arc), soname=new_soname, rename_needed=rename, runpath=runpath)
+        result.changed.append(arc)
+    result.platform, reasons = manylinux_tag(machine, result.external)
+    result.notes += reasons
+    return result

@@ -1,0 +1,189 @@
+"""Relocation plan for Windows wheels (PE, the Windows DLL search order).
+
+Windows has no RPATH. Since Python 3.8, extension modules load their DLL
+dependencies from the module's own directory, the system directories and
+directories registered with ``os.add_dll_directory`` (``PATH`` no longer
+counts). So press writes a loader module ``_press_dlls_<dist>.py`` that
+registers the wheel's DLL directories (``PATH`` is prepended on Pythons
+without ``add_dll_directory``), and makes it run before any extension module
+loads: the ``__init__.py`` of each top-level package holding extension
+modules imports it first (delvewheel's mechanism), and a
+``<dist>-press-dlls.pth`` file imports it at interpreter start when there are
+top-level extension modules, which have no package to hook into.
+
+Fat wheels give vendored DLLs content-hashed names (``zstd-<h>.dll``) and
+rename the imports of every PE file that loads them, because Windows keeps
+one DLL per name in a process. The Microsoft Visual C++ runtime is vendored
+under its own names (delvewheel's default): it is backward compatible and a
+process needs one copy. System DLLs, the Universal CRT and ``api-ms-win-*``
+API sets stay external. ``vcruntime140.dll``/``vcruntime140_1.dll`` are
+shipped by CPython itself, so they count as provided when not vendored.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+from pathlib import Path
+
+from ..layout import Layout, StagedFile
+from ..tags import WINDOWS_TAGS, is_msvc_runtime, windows_system_dll
+from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
+from .pe import PEInfo, patch_pe
+
+_CPYTHON_SHIPS = {"vcruntime140.dll", "vcruntime140_1.dll"}
+
+
+def relocate_windows(
+    layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Path, machine: str, dist: str
+) -> Relocation:
+    """Relocate the PE files of ``layout`` and add the DLL loader (edited
+    copies and new files go to ``stage``). ``dependency_libs``: the
+    ``<dep>.libs`` directories of a thin wheel's dependency wheels;
+    ``machine``: ``amd64``, ``win32`` or ``arm64``; ``dist``: the normalized
+    distribution name. Returns the :class:`Relocation`; raises
+    :class:`~press.errors.RelocationError` when a file cannot be edited."""
+    platform = WINDOWS_TAGS.get(machine, f"win_{machine}")
+    libs = layout.libs_dir + "/"
+    result = Relocation(platform=platform)
+    left_out = sorted(
+        a for a, f in layout.files.items()
+        if a.startswith(libs) and isinstance(f.binary, PEInfo) and windows_system_dll(posixpath.basename(a), platform)
+    )
+    for arc in left_out:
+        del layout.files[arc]
+    if left_out:
+        result.notes.append(f"{len(left_out)} system DLLs shipped by vendored packages (Universal CRT, API sets) left to Windows")
+    pes = {a: f for a, f in layout.files.items() if isinstance(f.binary, PEInfo)}
+    renames: dict[str, str] = {}  # lower-case old name -> new file name
+    if fat:
+        for arc, staged in sorted(pes.items()):
+            base = posixpath.basename(arc)
+            if arc.startswith(libs) and base.lower().endswith(".dll") and not is_msvc_runtime(base):
+                if base.lower() not in renames:
+                    renames[base.lower()] = hashed_name(base, content_hash(staged.source))
+                    pes[rename_arc(layout, arc, renames[base.lower()])] = pes.pop(arc)
+    by_name: dict[str, str] = {}
+    for arc in sorted(pes, key=lambda a: (not a.startswith(libs + "Library/bin/"), a)):
+        by_name.setdefault(posixpath.basename(arc).lower(), arc)
+    dll_dirs: list[str] = []
+    loads_dlls: list[str] = []  # extension modules outside the libs dir that need a DLL directory
+    for arc, staged in sorted(pes.items()):
+        info = staged.binary
+        assert isinstance(info, PEInfo)
+        if info.machine != machine:
+            result.notes.append(f"{arc}: built for {info.machine}, the wheel is for {machine}")
+        here = posixpath.dirname(arc)
+        deps: dict[str, str] = {}
+        rename: dict[str, str] = {}
+        for needed in info.needed:
+            lower = needed.lower()
+            if windows_system_dll(needed, platform):
+                deps[needed] = "system"
+                result.external.setdefault(needed, set())
+                continue
+            target_name = renames.get(lower, lower)
+            target = by_name.get(target_name.lower())
+            if target is not None:
+                deps[needed] = target
+                if lower in renames:
+                    rename[needed] = renames[lower]
+                directory = posixpath.dirname(target)
+                if directory != here:
+                    if directory not in dll_dirs:
+                        dll_dirs.append(directory)
+                    if not arc.startswith(libs) and arc not in loads_dlls:
+                        loads_dlls.append(arc)
+            elif lower in _CPYTHON_SHIPS:
+                deps[needed] = "system"
+                result.external.setdefault(needed, set())
+            elif dependency_libs:
+                deps[needed] = "dependency wheel"
+                for dep_libs in dependency_libs:
+                    if f"{dep_libs}/Library/bin" not in dll_dirs:
+                        dll_dirs.append(f"{dep_libs}/Library/bin")
+                if not arc.startswith(libs) and arc not in loads_dlls:
+                    loads_dlls.append(arc)
+            else:
+                deps[needed] = "unresolved"
+                result.notes.append(f"{arc}: {needed} is neither in the wheel nor a system DLL")
+        result.dependencies[arc] = deps
+        if rename:
+            patch_pe(staged_copy(staged, stage, arc), rename)
+            result.changed.append(arc)
+    result.vendored = sorted(a for a in pes if a.startswith(libs) and a.lower().endswith(".dll"))
+    if dll_dirs and loads_dlls:
+        _add_loader(layout, stage, dist, dll_dirs, loads_dlls, result)
+    return result
+
+
+def loader_source(dll_dirs: list[str]) -> str:
+    """Source of ``_press_dlls_<dist>.py``: registers ``dll_dirs`` (relative
+    to site-packages, ``/``-separated) as DLL directories on Windows."""
+    return "\n".join([
+        '"""Registers the DLL directories of DLLs vendored by press (Windows).',
+        "",
+        "Imported by the package's __init__.py or a .pth file before any",
+        'extension module loads; a no-op elsewhere."""',
+        "import os",
+        "",
+        f"DLL_DIRECTORIES = {dll_dirs!r}",
+        "_HANDLES = []",
+        "",
+        "if os.name == 'nt':",
+        "    _here = os.path.dirname(os.path.abspath(__file__))",
+        "    for _rel in DLL_DIRECTORIES:",
+        "        _path = os.path.join(_here, *_rel.split('/'))",
+        "        if not os.path.isdir(_path):",
+        "            continue",
+        "        if hasattr(os, 'add_dll_directory'):",
+        "            _HANDLES.append(os.add_dll_directory(_path))",
+        "        else:",
+        "            os.environ['PATH'] = _path + os.pathsep + os.environ.get('PATH', '')",
+        "",
+    ])
+
+
+def _insert_import(source: bytes, statement: str) -> bytes:
+    """``source`` with ``statement`` inserted after the docstring and
+    ``from __future__`` imports (which must stay first)."""
+    text = source.decode("utf-8")
+    lines = text.splitlines(keepends=True)
+    after = 0
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        tree = None
+    if tree is not None:
+        for index, node in enumerate(tree.body):
+            is_doc = index == 0 and isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant)
+            if is_doc or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+                after = node.end_lineno or after
+            else:
+                break
+    return "".join(lines[:after] + [statement + "\n"] + lines[after:]).encode("utf-8")
+
+
+def _add_loader(layout: Layout, stage: Path, dist: str, dll_dirs: list[str], users: list[str], result: Relocation) -> None:
+    module = f"_press_dlls_{dist}"
+    path = stage / f"{module}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(loader_source(dll_dirs), "utf-8")
+    layout.files[f"{module}.py"] = StagedFile(path, 0o644, "press")
+    statement = f"import {module}  # added by press: registers the vendored DLL directories"
+    needs_pth = False
+    for top in sorted({u.split("/", 1)[0] if "/" in u else "" for u in users}):
+        init = f"{top}/__init__.py"
+        if not top or init not in layout.files:
+            needs_pth = True
+            continue
+        staged = layout.files[init]
+        copy = staged_copy(staged, stage, init)
+        copy.write_bytes(_insert_import(copy.read_bytes(), statement))
+        result.notes.append(f"{init}: imports {module} to register the vendored DLL directories")
+    if needs_pth:
+        pth = stage / f"{dist}-press-dlls.pth"
+        pth.write_text(f"import {module}\n", "utf-8")
+        layout.files[pth.name] = StagedFile(pth, 0o644, "press")
+        result.notes.append(f"{pth.name}: imports {module} at start-up for top-level extension modules")
+
