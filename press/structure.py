@@ -107,7 +107,7 @@ def check_macho_tree(root: Path, platform_tag: str, changed: set[str] | None = N
     minimum macOS version must give ``platform_tag``. Returns (problems,
     resolution, highest minimum macOS version).
     """
-    from macholib.mach_o import LC_BUILD_VERSION, LC_RPATH, LC_VERSION_MIN_MACOSX
+    from macholib.mach_o import LC_BUILD_VERSION, LC_ID_DYLIB, LC_RPATH, LC_VERSION_MIN_MACOSX
     from macholib.MachO import MachO
 
     root = root.resolve()
@@ -134,6 +134,8 @@ def check_macho_tree(root: Path, platform_tag: str, changed: set[str] | None = N
             for load, cmd, payload in header.commands:
                 if load.cmd == LC_RPATH:
                     rpaths.append(payload.rstrip(b"\0").decode())
+                elif load.cmd == LC_ID_DYLIB and payload.rstrip(b"\0").startswith(b"/"):
+                    problems.append(f"{rel}: absolute install id {payload.rstrip(bytes(1)).decode()}")
                 elif load.cmd == LC_BUILD_VERSION and cmd.platform == 1:
                     version = (cmd.minos >> 16, (cmd.minos >> 8) & 0xFF)
                     min_os = max(min_os or version, version)
@@ -143,11 +145,7 @@ def check_macho_tree(root: Path, platform_tag: str, changed: set[str] | None = N
             for entry in rpaths:
                 if not entry.startswith("@loader_path"):
                     problems.append(f"{rel}: LC_RPATH {entry} does not point inside the wheel")
-            for _index, kind, name in header.walkRelocatables():
-                if kind == "id_dylib":
-                    if name.startswith("/"):
-                        problems.append(f"{rel}: absolute install id {name}")
-                    continue
+            for _index, _kind, name in header.walkRelocatables():  # dependent libraries, not LC_ID_DYLIB
                 deps[name] = _resolve_macho(name, path, rpaths, root)
                 if deps[name] == "":
                     problems.append(f"{rel}: {name} resolves neither inside the wheel nor to a system library")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import base64
+import glob
 import io
 import json
 import os
@@ -63,7 +64,9 @@ ZSTD_LEVEL = 3  # low compression level: fixtures are tiny, speed matters
 CONDA_BUILD_VERSION = "24.11.2"
 CONDA_VERSION = "24.11.3"
 
-_SUBDIR_ARCH = {"linux-64": ("x86_64", "linux"), "noarch": (None, None)}
+_SUBDIR_ARCH = {"linux-64": ("x86_64", "linux"), "linux-aarch64": ("aarch64", "linux"), "noarch": (None, None)}
+# C compiler per subdir: the host gcc, Debian's cross compiler for aarch64.
+COMPILERS = {"linux-64": "gcc", "linux-aarch64": "aarch64-linux-gnu-gcc"}
 
 
 # --------------------------------------------------------------------------
@@ -122,22 +125,48 @@ def _needs_quote(s: str) -> bool:
 # --------------------------------------------------------------------------
 
 
+def _python_include(version: str) -> str:
+    """The C header directory of an installed CPython ``version`` (X.Y)."""
+    candidates = [shutil.which(f"python{version}")] + sorted(
+        glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python")), reverse=True)
+    for exe in filter(None, candidates):
+        out = subprocess.run([exe, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+                             capture_output=True, text=True)
+        if out.returncode == 0 and os.path.isfile(os.path.join(out.stdout.strip(), "Python.h")):
+            return out.stdout.strip()
+    raise RuntimeError(f"no CPython {version} headers found (needed for extension fixtures)")
+
+
+def can_build(recipe: dict) -> bool:
+    """False when the recipe's compiler is not installed (e.g. no cross compiler)."""
+    return not recipe.get("compile") or shutil.which(COMPILERS[recipe["subdir"]]) is not None
+
+
 def _compile(recipe: dict, srcdir: pathlib.Path, prefix: pathlib.Path, work: pathlib.Path) -> None:
-    """Compile C sources with gcc into the staged prefix (no -g: no paths leak)."""
+    """Compile C sources with gcc (or the subdir's cross gcc) into the staged
+    prefix (no -g: no paths leak). Sources starting with ``../`` name another
+    fixture directory's file (relative to this one's); steps with ``"stage": false`` build into the
+    work directory only (link-time stand-ins for another package's library)."""
     if not recipe.get("compile"):
         return
-    shutil.copytree(srcdir, work, dirs_exist_ok=True)
+    if srcdir.is_dir():
+        shutil.copytree(srcdir, work, dirs_exist_ok=True)
     for step in recipe["compile"]:
-        out = prefix / step["output"]
+        out = (prefix if step.get("stage", True) else work) / step["output"]
         out.parent.mkdir(parents=True, exist_ok=True)
-        cmd = ["gcc", "-O2", "-fPIC", f"-ffile-prefix-map={work}=."]
+        cmd = [COMPILERS[recipe["subdir"]], "-O2", "-fPIC", f"-ffile-prefix-map={work}=.", f"-ffile-prefix-map={HERE}=."]
         if step.get("define_prefix"):
             cmd.append(f'-D{step["define_prefix"]}="{PLACEHOLDER}"')
+        for name, value in sorted(step.get("defines", {}).items()):
+            cmd.append(f"-D{name}={value}")
         if step["kind"] == "shared":
             cmd += ["-shared", f"-Wl,-soname,{step['soname']}"]
-        cmd += ["-o", str(out)] + list(step["sources"])
+        elif step["kind"] == "extension":
+            cmd += ["-shared", f"-I{_python_include(step['python'])}"]
+        sources = [str((srcdir.parent / s).resolve()) if s.startswith("../") else s for s in step["sources"]]
+        cmd += ["-o", str(out)] + sources
         if step.get("link"):
-            cmd += [f"-L{prefix / 'lib'}"] + [f"-l{lib}" for lib in step["link"]]
+            cmd += [f"-L{prefix / 'lib'}", f"-L{work / 'lib'}"] + [f"-l{lib}" for lib in step["link"]]
         if step.get("runpath"):
             # what conda-build's post-processing (patchelf) leaves behind
             cmd += [f"-Wl,-rpath,{step['runpath']}", "-Wl,--enable-new-dtags"]
@@ -289,7 +318,7 @@ def _glibc_floor(recipe: dict, prefix: pathlib.Path) -> None:
     metadata truthful by scanning the GLIBC_x.y version names in the binaries.
     """
     need = (0, 0)
-    for out in (s["output"] for s in recipe.get("compile", ())):
+    for out in (s["output"] for s in recipe.get("compile", ()) if s.get("stage", True)):
         for m in re.finditer(rb"GLIBC_(\d+)\.(\d+)", (prefix / out).read_bytes()):
             need = max(need, (int(m.group(1)), int(m.group(2))))
     deps = []
@@ -500,8 +529,10 @@ def build(outdir: pathlib.Path) -> dict[str, pathlib.Path]:
         tmp = pathlib.Path(tmp)
         hostile_jobs = []
         for fxdir, recipe in load_recipes():
-            prefix = tmp / recipe["name"] / "prefix"
-            work = tmp / recipe["name"] / "work"
+            if not can_build(recipe):
+                continue
+            prefix = tmp / fxdir.name / "prefix"
+            work = tmp / fxdir.name / "work"
             prefix.mkdir(parents=True)
             work.mkdir()
             _stage_payload(recipe, fxdir, prefix)
