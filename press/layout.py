@@ -32,7 +32,8 @@ from .relocate import BinaryInfo, file_key, lookup_name, read_binary
 _SITE_PACKAGES = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages|site-packages)/")
 _DEV_FILES = re.compile(
     r"^(include/|lib/pkgconfig/|share/pkgconfig/|lib/cmake/|share/cmake/|share/man/|man/|share/doc/|share/info/|"
-    r"share/gtk-doc/|share/aclocal/|conda-meta/|Library/include/|Library/lib/pkgconfig/|Library/lib/cmake/)"
+    r"share/gtk-doc/|share/aclocal/|conda-meta/|Library/include/|Library/lib/pkgconfig/|Library/lib/cmake/|"
+    r"Library/share/pkgconfig/|Library/share/cmake/|Library/share/man/|Library/share/doc/|Library/lib/.*\.lib$)"
     r"|\.(a|la|prl)$"
 )
 _DROP = re.compile(r"(^|/)__pycache__/|\.pyc$|^info/")

@@ -26,7 +26,7 @@ import re
 import struct
 from pathlib import Path
 
-from .tags import macos_tag, windows_system_dll
+from .tags import CPYTHON_SHIPPED_DLLS, macos_tag, windows_system_dll
 
 Resolution = dict[str, dict[str, str]]
 
@@ -205,7 +205,9 @@ def check_pe_tree(root: Path, platform_tag: str) -> tuple[list[str], Resolution]
     case-insensitively, in the file's own directory or a directory added by
     the loader module that runs before the file is loaded: the ``__init__.py``
     of the extension's top-level package imports it, or a ``.pth`` file does
-    for top-level extension modules. The machine must match ``platform_tag``.
+    for top-level extension modules. ``vcruntime140.dll``/``vcruntime140_1.dll``
+    may also come from the interpreter, which ships them. The machine must
+    match ``platform_tag``.
     """
     import pefile
 
@@ -215,6 +217,9 @@ def check_pe_tree(root: Path, platform_tag: str) -> tuple[list[str], Resolution]
     loaders, started = dll_directories(root)
     for path in _files(root, (".pyd", ".dll", ".exe")):
         rel = path.relative_to(root).as_posix()
+        with open(path, "rb") as handle:
+            if handle.read(2) != b"MZ":
+                continue  # e.g. script launchers uv writes for a --target install
         try:
             pe = pefile.PE(str(path), fast_load=True)
             pe.parse_data_directories(directories=[
@@ -240,7 +245,9 @@ def check_pe_tree(root: Path, platform_tag: str) -> tuple[list[str], Resolution]
                 deps[name] = "system"
                 continue
             hit = next((d / f for d in search if d.is_dir() for f in os.listdir(d) if f.lower() == name.lower()), None)
-            if hit is None:
+            if hit is None and name.lower() in CPYTHON_SHIPPED_DLLS:
+                deps[name] = "python"  # CPython ships it beside python.exe
+            elif hit is None:
                 problems.append(f"{rel}: {name} resolves neither inside the wheel nor to a system DLL")
                 deps[name] = ""
             else:

@@ -174,6 +174,10 @@ def is_msvc_runtime(name: str) -> bool:
     return bool(_MSVC_RUNTIME.match(name))
 
 
+#: DLLs every CPython for Windows ships next to python.exe (python.org installer, conda's python).
+CPYTHON_SHIPPED_DLLS = frozenset({"vcruntime140.dll", "vcruntime140_1.dll"})
+
+
 def windows_system_dll(name: str, platform_tag: str) -> bool:
     """True for a DLL that Windows or the interpreter provides: delvewheel's
     list of system DLLs for the architecture and its patterns (``api-ms-win-*``

@@ -84,6 +84,8 @@ def _convert(channel, subdir, python, spec, out, cache):
 def test_macos_edits_are_signed_and_resolve(tmp_path, cache_dir):
     wheel = _convert("conda-forge", "osx-arm64", "3.10", "cffi", tmp_path / "out", cache_dir)
     assert wheel["tags"] == "cp310-cp310-macosx_11_0_arm64"
+    again = _convert("conda-forge", "osx-arm64", "3.10", "cffi", tmp_path / "again", cache_dir)
+    assert Path(again["path"]).read_bytes() == Path(wheel["path"]).read_bytes()  # signing is reproducible
     (library,) = wheel["vendored_libraries"]
     assert re.fullmatch(r"cffi\.libs/lib/libffi-[0-9a-f]{8}\.8\.dylib", library)
     root = tmp_path / "tree"
@@ -117,6 +119,8 @@ def test_macos_edits_are_signed_and_resolve(tmp_path, cache_dir):
 def test_windows_dlls_hashed_and_loader_hooked(tmp_path, cache_dir):
     wheel = _convert("defaults", "win-64", "3.11", "zstandard", tmp_path / "out", cache_dir)
     assert wheel["tags"] == "cp311-cp311-win_amd64"
+    with zipfile.ZipFile(wheel["path"]) as archive:
+        assert not [n for n in archive.namelist() if n.endswith(".lib")]  # import/static libraries are dev files
     hashed = [v for v in wheel["vendored_libraries"] if "zstd-" in v]
     assert len(hashed) == 1 and re.search(r"zstd-[0-9a-f]{8}\.dll$", hashed[0])
     assert not any("api-ms-win" in v or "ucrtbase" in v for v in wheel["vendored_libraries"])

@@ -12,7 +12,9 @@ repairwheel's pure-Python signer (:func:`repairwheel.macos.machosign.ad_hoc_sign
 from __future__ import annotations
 
 import os
+import shutil
 import struct
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,7 +160,10 @@ def patch_macho(
             if binary.has_code_signature:
                 binary.remove_signature()
         mode = os.stat(path).st_mode & 0o7777
-        tmp = path.with_name(f".{path.name}.press-tmp")
+        # The signer takes the file name as the signature's identifier (as
+        # codesign does), so the temporary copy keeps the real name.
+        tmpdir = Path(tempfile.mkdtemp(prefix=".press-", dir=path.parent))
+        tmp = tmpdir / path.name
         try:
             fat.write(str(tmp))
             from repairwheel.macos.machosign import ad_hoc_sign
@@ -167,5 +172,6 @@ def patch_macho(
             os.chmod(tmp, mode)
             os.replace(tmp, path)
         except Exception as exc:
-            tmp.unlink(missing_ok=True)
             raise RelocationError(f"cannot write relocated {path.name}: {exc}") from exc
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)

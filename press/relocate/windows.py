@@ -27,12 +27,9 @@ import posixpath
 from pathlib import Path
 
 from ..layout import Layout, StagedFile
-from ..tags import WINDOWS_TAGS, is_msvc_runtime, windows_system_dll
+from ..tags import CPYTHON_SHIPPED_DLLS, WINDOWS_TAGS, is_msvc_runtime, windows_system_dll
 from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
 from .pe import PEInfo, patch_pe
-
-_CPYTHON_SHIPS = {"vcruntime140.dll", "vcruntime140_1.dll"}
-
 
 def relocate_windows(
     layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Path, machine: str, dist: str
@@ -94,7 +91,7 @@ def relocate_windows(
                         dll_dirs.append(directory)
                     if not arc.startswith(libs) and arc not in loads_dlls:
                         loads_dlls.append(arc)
-            elif lower in _CPYTHON_SHIPS:
+            elif lower in CPYTHON_SHIPPED_DLLS:
                 deps[needed] = "system"
                 result.external.setdefault(needed, set())
             elif dependency_libs:
