@@ -291,9 +291,12 @@ def build_wheel(
         platform = relocation.platform
     else:
         platform = "any"
+    # Extension modules of the target platform's format only (conda's linux
+    # package ships Windows launchers in site-packages, for instance).
     extensions = [
         posixpath.basename(e) for e in layout.extensions
-        if e.endswith((".so", ".pyd")) and info_class is not None and isinstance(layout.files.get(e, None) and layout.files[e].binary, info_class)
+        if e.endswith((".so", ".pyd")) and e in layout.files and info_class is not None
+        and isinstance(layout.files[e].binary, info_class)
     ]
     tags = python_tags(main.depends, extensions)
     version = to_pep440(main.version, main.label)
