@@ -82,6 +82,15 @@ def _one_constraint(token: str, package: str | None) -> str | None:
         if op not in ("==", "!="):
             op = "=="
         return f"{op}{pep}.*"
+    parsed = Version(pep)
+    # PEP 440's exclusive comparisons exclude more than conda's: '<V' drops
+    # V's pre-releases (conda keeps 1.2rc1 under '<1.2'), '>V' drops V's
+    # post-releases (conda keeps 1.2.post1 over '>1.2'). The inclusive form
+    # minus V itself says what conda means.
+    if op == "<" and not parsed.is_prerelease:
+        return f"<={pep},!={pep}"
+    if op == ">" and not parsed.is_postrelease:
+        return f">={pep},!={pep}"
     return f"{op}{pep}"
 
 
