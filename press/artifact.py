@@ -156,9 +156,41 @@ def _check_member(member: tarfile.TarInfo, label: str) -> str:
     return normal
 
 
-def _extract(source: Path, dest: Path, label: str) -> None:
+#: Default cap on the bytes one artifact may unpack to (decompression bombs);
+#: ``PRESS_MAX_UNPACKED_SIZE`` (bytes) overrides it.
+MAX_UNPACKED_SIZE = 16 << 30
+
+
+def max_unpacked_size() -> int:
+    """The unpacked-size cap in bytes: ``$PRESS_MAX_UNPACKED_SIZE`` or :data:`MAX_UNPACKED_SIZE`."""
+    value = os.environ.get("PRESS_MAX_UNPACKED_SIZE", "")
+    return int(value) if value.isdigit() else MAX_UNPACKED_SIZE
+
+
+def _declared_sizes(dest: Path) -> dict[str, int]:
+    try:
+        doc = json.loads((dest / "info" / "paths.json").read_text(encoding="utf-8"))
+        return {
+            posixpath.normpath(e["_path"]): int(e["size_in_bytes"])
+            for e in doc.get("paths", [])
+            if e.get("path_type", "hardlink") == "hardlink" and isinstance(e.get("size_in_bytes"), int)
+        }
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}  # missing or malformed: checked after extraction
+
+
+def _extract(source: Path, dest: Path, label: str) -> list[tuple[str, str]]:
+    """Stream every member of ``source`` into ``dest`` after checking it.
+
+    Returns the pairs of member paths that differ only in case (the caller
+    decides, knowing the target platform, whether that is acceptable).
+    """
     components = ["info", "pkg"] if source.name.endswith(".conda") else [None]
     seen: set[str] = set()
+    folded: dict[str, str] = {}
+    case_clashes: list[tuple[str, str]] = []
+    declared: dict[str, int] | None = None
+    total, cap = 0, max_unpacked_size()
     try:
         zf = zipfile.ZipFile(source) if source.name.endswith(".conda") else None
         for component in components:
@@ -173,6 +205,21 @@ def _extract(source: Path, dest: Path, label: str) -> None:
                         f"archive member {member.name!r} appears twice", package=label
                     )
                 seen.add(normal)
+                if not member.isdir():
+                    other = folded.setdefault(normal.lower(), normal)
+                    if other != normal:
+                        case_clashes.append((other, normal))
+                total += member.size if member.isfile() else 0
+                if total > cap:
+                    raise UnsafeArchiveError(
+                        f"unpacks to more than {cap} bytes (press's limit against decompression bombs; "
+                        "set PRESS_MAX_UNPACKED_SIZE to raise it)", package=label)
+                if declared is None and not normal.startswith("info/") and (dest / "info" / "paths.json").is_file():
+                    declared = _declared_sizes(dest)
+                if member.isfile() and declared and normal in declared and member.size != declared[normal]:
+                    raise UnsafeArchiveError(
+                        f"archive member {member.name!r} is {member.size} bytes, "
+                        f"info/paths.json declares {declared[normal]}", package=label)
                 tar.extract(member, dest, filter="data")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, LookupError, ValueError) as exc:
         if isinstance(exc, UnsafeArchiveError):
@@ -184,6 +231,7 @@ def _extract(source: Path, dest: Path, label: str) -> None:
         if isinstance(exc, ArchiveError):
             raise
         raise ArchiveError(f"corrupt or truncated archive ({type(exc).__name__}: {exc})", package=label) from exc
+    return case_clashes
 
 
 def _read_json(path: Path, label: str, required: bool = False) -> dict[str, Any]:
@@ -204,7 +252,14 @@ def _read_paths(info: Path, label: str) -> list[PathEntry]:
     doc = _read_json(info / "paths.json", label)
     if doc:
         entries = []
-        for item in doc.get("paths", []):
+        items = doc.get("paths", [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("_path"), str) for i in items):
+            raise ArchiveError("info/paths.json: 'paths' is not a list of entries with a '_path'", package=label)
+        for item in items:
+            size = item.get("size_in_bytes")
+            sha = item.get("sha256")
+            if (size is not None and not isinstance(size, int)) or (sha is not None and not isinstance(sha, str)):
+                raise ArchiveError(f"info/paths.json: bad size_in_bytes or sha256 for {item['_path']!r}", package=label)
             entries.append(
                 PathEntry(
                     path=item["_path"],
@@ -275,13 +330,36 @@ def _read_test_imports(info: Path) -> list[str]:
     return list(dict.fromkeys(imports))
 
 
+def _check_index(index: dict[str, Any], label: str) -> None:
+    """Refuse an ``info/index.json`` whose fields do not have conda's types."""
+    for key in ("name", "version"):
+        if not isinstance(index.get(key), str) or not index[key]:
+            raise ArchiveError(f"info/index.json has no valid {key!r}", package=label)
+    for key in ("build", "subdir", "noarch"):
+        if key in index and index[key] is not None and not isinstance(index[key], (str, bool)):
+            raise ArchiveError(f"info/index.json: {key!r} is not a string", package=label)
+    if "build_number" in index and (isinstance(index["build_number"], bool) or not isinstance(index["build_number"], int)):
+        raise ArchiveError("info/index.json: 'build_number' is not an integer", package=label)
+    depends = index.get("depends", [])
+    if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
+        raise ArchiveError("info/index.json: 'depends' is not a list of strings", package=label)
+    if "timestamp" in index and not isinstance(index["timestamp"], (int, float)):
+        raise ArchiveError("info/index.json: 'timestamp' is not a number", package=label)
+
+
 def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Artifact:
     """Unpack the conda artifact ``source`` into a new directory under ``workdir``.
 
     Returns the :class:`Artifact`. Raises :class:`UnsafeArchiveError` for a
     member with an absolute path, a ``..`` component, a link leaving the
-    package, a device/FIFO, or a duplicate path; :class:`ArchiveError` for a
-    corrupt or truncated archive or missing/invalid ``info/index.json``.
+    package, a device/FIFO, a duplicate path, paths differing only in case
+    (for targets other than Linux, whose file systems tell them apart), a
+    size other than ``paths.json`` declares, or more than
+    :func:`max_unpacked_size` bytes in all; :class:`ArchiveError` for a
+    corrupt or truncated archive, a missing or invalid ``info/index.json``,
+    an ``about.json``/``link.json``/``paths.json`` that is not valid JSON,
+    or a payload that disagrees with ``paths.json`` (missing file, size,
+    sha256).
     Nothing is written outside ``workdir``. ``sha256`` (hex), when the caller
     has already checked it, saves hashing the archive again.
     """
@@ -292,17 +370,12 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Art
         raise ArchiveError("no such file", package=label)
     dest = Path(workdir) / stem
     dest.mkdir(parents=True, exist_ok=False)
-    _extract(source, dest, label)
+    case_clashes = _extract(source, dest, label)
     info = dest / "info"
     index = _read_json(info / "index.json", label, required=True)
-    for key in ("name", "version"):
-        if not isinstance(index.get(key), str) or not index[key]:
-            raise ArchiveError(f"info/index.json has no valid {key!r}", package=label)
+    _check_index(index, label)
     label = f"{index['name']}-{index['version']}-{index.get('build', '')}"
-    try:
-        about = _read_json(info / "about.json", label)
-    except ArchiveError:
-        about = {}  # about.json is informational; a broken one loses only metadata text
+    about = _read_json(info / "about.json", label)
     artifact = Artifact(
         source=source,
         root=dest,
@@ -313,7 +386,29 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Art
         paths=_read_paths(info, label),
         test_imports=_read_test_imports(info),
     )
-    for entry in artifact.paths:
-        if entry.path_type != "directory" and not os.path.lexists(dest / entry.path):
-            raise ArchiveError(f"info/paths.json lists {entry.path!r} but the payload lacks it", package=label)
+    subdir = str(index.get("subdir", ""))
+    if case_clashes and not subdir.startswith("linux-"):
+        first, second = case_clashes[0]
+        raise UnsafeArchiveError(
+            f"archive members {first!r} and {second!r} differ only in case, which collide on the "
+            f"case-insensitive file systems of {subdir or 'noarch'} targets", package=label)
+    _check_payload(artifact, label)
     return artifact
+
+
+def _check_payload(artifact: Artifact, label: str) -> None:
+    """Compare the unpacked payload with ``info/paths.json``: every listed
+    file exists, and regular files have the declared size and sha256 (conda
+    checks the same when it verifies a package)."""
+    for entry in artifact.paths:
+        target = artifact.root / entry.path
+        if entry.path_type != "directory" and not os.path.lexists(target):
+            raise ArchiveError(f"info/paths.json lists {entry.path!r} but the payload lacks it", package=label)
+        if entry.path_type != "hardlink" or os.path.islink(target) or not target.is_file():
+            continue
+        if entry.size is not None and target.stat().st_size != entry.size:
+            raise ArchiveError(
+                f"info/paths.json: {entry.path!r} is {target.stat().st_size} bytes, declared {entry.size}",
+                package=label)
+        if entry.sha256 and sha256_file(target) != entry.sha256.lower():
+            raise ArchiveError(f"info/paths.json: sha256 of {entry.path!r} does not match", package=label)

@@ -64,9 +64,10 @@ ZSTD_LEVEL = 3  # low compression level: fixtures are tiny, speed matters
 CONDA_BUILD_VERSION = "24.11.2"
 CONDA_VERSION = "24.11.3"
 
-_SUBDIR_ARCH = {"linux-64": ("x86_64", "linux"), "linux-aarch64": ("aarch64", "linux"), "noarch": (None, None)}
+_SUBDIR_ARCH = {"linux-64": ("x86_64", "linux"), "linux-aarch64": ("aarch64", "linux"), "osx-arm64": ("arm64", "osx"),
+                "noarch": (None, None)}
 # C compiler per subdir: the host gcc, Debian's cross compiler for aarch64.
-COMPILERS = {"linux-64": "gcc", "linux-aarch64": "aarch64-linux-gnu-gcc"}
+COMPILERS = {"linux-64": "gcc", "linux-aarch64": "aarch64-linux-gnu-gcc", "osx-arm64": None}
 
 
 # --------------------------------------------------------------------------
@@ -262,9 +263,17 @@ def _paths_entries(prefix: pathlib.Path, hostile: list[dict]) -> tuple[list[dict
             has_prefix.append((PLACEHOLDER, mode, rel))
         entries.append(e)
     for h in hostile:
-        data = h["content"].encode()
-        entries.append({"_path": h["path"], "path_type": "hardlink",
-                        "sha256": hashlib.sha256(data).hexdigest(), "size_in_bytes": len(data)})
+        if h.get("in_paths", True) is False:
+            continue
+        data = _hostile_data(h)
+        kind = h.get("type", "file")
+        entry = {"_path": h["path"], "path_type": "softlink" if kind == "symlink" else "hardlink",
+                 "sha256": hashlib.sha256(data).hexdigest(), "size_in_bytes": len(data)}
+        if "declared_size" in h:
+            entry["size_in_bytes"] = h["declared_size"]
+        if any(e["_path"] == h["path"] for e in entries):
+            continue  # a duplicate member is listed once, as conda-build would
+        entries.append(entry)
     entries.sort(key=lambda e: e["_path"])
     lines = [f"{a} {b} {c}" for a, b, c in sorted(has_prefix)]
     return entries, lines
@@ -453,15 +462,33 @@ def _tarinfo(name: str, data: bytes, mode: int) -> tarfile.TarInfo:
     return ti
 
 
+def _hostile_data(h: dict) -> bytes:
+    return h.get("content", "").encode() * int(h.get("repeat", 1))
+
+
 def _tar_bytes(prefix: pathlib.Path, files: list[str], extra: list[dict]) -> bytes:
+    """A tar of ``files`` plus the hostile members ``extra``: regular files
+    (``content`` x ``repeat``), ``symlink``/``hardlink`` (``linkname``),
+    ``chardev`` and ``fifo`` members, as tarfile writes them."""
     buf = io.BytesIO()
+    kinds = {"symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE, "chardev": tarfile.CHRTYPE,
+             "fifo": tarfile.FIFOTYPE}
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for rel in files:
             data = (prefix / rel).read_bytes()
             tar.addfile(_tarinfo(rel, data, (prefix / rel).stat().st_mode & 0o7777), io.BytesIO(data))
         for h in extra:
-            data = h["content"].encode()
-            tar.addfile(_tarinfo(h["path"], data, 0o644), io.BytesIO(data))
+            kind = h.get("type", "file")
+            if kind == "file":
+                data = _hostile_data(h)
+                tar.addfile(_tarinfo(h["path"], data, 0o644), io.BytesIO(data))
+                continue
+            ti = _tarinfo(h["path"], b"", 0o644)
+            ti.type = kinds[kind]
+            ti.linkname = h.get("linkname", "")
+            if kind == "chardev":
+                ti.devmajor, ti.devminor = 1, 3
+            tar.addfile(ti)
     return buf.getvalue()
 
 

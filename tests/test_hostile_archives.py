@@ -1,0 +1,132 @@
+"""Hostile and malformed archives (recipes-fixtures/ and repacked real
+packages): each is refused with one message naming the package and the
+reason, exit 1, no wheel, and nothing written outside a temporary directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+FORMATS = [".conda", ".tar.bz2"]
+HOSTILE = [
+    ("symlinkout", "is a symlink to '../../../../etc/passwd', outside the package"),
+    ("hardlinkout", "is a hardlink to '../etc/passwd', outside the package"),
+    ("device", "device, FIFO or other special file"),
+    ("fifo", "device, FIFO or other special file"),
+    ("duplicate", "appears twice"),
+    ("casefold", "differ only in case"),
+    ("oversize", "is 1000 bytes, info/paths.json declares 10"),
+    ("bomb", "unpacks to more than 16777216 bytes"),
+]
+
+
+def press_isolated(tmp_path: Path, cache: Path, *args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run the CLI with its own TMPDIR and working directory, so any write
+    outside them is visible; returns (result, wheel dir)."""
+    scratch, cwd, out = tmp_path / "tmpdir", tmp_path / "cwd", tmp_path / "cwd" / "out"
+    scratch.mkdir()
+    cwd.mkdir()
+    environment = dict(os.environ, TMPDIR=str(scratch), PYTHONPATH=str(ROOT), **(env or {}))
+    result = subprocess.run([sys.executable, "-m", "press", "--cache-dir", str(cache), "-w", str(out),
+                             "--no-validate", *args], capture_output=True, text=True, cwd=cwd, env=environment)
+    return result, out
+
+
+def assert_refused(result, out: Path, tmp_path: Path, *needles: str) -> None:
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("press: error:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert not out.exists() or list(out.iterdir()) == []
+    assert list((tmp_path / "tmpdir").iterdir()) == []  # the work directory is gone
+    assert sorted(p.name for p in (tmp_path / "cwd").iterdir()) in ([], ["out"])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("key,reason", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_archive_refused(tmp_path, cache_dir, fixture_packages, key, reason, fmt):
+    artifact = fixture_packages[key + fmt]
+    result, out = press_isolated(tmp_path, cache_dir, str(artifact), env={"PRESS_MAX_UNPACKED_SIZE": str(16 << 20)})
+    assert_refused(result, out, tmp_path, f"press-fx-{key}", reason)
+    assert not (tmp_path / "etc").exists() and not Path("/tmp/press-fx-escaped").exists()
+
+
+def test_bomb_within_a_raised_cap_converts(tmp_path, cache_dir, fixture_packages):
+    # The cap is what refuses the bomb: with room for it, the same archive converts.
+    result, out = press_isolated(tmp_path, cache_dir, str(fixture_packages["bomb.conda"]),
+                                 env={"PRESS_MAX_UNPACKED_SIZE": str(64 << 20)})
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in out.iterdir()] == ["press_fx_bomb-1.0.0-0_0-py3-none-any.whl"]
+
+
+def test_case_only_names_are_fine_on_linux(tmp_path, cache_dir):
+    # ncurses really ships terminfo entries differing only in case (hp2621A, hp2621a).
+    ncurses = ROOT.parent / "shared" / "channels" / "conda-forge" / "linux-64" / "ncurses-6.5-h2d0b736_2.conda"
+    result, out = press_isolated(tmp_path, cache_dir, str(ncurses))
+    assert result.returncode == 0, result.stderr
+    assert len(list(out.iterdir())) == 1
+
+
+def _repack(tmp_path: Path, source: Path, mutate) -> Path:
+    """Unpack a real artifact with conda-package-handling, let ``mutate`` edit
+    the tree, and pack it again with conda-package-handling."""
+    from conda_package_handling.api import create, extract
+
+    tree = tmp_path / "tree"
+    extract(str(source), dest_dir=str(tree))
+    mutate(tree)
+    files = sorted(str(p.relative_to(tree)) for p in tree.rglob("*") if not p.is_dir())
+    out = tmp_path / "repacked"
+    out.mkdir()
+    name = source.name
+    create(str(tree), files, str(out / name), **({"compression_level": 1} if name.endswith(".conda") else {}))
+    return out / name
+
+
+def _edit_json(relpath: str, edit):
+    def mutate(tree: Path) -> None:
+        path = tree / relpath
+        doc = json.loads(path.read_text())
+        edit(doc)
+        path.write_text(json.dumps(doc))
+    return mutate
+
+
+def _paths_first(edit):
+    def inner(doc):
+        edit(doc["paths"][0])
+    return inner
+
+
+PUREPY = "purepy"
+MALFORMED = [
+    ("index-missing", lambda t: (t / "info" / "index.json").unlink(), "missing info/index.json"),
+    ("index-not-json", lambda t: (t / "info" / "index.json").write_text("{name: cffi"), "info/index.json is not valid JSON"),
+    ("index-depends", _edit_json("info/index.json", lambda d: d.update(depends="python")), "'depends' is not a list"),
+    ("index-build-number", _edit_json("info/index.json", lambda d: d.update(build_number="7")), "'build_number' is not an integer"),
+    ("about-undecodable", lambda t: (t / "info" / "about.json").write_bytes(b"\xff\xfe{}"), "info/about.json is not valid JSON"),
+    ("paths-missing-file", _edit_json("info/paths.json", lambda d: d["paths"].append(
+        {"_path": "site-packages/nowhere.py", "path_type": "hardlink", "sha256": "0" * 64, "size_in_bytes": 1})),
+     "lists 'site-packages/nowhere.py' but the payload lacks it"),
+    ("paths-sha256", _edit_json("info/paths.json", _paths_first(lambda e: e.update(sha256="0" * 64))), "sha256 of"),
+    ("paths-not-list", _edit_json("info/paths.json", lambda d: d.update(paths={"a": 1})), "'paths' is not a list"),
+    ("depends-bad-matchspec", _edit_json("info/index.json", lambda d: d["depends"].append("python >=>3")),
+     "'python >=>3' is not a valid MatchSpec"),
+]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case,mutate,reason", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_metadata_refused(tmp_path, cache_dir, fixture_packages, case, mutate, reason, fmt):
+    artifact = _repack(tmp_path, fixture_packages[PUREPY + fmt], mutate)
+    result, out = press_isolated(tmp_path, cache_dir, str(artifact))
+    name = "press-fx-purepy" if case not in ("index-missing", "index-not-json") else artifact.name
+    assert_refused(result, out, tmp_path, name, reason)
