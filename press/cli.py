@@ -30,11 +30,14 @@ from .errors import PressError
               help="Interpreter to validate with [default: found by --python version].")
 @click.option("--repodata-patch", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="JSON patch instructions per subdir for local directory channels (channel hotfixes).")
+@click.option("--prefer", "prefer", multiple=True, metavar="NAME",
+              help="When packages merged into one wheel ship the same path with different bytes, keep NAME's copy "
+                   "(repeatable, earliest wins; without it such a clash is an error).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.version_option(__version__, prog_name="press")
 def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_dir, cache_dir, validate,
-         python_exe, repodata_patch, as_json, quiet) -> None:
+         python_exe, repodata_patch, prefer, as_json, quiet) -> None:
     """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels."""
     options = ConvertOptions(
         channels=list(channels) or [DEFAULT_CHANNEL],
@@ -47,6 +50,7 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
         validate=validate,
         python_exe=python_exe,
         repodata_patch=repodata_patch,
+        prefer=list(prefer),
     )
     progress = (lambda message: None) if quiet else (lambda message: click.echo(f"press: {message}", err=True))
     try:

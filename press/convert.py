@@ -57,7 +57,9 @@ class ConvertOptions:
     downloads and channel indexes (default: the platform cache directory);
     ``validate``/``python_exe``: see :mod:`press.validate`;
     ``repodata_patch``: a JSON file of patch instructions per subdir applied
-    to local directory channels.
+    to local directory channels; ``prefer``: conda package names whose copy
+    wins when packages merged into one wheel ship the same path with
+    different bytes (earliest first; without it such a clash is an error).
     """
 
     channels: list[str] = field(default_factory=lambda: [DEFAULT_CHANNEL])
@@ -71,6 +73,7 @@ class ConvertOptions:
     python_exe: Path | None = None
     repodata_patch: Path | None = None
     compresslevel: int = 6
+    prefer: list[str] = field(default_factory=list)
 
 
 def default_cache_dir() -> Path:
@@ -257,13 +260,14 @@ def build_wheel(
     """
     fat = options.fatten
     name = distribution_name(main)
-    layout = Layout(libs_dir=_libs_dir(name))
+    layout = Layout(libs_dir=_libs_dir(name), prefer=list(options.prefer))
     vendored_artifacts, requires_specs, python_deps = ([], list(main.depends), [])
     if fat:
         vendored_artifacts, requires_specs, python_deps = _walk_closure(main, closure, options.bundle_python_deps)
     add_artifact(layout, main, main=True)
     for dep in vendored_artifacts:
         add_artifact(layout, dep, main=is_python_package(dep))
+    layout.check_conflicts()
     if fat:
         prune_vendored(layout, {main.label} | {a.label for a in vendored_artifacts if is_python_package(a)})
     name_map = {n: distribution_name(a) for n, a in closure.items()}

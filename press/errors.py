@@ -54,6 +54,11 @@ class VersionError(MetadataError):
     """A conda version has no PEP 440 translation."""
 
 
+class ConflictError(PressError):
+    """Two packages of one fat wheel ship the same path with different bytes
+    and no ``--prefer`` says which copy to keep."""
+
+
 class RelocationError(PressError):
     """A binary cannot be relocated into the wheel layout."""
 

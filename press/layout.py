@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .artifact import Artifact, PathEntry
+from .errors import ConflictError
 from .relocate import BinaryInfo, file_key, lookup_name, read_binary
 
 _SITE_PACKAGES = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages|site-packages)/")
@@ -75,20 +76,49 @@ class Layout:
     copied_links: dict[str, str] = field(default_factory=dict)
     meta_dirs: list[Path] = field(default_factory=list)
     extensions: list[str] = field(default_factory=list)
+    prefer: list[str] = field(default_factory=list)
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)
 
     def all_notes(self) -> list[str]:
         """``notes`` plus the notes of copied symlinks still in the wheel."""
         return self.notes + [note for arc, note in sorted(self.copied_links.items()) if arc in self.files]
 
     def add(self, arcname: str, staged: StagedFile) -> None:
-        """Add a file; a second package shipping the same path with other bytes is noted."""
+        """Add a file. When a second package ships the same path with other
+        bytes, the owner named earliest in ``prefer`` (conda names) keeps it
+        and a note says so; with neither owner preferred the clash is recorded
+        in ``conflicts`` as ``(path, first owner, second owner)``, for
+        :meth:`check_conflicts` to refuse."""
         previous = self.files.get(arcname)
         if previous is not None and previous.owner != staged.owner:
             if _same_bytes(previous.source, staged.source):
                 return
-            self.notes.append(f"{arcname}: shipped by {previous.owner} and {staged.owner}; kept {previous.owner}'s")
+            rank = {name: index for index, name in enumerate(self.prefer)}
+            first, second = (rank.get(_conda_name(o), len(rank)) for o in (previous.owner, staged.owner))
+            if first == second:
+                self.conflicts.append((arcname, previous.owner, staged.owner))
+                return
+            kept = previous if first < second else staged
+            self.notes.append(f"{arcname}: shipped by {previous.owner} and {staged.owner}; kept {kept.owner}'s (--prefer)")
+            self.files[arcname] = kept
             return
         self.files[arcname] = staged
+
+    def check_conflicts(self) -> None:
+        """Raise :class:`~press.errors.ConflictError` naming the first clash
+        (path and both owners) and how many there are."""
+        if self.conflicts:
+            path, first, second = self.conflicts[0]
+            more = f" (and {len(self.conflicts) - 1} more paths)" if len(self.conflicts) > 1 else ""
+            raise ConflictError(
+                f"{path} is shipped by {first} and by {second} with different bytes{more}; "
+                f"choose whose copy to keep with --prefer {_conda_name(first)} or --prefer {_conda_name(second)}",
+                package=first)
+
+
+def _conda_name(label: str) -> str:
+    """``libfoo-1.0-h123_0`` -> ``libfoo``."""
+    return label.rsplit("-", 2)[0]
 
 
 def _same_bytes(a: Path, b: Path) -> bool:

@@ -3,10 +3,16 @@ recipes-fixtures/, a target interpreter, and helpers to run press and venvs."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import http.server
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -72,3 +78,56 @@ def run_in(venv_python: Path, code: str, cwd: Path) -> str:
     result = subprocess.run([str(venv_python), "-c", code], capture_output=True, text=True, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+CFFI_CLOSURE = [
+    "cffi-1.17.1-py312h06ac9bb_0.conda", "libffi-3.4.2-h7f98852_5.tar.bz2", "libgcc-14.2.0-h77fa898_1.conda",
+    "libgcc-ng-14.2.0-h69a702a_1.conda", "libgomp-14.2.0-h77fa898_1.conda", "_openmp_mutex-4.5-2_gnu.tar.bz2",
+    "_libgcc_mutex-0.1-conda_forge.tar.bz2", "pycparser-2.22-pyh29332c3_1.conda", "python_abi-3.12-8_cp312.conda",
+]
+
+
+class ChannelHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory; records request paths; ``delay`` seconds per request."""
+
+    requests: list[str] = []
+    delay = 0.0
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_GET(self):  # noqa: N802
+        type(self).requests.append(self.path)
+        if self.delay:
+            time.sleep(self.delay)
+        super().do_GET()
+
+
+def serve(root: Path, handler=ChannelHandler):
+    """Start a threading HTTP server on 127.0.0.1 for ``root``; returns (server, url)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def copy_channel(root: Path, names: list[str], source: Path = CONDA_FORGE) -> Path:
+    """Copy sample artifacts into a channel directory and index it with rattler."""
+    from rattler.index import index_fs
+
+    for name in names:
+        sub = "linux-64" if (source / "linux-64" / name).exists() else "noarch"
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / sub / name, root / sub / name)
+    (root / "noarch").mkdir(parents=True, exist_ok=True)
+    asyncio.run(index_fs(root, write_zst=False, write_shards=False, force=True))
+    return root
+
+
+@pytest.fixture()
+def http_channel(tmp_path):
+    """cffi's closure (linux-64 + noarch) indexed with rattler and served on 127.0.0.1."""
+    root = copy_channel(tmp_path / "served", CFFI_CLOSURE)
+    ChannelHandler.requests = []
+    server, url = serve(root)
+    yield root, url, ChannelHandler.requests
+    server.shutdown()

@@ -130,3 +130,22 @@ def test_malformed_metadata_refused(tmp_path, cache_dir, fixture_packages, case,
     result, out = press_isolated(tmp_path, cache_dir, str(artifact))
     name = "press-fx-purepy" if case not in ("index-missing", "index-not-json") else artifact.name
     assert_refused(result, out, tmp_path, name, reason)
+
+
+def test_fattening_conflict_names_both_owners(tmp_path, cache_dir, fixture_packages):
+    channel = str(fixture_packages["channel"])
+    result, out = press_isolated(tmp_path, cache_dir, "-c", channel, "--subdir", "linux-64", "--fatten", "press-fx-clash-a")
+    assert_refused(result, out, tmp_path, "share/press-fx-clash/config.txt", "press-fx-clash-a-1.0.0-0",
+                   "press-fx-clash-b-1.0.0-0", "--prefer")
+    for preferred in ("press-fx-clash-a", "press-fx-clash-b"):
+        run_dir = tmp_path / preferred
+        run_dir.mkdir()
+        result, out = press_isolated(run_dir, cache_dir, "-c", channel, "--subdir", "linux-64", "--fatten",
+                                     "--prefer", preferred, "--json", "press-fx-clash-a")
+        assert result.returncode == 0, result.stderr
+        (wheel,) = json.loads(result.stdout)["wheels"]
+        import zipfile
+
+        with zipfile.ZipFile(wheel["path"]) as archive:
+            assert archive.read("press_fx_clash_a.libs/share/press-fx-clash/config.txt") == f"setting = from {preferred}\n".encode()
+        assert any("kept " + preferred in note for note in wheel["notes"])

@@ -1,0 +1,60 @@
+"""Two real press processes sharing one cache (downloads over HTTP, the
+index of a local channel) never corrupt it or each other's outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import CFFI_CLOSURE, ROOT, ChannelHandler, copy_channel, serve
+
+
+def _press(cache: Path, out: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "press", "--cache-dir", str(cache), "-w", str(out), "-q",
+                             "--subdir", "linux-64", "--python", "3.12", "--fatten", "--no-validate", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _digests(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+class SlowHandler(ChannelHandler):
+    delay = 0.05  # make the two processes' downloads overlap
+
+
+def test_two_processes_share_one_cache(tmp_path):
+    served = copy_channel(tmp_path / "served", CFFI_CLOSURE)
+    local = copy_channel(tmp_path / "local", CFFI_CLOSURE)
+    SlowHandler.requests = []
+    server, url = serve(served, SlowHandler)
+    try:
+        baseline = tmp_path / "baseline"
+        solo = _press(tmp_path / "solo-cache", baseline, "-c", url, "cffi")
+        assert solo.wait() == 0, solo.stderr.read()
+        cache = tmp_path / "shared-cache"
+        for channel in (url, str(local)):
+            outs = [tmp_path / f"out-{i}-{len(channel)}" for i in (1, 2)]
+            shared_out = tmp_path / f"shared-out-{len(channel)}"
+            runs = [_press(cache, out, "-c", channel, "cffi") for out in outs]
+            runs += [_press(cache, shared_out, "-c", channel, "cffi") for _ in range(2)]
+            for run in runs:
+                _stdout, stderr = run.communicate(timeout=600)
+                assert run.returncode == 0, stderr
+            expected = _digests(baseline)
+            assert sorted(expected) == ["cffi-1.17.1-0_py312h06ac9bb_0-cp312-cp312-manylinux_2_17_x86_64.whl",
+                                        "pycparser-2.22-1_pyh29332c3_1-py3-none-any.whl"]
+            for out in outs + [shared_out]:
+                assert _digests(out) == expected  # byte for byte, no temporary leftovers
+    finally:
+        server.shutdown()
+    pkgs = cache / "pkgs"
+    for name, digest in _digests(pkgs).items():
+        source = served / ("linux-64" if (served / "linux-64" / name).exists() else "noarch") / name
+        assert digest == hashlib.sha256(source.read_bytes()).hexdigest(), name
+    assert not [p for p in cache.rglob("*") if p.name.endswith((".part", ".tmp"))]
+    assert any(r.endswith(".conda") for r in SlowHandler.requests)
