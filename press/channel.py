@@ -128,7 +128,9 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None =
     ``patch_instructions.json`` format of conda-index and
     conda-forge-repodata-patches: ``packages``/``packages.conda`` mapping a
     file name to the keys to overwrite, ``remove`` listing file names); they
-    are applied to the written index, as a channel's hotfixes are.
+    are applied to the written index, as a channel's hotfixes are. An
+    archive that cannot be read is left out of the index and listed by
+    :func:`local_index_errors`.
     """
     from rattler import RepoDataRecord
 
@@ -165,12 +167,17 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None =
                 previous = state.get(path.name)
                 if previous and previous.get("stamp") == stamp:
                     new_state[path.name] = previous
-                else:
+                    continue
+                try:
                     new_state[path.name] = {"stamp": stamp, "record": await record_for(path)}
+                except ChannelError as exc:
+                    # One unreadable archive must not hide the rest of the channel.
+                    new_state[path.name] = {"stamp": stamp, "error": str(exc)}
+            good = {n: s for n, s in new_state.items() if "record" in s}
             repodata = {
                 "info": {"subdir": subdir, "base_url": src.as_uri() + "/"},
-                "packages": {n: s["record"] for n, s in new_state.items() if n.endswith(".tar.bz2")},
-                "packages.conda": {n: s["record"] for n, s in new_state.items() if n.endswith(".conda")},
+                "packages": {n: s["record"] for n, s in good.items() if n.endswith(".tar.bz2")},
+                "packages.conda": {n: s["record"] for n, s in good.items() if n.endswith(".conda")},
                 "repodata_version": 2,
             }
             apply_patch_instructions(repodata, patches.get(subdir, {}))
@@ -179,6 +186,19 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None =
 
     asyncio.run(index_all())
     return root
+
+
+def local_index_errors(index_root: Path) -> dict[str, str]:
+    """``{file name: reason}`` for the archives :func:`index_local_channel`
+    could not read, from the index state under ``index_root``."""
+    errors = {}
+    for state_file in sorted(Path(index_root).glob("*/press-index-state.json")):
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            continue
+        errors.update({name: entry["error"] for name, entry in state.items() if "error" in entry})
+    return errors
 
 
 def apply_patch_instructions(repodata: dict, instructions: dict) -> None:
@@ -217,6 +237,16 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def make_gateway(cache_dir: Path):
+    """A rattler ``Gateway`` caching repodata under ``cache_dir/repodata``,
+    with press's HTTP client (retries, timeout: :func:`press.fetch.http_client`)."""
+    from rattler import Gateway
+
+    from .fetch import http_client
+
+    return Gateway(cache_dir=Path(cache_dir) / "repodata", client=http_client())
+
+
 def solve(
     specs: list[str],
     channels: list[str],
@@ -234,7 +264,7 @@ def solve(
     :class:`SpecError` for a spec that does not parse or names nothing in the
     channels, :class:`SolveError` when no consistent closure exists.
     """
-    from rattler import ChannelPriority, Gateway, MatchSpec
+    from rattler import ChannelPriority, MatchSpec
     from rattler import solve as rattler_solve
 
     parsed = []
@@ -244,7 +274,7 @@ def solve(
         except Exception as exc:
             raise SpecError(f"not a valid MatchSpec: {exc}", package=spec) from exc
     sources = [channel_source(c, cache_dir, subdir, patches) for c in channels]
-    gateway = Gateway(cache_dir=Path(cache_dir) / "repodata")
+    gateway = make_gateway(cache_dir)
     constraints = []
     if python:
         constraints.append(f"python =={python_full_version(python)} {VIRTUAL_PYTHON_BUILD}")

@@ -1,7 +1,9 @@
-"""The ``press`` command: a thin click layer over :func:`press.convert`."""
+"""The ``press`` command: a thin click layer over :func:`press.convert`, and
+``press channel``, over :func:`press.batch.convert_channel`."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -69,5 +71,68 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
         sys.exit(1)
 
 
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("channel_arg", metavar="CHANNEL")
+@click.option("--subdir", default=native_subdir, show_default="this machine's", help="Target conda subdir (noarch is always included).")
+@click.option("-w", "--wheel-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Wheelhouse to write: wheels plus a PEP 503/691 index in WHEEL_DIR/simple.")
+@click.option("-n", "--name", "names", multiple=True, metavar="GLOB", help="Only packages whose name matches GLOB (repeatable).")
+@click.option("--python", "pythons", multiple=True, metavar="X.Y",
+              help="Convert for this Python (repeatable) [default: the one running press].")
+@click.option("--latest", is_flag=True, help="Only the newest version/build of each name (per Python).")
+@click.option("--fatten/--thin", default=False, help="Vendor each package's non-Python closure [default: thin].")
+@click.option("--bundle-python-deps", is_flag=True, help="With --fatten, merge Python dependencies too.")
+@click.option("--prefer", multiple=True, metavar="NAME", help="Whose copy wins when merged packages clash (see press -h).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1, show_default="CPU count",
+              help="Worker processes on this machine.")
+@click.option("--scheduler", metavar="ADDRESS", help="Run the jobs on a Dask distributed scheduler (tcp://host:port).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Download and index cache.")
+@click.option("--repodata-patch", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Patch instructions for a local directory channel (see press -h).")
+@click.option("--json", "as_json", is_flag=True, help="Print the batch report as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten, bundle_python_deps, prefer, jobs,
+                 scheduler, cache_dir, repodata_patch, as_json, quiet) -> None:
+    """Convert a whole channel (or the part --name/--python/--latest select) into a
+    wheelhouse that pip and uv install from. Re-runs convert only what changed."""
+    from .batch import BatchOptions, convert_channel
+
+    options = BatchOptions(
+        channel=channel_arg, subdir=subdir, wheel_dir=wheel_dir, names=list(names), pythons=list(pythons),
+        latest=latest, fatten=fatten, bundle_python_deps=bundle_python_deps, prefer=list(prefer),
+        cache_dir=cache_dir, jobs=jobs, scheduler=scheduler, repodata_patch=repodata_patch,
+    )
+
+    def progress(state) -> None:
+        last = state.last
+        detail = last.reason if last.status != "converted" else ", ".join(last.wheels)
+        click.echo(f"press: [{state.done}/{state.total}] {last.status} {last.artifact}: {detail} "
+                   f"(ETA {_duration(state.eta_seconds)})", err=True)
+
+    try:
+        report = convert_channel(options, progress=None if quiet else progress)
+    except PressError as exc:
+        click.echo(f"press: error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(report.to_json() if as_json else report.table())
+    if not report.ok:
+        sys.exit(1)
+
+
+def entry() -> None:
+    """The console script: ``press channel ...`` runs the batch, anything else a conversion."""
+    if len(sys.argv) > 1 and sys.argv[1] == "channel":
+        channel_main(args=sys.argv[2:], prog_name="press channel")
+    else:
+        main()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    entry()

@@ -59,7 +59,10 @@ class ConvertOptions:
     ``repodata_patch``: a JSON file of patch instructions per subdir applied
     to local directory channels; ``prefer``: conda package names whose copy
     wins when packages merged into one wheel ship the same path with
-    different bytes (earliest first; without it such a clash is an error).
+    different bytes (earliest first; without it such a clash is an error);
+    ``python_deps_elsewhere``: conda names of Python dependencies whose
+    wheels something else builds (a batch's other jobs), so a fat conversion
+    does not build them again.
     """
 
     channels: list[str] = field(default_factory=lambda: [DEFAULT_CHANNEL])
@@ -74,6 +77,7 @@ class ConvertOptions:
     repodata_patch: Path | None = None
     compresslevel: int = 6
     prefer: list[str] = field(default_factory=list)
+    python_deps_elsewhere: frozenset[str] = frozenset()
 
 
 def default_cache_dir() -> Path:
@@ -124,15 +128,28 @@ class _Session:
             self.opened[key] = open_artifact(Path(path), self.work / "unpacked" / str(len(self.opened)), sha256)
         return self.opened[key]
 
-    def closure(self, specs: list[str]) -> dict[str, Artifact]:
-        """Solve, fetch and unpack; returns conda name -> artifact."""
-        self.progress(f"solving {' '.join(specs)} for {self.options.subdir} (python {self.options.python})")
-        records = solve(specs, self.options.channels, self.options.subdir, self.options.python, self.cache_dir, self.patches)
+    def open_record(self, record) -> Artifact:
+        """Fetch and unpack the artifact of a repodata record. The record's
+        ``depends`` replace the archive's own: repodata is the channel's truth
+        (conda-forge's hotfixes live there, not in the archives)."""
+        notes: list[str] = []
+        path, sha256 = fetch(record, self.cache_dir, notes)
+        for note in notes:
+            self.progress(note)
+        artifact = self.open(path, sha256)
+        artifact.index["depends"] = list(record.depends)
+        return artifact
+
+    def closure(self, specs: list[str], records: list | None = None) -> dict[str, Artifact]:
+        """Solve (unless ``records``, an already solved closure, is given),
+        fetch and unpack; returns conda name -> artifact."""
+        if records is None:
+            self.progress(f"solving {' '.join(specs)} for {self.options.subdir} (python {self.options.python})")
+            records = solve(specs, self.options.channels, self.options.subdir, self.options.python, self.cache_dir, self.patches)
         result = {}
         for index, record in enumerate(records, 1):
             self.progress(f"fetching [{index}/{len(records)}] {record.file_name}")
-            path, sha256 = fetch(record, self.cache_dir)
-            result[record.name.normalized] = self.open(path, sha256)
+            result[record.name.normalized] = self.open_record(record)
         return result
 
 
@@ -184,27 +201,76 @@ def convert(
                 jobs += [(closure[n], closure) for n in names]
             else:
                 jobs += [(a, closure) for n, a in sorted(closure.items()) if not is_plumbing(n)]
-        done: set[str] = set()
-        queue = list(jobs)
-        while queue:
-            main, closure = queue.pop(0)
-            if main.label in done:
-                continue
-            done.add(main.label)
-            wheel, python_deps = build_wheel(main, closure, options, session)
-            report.wheels.append(wheel)
-            progress(f"wrote {wheel.summary()}")
-            if options.fatten and not options.bundle_python_deps:
-                queue += [(dep, closure) for dep in python_deps]
-        if options.validate:
-            from .validate import validate_wheel
-
-            for wheel in report.wheels:
-                progress(f"validating {Path(wheel.path).name}")
-                wheel.validation = validate_wheel(wheel, options)
+        _build_all(jobs, options, session, report)
     finally:
         session.tmp.cleanup()
     return report
+
+
+def convert_records(
+    records: list,
+    options: ConvertOptions | None = None,
+    progress: Progress | None = None,
+    closures: dict[str, list] | None = None,
+) -> ConversionReport:
+    """Convert the artifacts of repodata records, one wheel each (the batch API).
+
+    ``records``: rattler ``RepoDataRecord`` objects (or anything with ``name``,
+    ``file_name``, ``url``, ``sha256`` and ``depends``). Thin mode converts
+    exactly these artifacts, with no solve. ``fatten`` vendors each record's
+    closure: ``closures`` maps a record's file name to its solved closure
+    (records, as :func:`press.channel.solve` returns them); without an entry
+    the closure is solved here. The records' ``depends`` replace the archives'
+    own (repodata carries the channel's hotfixes). Returns and raises as
+    :func:`convert` does.
+    """
+    options = options or ConvertOptions()
+    if options.python is None:
+        options.python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    progress = progress or (lambda message: None)
+    session = _Session(options, progress)
+    report = ConversionReport()
+    Path(options.wheel_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        jobs: list[tuple[Artifact, dict[str, Artifact]]] = []
+        for record in records:
+            name = record.name.normalized if hasattr(record.name, "normalized") else str(record.name)
+            if options.fatten:
+                spec = f"{name}=={record.version}={record.build}"
+                closure = session.closure([spec], (closures or {}).get(record.file_name))
+                jobs.append((closure[name], closure))
+            else:
+                artifact = session.open_record(record)
+                jobs.append((artifact, {artifact.name: artifact}))
+        _build_all(jobs, options, session, report)
+    finally:
+        session.tmp.cleanup()
+    return report
+
+
+def _build_all(
+    jobs: list[tuple[Artifact, dict[str, Artifact]]], options: ConvertOptions, session: _Session, report: ConversionReport
+) -> None:
+    """Build the wheels of ``jobs`` (plus, when fat, of their Python
+    dependencies) into ``report``, then validate them if asked."""
+    done: set[str] = set()
+    queue = list(jobs)
+    while queue:
+        main, closure = queue.pop(0)
+        if main.label in done:
+            continue
+        done.add(main.label)
+        wheel, python_deps = build_wheel(main, closure, options, session)
+        report.wheels.append(wheel)
+        session.progress(f"wrote {wheel.summary()}")
+        if options.fatten and not options.bundle_python_deps:
+            queue += [(dep, closure) for dep in python_deps if dep.name not in options.python_deps_elsewhere]
+    if options.validate:
+        from .validate import validate_wheel
+
+        for wheel in report.wheels:
+            session.progress(f"validating {Path(wheel.path).name}")
+            wheel.validation = validate_wheel(wheel, options)
 
 
 def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: bool) -> tuple[list[Artifact], list[str], list[Artifact]]:

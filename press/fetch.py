@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -23,13 +24,31 @@ def _expected_sha256(record) -> str | None:
     return value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
 
 
-def fetch(record, cache_dir: Path) -> tuple[Path, str]:
-    """Return a local path holding the artifact of ``record`` (a rattler
-    ``RepoDataRecord``), downloading it into ``cache_dir/pkgs`` when remote,
-    and the artifact's verified hex sha256.
+#: Download attempts per artifact; the wait doubles from 0.5 s between them.
+ATTEMPTS = 4
 
-    Raises :class:`FetchError` when the download fails or the sha256 differs
-    from the record's.
+
+def http_client():
+    """A rattler ``Client`` with retries (exponential back-off on connection
+    errors and 5xx, rattler's ``RetryMiddleware``) and a timeout in seconds
+    from ``$PRESS_HTTP_TIMEOUT`` (default 60)."""
+    from rattler.networking import Client, RetryMiddleware
+
+    timeout = int(os.environ.get("PRESS_HTTP_TIMEOUT", "60") or 60)
+    return Client([RetryMiddleware(3)], timeout=timeout)
+
+
+def fetch(record, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path, str]:
+    """Return a local path holding the artifact of ``record`` (a rattler
+    ``RepoDataRecord``, or anything with ``url``, ``file_name`` and
+    ``sha256``), downloading it into ``cache_dir/pkgs`` when remote, and the
+    artifact's verified hex sha256.
+
+    A download that fails (connection reset, timeout, HTTP error, a body cut
+    short) or whose sha256 differs from the record's is tried again, up to
+    :data:`ATTEMPTS` times with a doubling wait; each retry is described in
+    ``notes``. Only a verified file is renamed into the cache. Raises
+    :class:`FetchError` when every attempt fails.
     """
     url = str(record.url)
     label = record.file_name
@@ -51,19 +70,24 @@ def fetch(record, cache_dir: Path) -> tuple[Path, str]:
         if expected is None or actual == expected:
             return dest, actual
     tmp = pkgs / f".{record.file_name}.{os.getpid()}.part"
-    try:
-        from rattler import Client
-        from rattler.package_streaming import download_to_path
+    problem = ""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            from rattler.package_streaming import download_to_path
 
-        asyncio.run(download_to_path(Client(), url, tmp))
-        actual = sha256_file(tmp)
-        if expected and actual != expected:
-            raise FetchError(f"downloaded {url} but its sha256 does not match the repodata record", package=label)
-        os.replace(tmp, dest)
-    except FetchError:
-        raise
-    except Exception as exc:
-        raise FetchError(f"cannot download {url}: {exc}", package=label) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest, actual
+            asyncio.run(download_to_path(http_client(), url, tmp))
+            actual = sha256_file(tmp)
+            if expected and actual != expected:
+                problem = "sha256 does not match the repodata record (truncated or altered download)"
+            else:
+                os.replace(tmp, dest)
+                return dest, actual
+        except Exception as exc:  # rattler raises its own exception types
+            problem = f"{type(exc).__name__}: {exc}"
+        finally:
+            tmp.unlink(missing_ok=True)
+        if attempt < ATTEMPTS:
+            if notes is not None:
+                notes.append(f"{label}: download attempt {attempt} failed ({problem}); retried")
+            time.sleep(0.5 * 2 ** (attempt - 1))
+    raise FetchError(f"cannot download {url} after {ATTEMPTS} attempts: {problem}", package=label)

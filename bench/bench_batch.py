@@ -1,0 +1,67 @@
+"""Benchmark: artifacts per minute of ``press channel`` with -j 1, -j 2 and a
+Dask local cluster, on the same batch in one run.
+
+Run: python bench/bench_batch.py [--channel ../shared/channels/conda-forge] [--fatten]
+
+The batch is every linux-64 + noarch artifact of the channel for Python 3.12
+(thin by default; ``--fatten`` for fat wheels, much slower). A first run
+warms the channel index and the OS page cache; then each configuration
+converts into a fresh wheel directory with the same warm cache, and a last
+run repeats -j 2 with nothing changed (the incremental path). Prints
+artifacts/min per configuration and the speed-up against -j 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from press.batch import BatchOptions, convert_channel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(channel: str, out: Path, cache: Path, fatten: bool, **kwargs) -> tuple[float, int]:
+    options = BatchOptions(channel=channel, subdir="linux-64", wheel_dir=out, pythons=["3.12"], fatten=fatten,
+                           cache_dir=cache, repodata_patch=ROOT / "tests" / "data" / "conda-forge-hotfix-libzlib.json",
+                           **kwargs)
+    start = time.perf_counter()
+    report = convert_channel(options)
+    seconds = time.perf_counter() - start
+    counts = report.counts()
+    return seconds, counts["converted"] + counts["failed"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--channel", default=str((ROOT / ".." / "shared" / "channels" / "conda-forge").resolve()))
+    parser.add_argument("--fatten", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        cache = tmp_path / "cache"
+        run(args.channel, tmp_path / "warmup", cache, args.fatten, jobs=2)
+        figures = {}
+        for label, kwargs in (("-j 1", {"jobs": 1}), ("-j 2", {"jobs": 2})):
+            figures[label] = run(args.channel, tmp_path / label.replace(" ", ""), cache, args.fatten, **kwargs)
+        from distributed import LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None) as cluster:
+            figures["dask local cluster (2 workers)"] = run(args.channel, tmp_path / "dask", cache, args.fatten,
+                                                             scheduler=cluster.scheduler_address)
+        rerun_s, _ = run(args.channel, tmp_path / "-j2", cache, args.fatten, jobs=2)
+    mode = "fat" if args.fatten else "thin"
+    base_s, count = figures["-j 1"]
+    print(f"press channel, {mode}, {count} artifacts (linux-64 + noarch, Python 3.12), {os.cpu_count()} CPUs")
+    for label, (seconds, converted) in figures.items():
+        print(f"  {label:<32}: {seconds:6.1f} s, {converted / seconds * 60:6.1f} artifacts/min, "
+              f"speed-up {base_s / seconds:.2f}x against -j 1")
+    print(f"  re-run -j 2, nothing changed    : {rerun_s:6.1f} s ({rerun_s / figures['-j 2'][0]:.1%} of the first -j 2 run)")
+
+
+if __name__ == "__main__":
+    main()

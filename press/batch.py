@@ -1,0 +1,431 @@
+"""Batch conversion of a channel into a wheelhouse with a PEP 503/691 index.
+
+:func:`convert_channel` lists the channel's repodata records for a subdir
+(plus ``noarch``), selects them (name globs, Python versions, newest only),
+converts each selected artifact as one job, and writes the simple index
+(:mod:`press.index`). Jobs run in worker processes on this machine
+(``jobs``) or on a Dask distributed cluster (``scheduler``); a job's failure
+is reported and never stops the batch.
+
+Incremental and resumable: each job has a key, the sha256 of the inputs that
+decide its output (the artifact's sha256 and repodata ``depends``, for fat
+wheels those of its whole solved closure, press's version and the options).
+A finished job leaves ``<wheel dir>/.press-state/<key>.json`` listing its
+wheels and their sha256; a later run skips a job whose state file and wheels
+are intact. Wheels, metadata files, index pages and state files are only
+ever renamed into place, and a run starts by removing the temporary files a
+killed run left, so the wheel directory never shows a partial file and a
+resumed run ends with the bytes an uninterrupted one makes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .errors import PressError
+
+#: Directory of the per-job state files inside the wheel directory.
+STATE_DIR = ".press-state"
+
+
+@dataclass
+class BatchOptions:
+    """Options of :func:`convert_channel` (the ``press channel`` flags).
+
+    ``channel``: a channel name, URL or directory; ``subdir``: the target
+    subdir (``noarch`` is always included); ``names``: fnmatch globs on
+    package names (default all); ``pythons``: ``X.Y`` versions to convert
+    for (records pinned to another Python are skipped; default: the running
+    interpreter's); ``latest``: only the newest version/build per name and
+    Python; ``fatten``/``bundle_python_deps``/``prefer``: as in
+    :class:`~press.convert.ConvertOptions`; ``wheel_dir``; ``cache_dir``;
+    ``jobs``: worker processes (1 runs in this process); ``scheduler``: a
+    Dask distributed scheduler address (overrides ``jobs``);
+    ``repodata_patch``: patch instructions for a local directory channel.
+    """
+
+    channel: str
+    subdir: str
+    wheel_dir: Path
+    names: list[str] = field(default_factory=list)
+    pythons: list[str] = field(default_factory=list)
+    latest: bool = False
+    fatten: bool = False
+    bundle_python_deps: bool = False
+    prefer: list[str] = field(default_factory=list)
+    cache_dir: Path | None = None
+    jobs: int = 1
+    scheduler: str | None = None
+    repodata_patch: Path | None = None
+    #: set by :func:`convert_channel`: names every job of the batch converts.
+    batch_names: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One artifact to convert (picklable: sent to worker processes).
+
+    ``python``: the ``X.Y`` it is converted for; the rest mirrors its
+    repodata record."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int
+    subdir: str
+    file_name: str
+    url: str
+    sha256: str
+    depends: tuple[str, ...]
+    python: str
+
+    @property
+    def record(self) -> "_Record":
+        return _Record(self)
+
+
+class _Record:
+    """The face of a repodata record that :func:`press.convert.convert_records` reads."""
+
+    def __init__(self, job: Job) -> None:
+        from rattler import PackageName
+
+        self.name = PackageName(job.name)
+        self.version, self.build, self.file_name = job.version, job.build, job.file_name
+        self.url, self.sha256, self.depends = job.url, job.sha256, list(job.depends)
+
+
+@dataclass
+class JobResult:
+    """``status``: ``converted``, ``skipped`` or ``failed``; ``reason`` says
+    why for the last two; ``wheels``: file names written (or up to date);
+    ``seconds``: wall time; ``notes``: retries and the like."""
+
+    artifact: str
+    status: str
+    reason: str = ""
+    wheels: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchReport:
+    """Every artifact of the channel considered, in plan order, and the index written."""
+
+    results: list[JobResult] = field(default_factory=list)
+    projects: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """False when any job failed."""
+        return not any(r.status == "failed" for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"converted": 0, "skipped": 0, "failed": 0}
+        for result in self.results:
+            counts[result.status] += 1
+        return counts
+
+    def to_json(self) -> str:
+        return json.dumps({"ok": self.ok, "counts": self.counts(), "projects": self.projects,
+                           "seconds": round(self.seconds, 2), "results": [asdict(r) for r in self.results]},
+                          indent=2, sort_keys=True)
+
+    def table(self) -> str:
+        """A human summary: converted and failed artifacts one per line,
+        skipped ones grouped by reason, then the counts."""
+        lines = [f"{'status':<10} {'artifact':<58} detail"]
+        for result in self.results:
+            if result.status != "skipped":
+                detail = ", ".join(result.wheels) if result.status == "converted" else result.reason
+                lines.append(f"{result.status:<10} {result.artifact:<58} {detail}")
+        reasons: dict[str, int] = {}
+        for result in self.results:
+            if result.status == "skipped":
+                reasons[result.reason] = reasons.get(result.reason, 0) + 1
+        for reason, count in sorted(reasons.items()):
+            lines.append(f"{'skipped':<10} {f'{count} artifacts':<58} {reason}")
+        c = self.counts()
+        lines.append(f"{c['converted']} converted, {c['skipped']} skipped, {c['failed']} failed; "
+                     f"{self.projects} projects in the index; {self.seconds:.1f} s")
+        return "\n".join(lines)
+
+
+@dataclass
+class Progress:
+    """What the progress callback receives after each job: counts so far,
+    the total, the estimated seconds left, and the job just finished."""
+
+    done: int
+    total: int
+    converted: int
+    skipped: int
+    failed: int
+    eta_seconds: float | None
+    last: JobResult
+
+
+def _python_pin(depends) -> str | None:
+    from .tags import python_version_of
+
+    found = python_version_of(depends)
+    return f"{found[0]}.{found[1]}" if found else None
+
+
+def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
+    """List and select the channel's records: returns (jobs, results known
+    without converting: skipped records, and archives of a local channel
+    that could not even be indexed, as failures).
+
+    Raises :class:`~press.errors.ChannelError` when the channel cannot be read.
+    """
+    import asyncio
+
+    from rattler import Version
+
+    from .channel import channel_source, load_repodata_patch, make_gateway
+    from .errors import ChannelError
+    from .metadata import is_plumbing
+
+    cache = Path(options.cache_dir or _default_cache())
+    patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
+    source = channel_source(options.channel, cache, options.subdir, patches)
+    gateway = make_gateway(cache)
+    platforms = [options.subdir, "noarch"]
+
+    async def records() -> list:
+        names = await gateway.names([source], platforms)
+        specs = [getattr(n, "normalized", n) for n in names]
+        result = await gateway.query([source], platforms, specs=specs, recursive=False)
+        return [r for per_channel in result for r in per_channel]
+
+    try:
+        found = asyncio.run(records())
+    except Exception as exc:
+        raise ChannelError(f"cannot read channel {options.channel}: {exc}") from exc
+    pythons = options.pythons or [_running_python()]
+    skipped: list[JobResult] = []
+    if source.startswith("file://") and str(cache) in source:
+        from urllib.parse import unquote, urlparse
+
+        from .channel import local_index_errors
+
+        for file_name, reason in sorted(local_index_errors(Path(unquote(urlparse(source).path))).items()):
+            skipped.append(JobResult(file_name, "failed", reason))
+    candidates: dict[tuple[str, str | None], list] = {}
+    for record in sorted(found, key=lambda r: r.file_name):
+        name = record.name.normalized
+        if options.names and not any(fnmatch.fnmatchcase(name, glob) for glob in options.names):
+            continue
+        if is_plumbing(name):
+            skipped.append(JobResult(record.file_name, "skipped", "conda plumbing: no wheel"))
+            continue
+        pin = _python_pin(record.depends)
+        if pin is not None and pin not in pythons:
+            skipped.append(JobResult(record.file_name, "skipped", f"built for Python {pin}, not requested"))
+            continue
+        candidates.setdefault((name, pin), []).append(record)
+    jobs: list[Job] = []
+    for (name, pin), group in sorted(candidates.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        group.sort(key=lambda r: (Version(str(r.version)), int(r.build_number), str(r.build)), reverse=True)
+        chosen = group[:1] if options.latest else group
+        for record in group[1:] if options.latest else []:
+            skipped.append(JobResult(record.file_name, "skipped", "not the newest (--latest)"))
+        for record in chosen:
+            sha = record.sha256.hex() if isinstance(record.sha256, (bytes, bytearray)) else str(record.sha256 or "")
+            jobs.append(Job(name=name, version=str(record.version), build=str(record.build),
+                            build_number=int(record.build_number), subdir=str(record.subdir),
+                            file_name=str(record.file_name), url=str(record.url), sha256=sha,
+                            depends=tuple(str(d) for d in record.depends), python=pin or pythons[0]))
+    jobs.sort(key=lambda j: j.file_name)
+    return jobs, skipped
+
+
+def _running_python() -> str:
+    import sys
+
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def _default_cache() -> Path:
+    from .convert import default_cache_dir
+
+    return default_cache_dir()
+
+
+def _key(parts: list) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _up_to_date(wheel_dir: Path, key: str) -> list[str] | None:
+    state = wheel_dir / STATE_DIR / f"{key}.json"
+    try:
+        doc = json.loads(state.read_text())
+    except (OSError, ValueError):
+        return None
+    for name, digest in doc.get("wheels", {}).items():
+        path = wheel_dir / name
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            return None
+    return sorted(doc.get("wheels", {}))
+
+
+def _write_state(wheel_dir: Path, key: str, job: Job, wheels: list[str]) -> None:
+    doc = {"artifact": job.file_name, "press": __version__,
+           "wheels": {w: hashlib.sha256((wheel_dir / w).read_bytes()).hexdigest() for w in sorted(set(wheels))}}
+    path = wheel_dir / STATE_DIR / f"{key}.json"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def run_job(job: Job, options: BatchOptions) -> JobResult:
+    """Convert one artifact (runs in a worker process or on a Dask worker).
+
+    Never raises: a :class:`~press.errors.PressError` or any other exception
+    becomes a ``failed`` result with its message."""
+    from .channel import solve
+    from .convert import ConvertOptions, convert_records
+
+    started = time.monotonic()
+    wheel_dir = Path(options.wheel_dir)
+    cache = Path(options.cache_dir or _default_cache())
+    notes: list[str] = []
+    try:
+        base = [__version__, job.sha256, sorted(job.depends), job.python, options.subdir, options.fatten,
+                options.bundle_python_deps, options.prefer]
+        closures = None
+        if options.fatten:
+            spec = f"{job.name}=={job.version}={job.build}"
+            patches = None
+            if options.repodata_patch:
+                from .channel import load_repodata_patch
+
+                patches = load_repodata_patch(options.repodata_patch)
+            solved = solve([spec], [options.channel], options.subdir, job.python, cache, patches)
+            closures = {job.file_name: solved}
+            base.append(sorted([str(r.sha256.hex() if isinstance(r.sha256, bytes) else r.sha256), sorted(r.depends)]
+                               for r in solved))
+        key = _key(base)
+        current = _up_to_date(wheel_dir, key)
+        if current is not None:
+            return JobResult(job.file_name, "skipped", "up to date", current, time.monotonic() - started)
+        convert_options = ConvertOptions(
+            channels=[options.channel], subdir=options.subdir, python=job.python, fatten=options.fatten,
+            bundle_python_deps=options.bundle_python_deps, wheel_dir=wheel_dir, cache_dir=cache,
+            validate=False, repodata_patch=options.repodata_patch, prefer=list(options.prefer),
+            python_deps_elsewhere=options.batch_names - {job.name},
+        )
+        report = convert_records([job.record], convert_options, progress=notes_progress(notes), closures=closures)
+        wheels = [Path(w.path).name for w in report.wheels]
+        _write_state(wheel_dir, key, job, wheels)
+        return JobResult(job.file_name, "converted", "", sorted(wheels), time.monotonic() - started,
+                         [n for n in notes if "retried" in n])
+    except PressError as exc:
+        return JobResult(job.file_name, "failed", str(exc), [], time.monotonic() - started, notes)
+    except Exception as exc:  # a bug or a library crash must not stop the batch
+        return JobResult(job.file_name, "failed", f"{type(exc).__name__}: {exc}", [], time.monotonic() - started, notes)
+
+
+def notes_progress(notes: list[str]) -> Callable[[str], None]:
+    return notes.append
+
+
+def _clean_leftovers(wheel_dir: Path) -> None:
+    """Remove what a killed run left: temporary wheel directories and files."""
+    for path in wheel_dir.glob(".press-*"):
+        if path.name == STATE_DIR:
+            continue
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    for path in list(wheel_dir.rglob(".*.tmp")) + list(wheel_dir.rglob(".*.part")):
+        path.unlink(missing_ok=True)
+
+
+def _execute(jobs: list[Job], options: BatchOptions):
+    """Yield a :class:`JobResult` per job as jobs finish."""
+    if options.scheduler:
+        from distributed import Client, as_completed
+
+        with Client(options.scheduler) as client:
+            futures = {client.submit(run_job, job, options, pure=False): job for job in jobs}
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as exc:  # a worker that died
+                    yield JobResult(futures[future].file_name, "failed", f"worker lost: {exc}")
+        return
+    if options.jobs <= 1:
+        for job in jobs:
+            yield run_job(job, options)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed as futures_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=options.jobs, mp_context=context) as pool:
+        futures = {pool.submit(run_job, job, options): job for job in jobs}
+        for future in futures_completed(futures):
+            try:
+                yield future.result()
+            except Exception as exc:  # BrokenProcessPool: a worker crashed
+                yield JobResult(futures[future].file_name, "failed", f"worker crashed: {exc}")
+
+
+def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] | None = None) -> BatchReport:
+    """Convert a channel (see the module docstring) into ``options.wheel_dir``.
+
+    ``progress`` is called after every job with a :class:`Progress`.
+    Returns the :class:`BatchReport` (``ok`` is False when a job failed).
+    Raises :class:`~press.errors.PressError` when the channel cannot be read
+    or another batch holds the wheel directory.
+    """
+    started = time.monotonic()
+    wheel_dir = Path(options.wheel_dir)
+    (wheel_dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
+    options.wheel_dir = wheel_dir.resolve()
+    lock = open(wheel_dir / STATE_DIR / "lock", "a")
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise PressError(f"another press batch is writing {wheel_dir}") from exc
+        _clean_leftovers(wheel_dir)
+        jobs, skipped = plan(options)
+        options.batch_names = frozenset(j.name for j in jobs)
+        report = BatchReport(results=list(skipped))
+        results: dict[str, JobResult] = {}
+        done = 0
+        for result in _execute(jobs, options):
+            results[result.artifact] = result
+            done += 1
+            if progress:
+                elapsed = time.monotonic() - started
+                eta = elapsed / done * (len(jobs) - done) if done else None
+                counts = {"converted": 0, "skipped": 0, "failed": 0}
+                for r in results.values():
+                    counts[r.status] += 1
+                progress(Progress(done, len(jobs), counts["converted"], counts["skipped"], counts["failed"], eta, result))
+        report.results += [results[j.file_name] for j in jobs]
+        report.projects = len(_index(wheel_dir))
+        report.seconds = time.monotonic() - started
+        return report
+    finally:
+        lock.close()
+
+
+def _index(wheel_dir: Path) -> dict[str, list[str]]:
+    from .index import write_simple_index
+
+    return write_simple_index(wheel_dir)
