@@ -24,7 +24,6 @@ import fcntl
 import fnmatch
 import hashlib
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,6 +32,7 @@ from typing import Callable
 
 from . import __version__
 from .errors import PressError
+from .files import atomic_write
 
 #: Directory of the per-job state files inside the wheel directory.
 STATE_DIR = ".press-state"
@@ -285,10 +285,7 @@ def _up_to_date(wheel_dir: Path, key: str) -> list[str] | None:
 def _write_state(wheel_dir: Path, key: str, job: Job, wheels: list[str]) -> None:
     doc = {"artifact": job.file_name, "press": __version__,
            "wheels": {w: hashlib.sha256((wheel_dir / w).read_bytes()).hexdigest() for w in sorted(set(wheels))}}
-    path = wheel_dir / STATE_DIR / f"{key}.json"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write(wheel_dir / STATE_DIR / f"{key}.json", json.dumps(doc, indent=1, sort_keys=True))
 
 
 def run_job(job: Job, options: BatchOptions) -> JobResult:

@@ -26,6 +26,7 @@ from urllib.request import url2pathname
 
 from .artifact import ARCHIVE_SUFFIXES
 from .errors import ChannelError, SolveError, SpecError
+from .files import atomic_write
 
 DEFAULT_CHANNEL = "conda-forge"
 
@@ -181,8 +182,8 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None =
                 "repodata_version": 2,
             }
             apply_patch_instructions(repodata, patches.get(subdir, {}))
-            _atomic_write(out / "repodata.json", json.dumps(repodata, sort_keys=True, indent=1))
-            _atomic_write(state_file, json.dumps(new_state, sort_keys=True))
+            atomic_write(out / "repodata.json", json.dumps(repodata, sort_keys=True, indent=1))
+            atomic_write(state_file, json.dumps(new_state, sort_keys=True))
 
     asyncio.run(index_all())
     return root
@@ -229,12 +230,6 @@ def load_repodata_patch(path: Path) -> dict:
     if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
         raise ChannelError(f"repodata patch {path} must map subdir names to patch instructions")
     return doc
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def make_gateway(cache_dir: Path):

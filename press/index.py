@@ -20,22 +20,16 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import zipfile
 from pathlib import Path
 
 from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from .files import atomic_write
+
 #: PEP 691 API version written in the JSON pages.
 API_VERSION = "1.1"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _core_metadata(wheel: Path) -> bytes:
@@ -63,7 +57,7 @@ def write_simple_index(wheel_dir: Path) -> dict[str, list[str]]:
             metadata = _core_metadata(wheel)
             metadata_file = wheel.with_name(wheel.name + ".metadata")
             if not metadata_file.is_file() or metadata_file.read_bytes() != metadata:
-                _atomic_write(metadata_file, metadata)
+                atomic_write(metadata_file, metadata)
             metadata_digest = hashlib.sha256(metadata).hexdigest()
             requires_python = Metadata.from_email(metadata, validate=False).requires_python
             rp = str(requires_python) if requires_python else None
@@ -87,10 +81,10 @@ def write_simple_index(wheel_dir: Path) -> dict[str, list[str]]:
             f"    <title>Links for {project}</title>\n  </head>\n  <body>\n    <h1>Links for {project}</h1>\n"
             + "\n".join(links) + "\n  </body>\n</html>\n"
         )
-        _atomic_write(simple / project / "index.html", page.encode())
+        atomic_write(simple / project / "index.html", page.encode())
         doc = {"meta": {"api-version": API_VERSION}, "name": project, "files": files_json,
                "versions": sorted({str(parse_wheel_filename(w.name)[1]) for w in wheels})}
-        _atomic_write(simple / project / "index.json", json.dumps(doc, indent=1, sort_keys=True).encode())
+        atomic_write(simple / project / "index.json", json.dumps(doc, indent=1, sort_keys=True).encode())
     if simple.is_dir():
         for stale in sorted(p for p in simple.iterdir() if p.is_dir() and p.name not in projects):
             for child in stale.iterdir():
@@ -104,7 +98,7 @@ def write_simple_index(wheel_dir: Path) -> dict[str, list[str]]:
         "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.1\">\n"
         "    <title>Simple index</title>\n  </head>\n  <body>\n" + root_links + "\n  </body>\n</html>\n"
     )
-    _atomic_write(simple / "index.html", root.encode())
+    atomic_write(simple / "index.html", root.encode())
     root_doc = {"meta": {"api-version": API_VERSION}, "projects": [{"name": p} for p in sorted(projects)]}
-    _atomic_write(simple / "index.json", json.dumps(root_doc, indent=1, sort_keys=True).encode())
+    atomic_write(simple / "index.json", json.dumps(root_doc, indent=1, sort_keys=True).encode())
     return {p: [w.name for w in ws] for p, ws in projects.items()}

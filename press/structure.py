@@ -72,7 +72,7 @@ def verify_code_signature(path: Path) -> list[str]:
             directories += 1
             (hash_offset,) = struct.unpack(">I", cd[16:20])
             _special, code_slots, code_limit = struct.unpack(">III", cd[24:36])
-            hash_size, hash_type, _platform, page_log = cd[36], cd[37], cd[38], cd[39]
+            hash_size, hash_type, page_log = cd[36], cd[37], cd[39]  # cd[38] is the platform byte
             algorithm = {1: "sha1", 2: "sha256", 3: "sha256", 4: "sha384"}.get(hash_type)
             if algorithm is None:
                 problems.append(f"unknown code signature hash type {hash_type}")

@@ -3,7 +3,6 @@ a non-zero exit, and no wheel (nor temporary file) in the wheel directory."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
