@@ -385,7 +385,8 @@ def build_wheel(
     entry_points = {g: dict(v) for g, v in layout.entry_points.items()}
     if layout.commands:
         module = f"_press_commands_{dist}"
-        members.append(Member(f"{module}.py", data=launcher_module(layout.commands).encode()))
+        loader = f"_press_dlls_{dist}" if f"_press_dlls_{dist}.py" in layout.files else None
+        members.append(Member(f"{module}.py", data=launcher_module(layout.commands, loader).encode()))
         console = entry_points.setdefault("console_scripts", {})
         for index, command in enumerate(sorted(layout.commands)):
             console.setdefault(command, f"{module}:cmd_{index}")

@@ -347,13 +347,15 @@ def prune_vendored(layout: Layout, main_owners: set[str]) -> list[str]:
     return dropped
 
 
-def launcher_module(commands: dict[str, tuple[str, str]]) -> str:
+def launcher_module(commands: dict[str, tuple[str, str]], dll_loader: str | None = None) -> str:
     """Source of the module that runs vendored executables as console scripts.
 
     Each command is a function ``cmd_<n>`` that replaces the process with the
     executable (``os.execv`` on posix; a child process on Windows), passing
     the command's own name as ``argv[0]`` (multi-call programs such as
-    ``bzcat`` rely on it).
+    ``bzcat`` rely on it). On Windows, ``dll_loader`` (a loader module
+    written by the Windows relocation) supplies the DLL directories the
+    child needs on its ``PATH``.
     """
     lines = [
         '"""Console-script launchers for executables vendored by press."""',
@@ -361,13 +363,19 @@ def launcher_module(commands: dict[str, tuple[str, str]]) -> str:
         "import sys",
         "",
         "_HERE = os.path.dirname(os.path.abspath(__file__))",
+        f"_DLL_LOADER = {dll_loader!r}",
         "",
         "",
         "def _run(relpath, argv0):",
         "    exe = os.path.join(_HERE, *relpath.split('/'))",
         "    if os.name == 'nt':",
         "        import subprocess",
-        "        sys.exit(subprocess.call([exe] + sys.argv[1:]))",
+        "        env = dict(os.environ)",
+        "        if _DLL_LOADER:",
+        "            import importlib",
+        "            dirs = importlib.import_module(_DLL_LOADER).all_directories()",
+        "            env['PATH'] = os.pathsep.join(dirs + [env.get('PATH', '')])",
+        "        sys.exit(subprocess.call([exe] + sys.argv[1:], env=env))",
         "    os.execv(exe, [argv0] + sys.argv[1:])",
         "",
     ]

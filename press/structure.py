@@ -181,14 +181,32 @@ def _resolve_macho(name: str, path: Path, rpaths: list[str], root: Path) -> str:
 
 def dll_directories(root: Path) -> tuple[dict[str, list[str]], set[str]]:
     """The DLL directories press's loader modules add, read from the
-    installed tree: ``{loader module name: [directories relative to root]}``,
-    and the set of loader modules a ``.pth`` file imports at startup."""
-    loaders: dict[str, list[str]] = {}
+    installed tree: ``{loader module name: [directories relative to root]}``
+    (a loader's own directories plus those of the loaders it imports,
+    transitively), and the set of loader modules a ``.pth`` file imports at
+    startup."""
+    own: dict[str, list[str]] = {}
+    imports: dict[str, list[str]] = {}
     for module in root.glob("_press_dlls_*.py"):
         tree = ast.parse(module.read_text("utf-8"))
         for node in tree.body:
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "DLL_DIRECTORIES" for t in node.targets):
-                loaders[module.stem] = list(ast.literal_eval(node.value))
+            if isinstance(node, ast.Assign):
+                names = {getattr(t, "id", "") for t in node.targets}
+                if "DLL_DIRECTORIES" in names:
+                    own[module.stem] = list(ast.literal_eval(node.value))
+                elif "DEPENDENCIES" in names:
+                    imports[module.stem] = list(ast.literal_eval(node.value))
+    loaders: dict[str, list[str]] = {}
+    for name in own:
+        seen, stack, dirs = {name}, [name], []
+        while stack:
+            current = stack.pop()
+            dirs += [d for d in own.get(current, []) if d not in dirs]
+            for dep in imports.get(current, []):
+                if dep in own and dep not in seen:
+                    seen.add(dep)
+                    stack.append(dep)
+        loaders[name] = dirs
     started = set()
     for pth in root.glob("*.pth"):
         for line in pth.read_text("utf-8").splitlines():

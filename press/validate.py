@@ -162,7 +162,7 @@ def validate_wheel(wheel: WheelReport, options) -> ValidationResult:
             return ValidationResult("failed", f"cannot create a venv with {exe}: {made.stderr.strip()}")
         python = venv / "bin" / "python"
         install = subprocess.run(
-            [uv, "pip", "install", "-q", "--python", str(python), "--offline", "--no-index",
+            [uv, "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache", "--no-index",
              "--find-links", str(Path(wheel.path).parent), wheel.path],
             capture_output=True, text=True, env=env,
         )
@@ -241,7 +241,7 @@ def validate_foreign(wheel: WheelReport, options) -> ValidationResult:
             env["MACOSX_DEPLOYMENT_TARGET"] = "11.0" if target.startswith("aarch64") else "10.9"
         install = subprocess.run(
             [_uv(), "pip", "install", "-q", "--target", str(site), "--python-platform", target,
-             "--python-version", version, "--offline", "--no-index", "--find-links", str(Path(wheel.path).parent),
+             "--python-version", version, "--offline", "--no-cache", "--no-index", "--find-links", str(Path(wheel.path).parent),
              wheel.path],
             capture_output=True, text=True, env=env,
         )

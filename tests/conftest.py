@@ -70,7 +70,7 @@ def make_venv(python: Path, where: Path) -> Path:
 
 def uv_install(venv_python: Path, *args: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
-    subprocess.run([_uv(), "pip", "install", "-q", "--python", str(venv_python), "--offline", "--no-index", *args],
+    subprocess.run([_uv(), "pip", "install", "-q", "--python", str(venv_python), "--offline", "--no-cache", "--no-index", *args],
                    check=True, env=env)
 
 

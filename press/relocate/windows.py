@@ -95,10 +95,9 @@ def relocate_windows(
                 deps[needed] = "system"
                 result.external.setdefault(needed, set())
             elif dependency_libs:
+                # Thin: the dependency wheel's own loader registers its DLL
+                # directory; this wheel's loader imports those loaders.
                 deps[needed] = "dependency wheel"
-                for dep_libs in dependency_libs:
-                    if f"{dep_libs}/Library/bin" not in dll_dirs:
-                        dll_dirs.append(f"{dep_libs}/Library/bin")
                 if not arc.startswith(libs) and arc not in loads_dlls:
                     loads_dlls.append(arc)
             else:
@@ -109,28 +108,56 @@ def relocate_windows(
             patch_pe(staged_copy(staged, stage, arc), rename)
             result.changed.append(arc)
     result.vendored = sorted(a for a in pes if a.startswith(libs) and a.lower().endswith(".dll"))
-    if dll_dirs and loads_dlls:
-        _add_loader(layout, stage, dist, dll_dirs, loads_dlls, result)
+    dependencies = list(dict.fromkeys(f"_press_dlls_{d[: -len('.libs')]}" for d in dependency_libs))
+    if not fat:
+        # A thin wheel registers every directory of its own that holds DLLs,
+        # for the wheels that depend on it to import.
+        for arc in sorted(pes):
+            directory = posixpath.dirname(arc)
+            if arc.startswith(libs) and arc.lower().endswith(".dll") and directory not in dll_dirs:
+                dll_dirs.append(directory)
+    if (dll_dirs and (loads_dlls or not fat)) or (dependencies and loads_dlls):
+        _add_loader(layout, stage, dist, dll_dirs, dependencies if not fat else [], loads_dlls, result)
     return result
 
 
-def loader_source(dll_dirs: list[str]) -> str:
+def loader_source(dll_dirs: list[str], dependencies: list[str] = ()) -> str:
     """Source of ``_press_dlls_<dist>.py``: registers ``dll_dirs`` (relative
-    to site-packages, ``/``-separated) as DLL directories on Windows."""
+    to site-packages, ``/``-separated) as DLL directories on Windows, after
+    importing the loaders of the dependency wheels named in ``dependencies``
+    (thin wheels; a missing one is skipped). ``all_directories()`` lists the
+    directories of the whole chain, for launchers that set ``PATH`` for a
+    child process."""
     return "\n".join([
         '"""Registers the DLL directories of DLLs vendored by press (Windows).',
         "",
         "Imported by the package's __init__.py or a .pth file before any",
         'extension module loads; a no-op elsewhere."""',
+        "import importlib",
         "import os",
         "",
-        f"DLL_DIRECTORIES = {dll_dirs!r}",
+        f"DLL_DIRECTORIES = {list(dll_dirs)!r}",
+        f"DEPENDENCIES = {list(dependencies)!r}",
+        "_HERE = os.path.dirname(os.path.abspath(__file__))",
         "_HANDLES = []",
+        "_LOADED = []",
+        "",
+        "for _name in DEPENDENCIES:",
+        "    try:",
+        "        _LOADED.append(importlib.import_module(_name))",
+        "    except ImportError:",
+        "        pass",
+        "",
+        "",
+        "def all_directories():",
+        "    found = [os.path.join(_HERE, *rel.split('/')) for rel in DLL_DIRECTORIES]",
+        "    for module in _LOADED:",
+        "        found += [d for d in module.all_directories() if d not in found]",
+        "    return found",
+        "",
         "",
         "if os.name == 'nt':",
-        "    _here = os.path.dirname(os.path.abspath(__file__))",
-        "    for _rel in DLL_DIRECTORIES:",
-        "        _path = os.path.join(_here, *_rel.split('/'))",
+        "    for _path in [os.path.join(_HERE, *rel.split('/')) for rel in DLL_DIRECTORIES]:",
         "        if not os.path.isdir(_path):",
         "            continue",
         "        if hasattr(os, 'add_dll_directory'):",
@@ -161,11 +188,14 @@ def _insert_import(source: bytes, statement: str) -> bytes:
     return "".join(lines[:after] + [statement + "\n"] + lines[after:]).encode("utf-8")
 
 
-def _add_loader(layout: Layout, stage: Path, dist: str, dll_dirs: list[str], users: list[str], result: Relocation) -> None:
+def _add_loader(
+    layout: Layout, stage: Path, dist: str, dll_dirs: list[str], dependencies: list[str], users: list[str],
+    result: Relocation,
+) -> None:
     module = f"_press_dlls_{dist}"
     path = stage / f"{module}.py"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(loader_source(dll_dirs), "utf-8")
+    path.write_text(loader_source(dll_dirs, dependencies), "utf-8")
     layout.files[f"{module}.py"] = StagedFile(path, 0o644, "press")
     statement = f"import {module}  # added by press: registers the vendored DLL directories"
     needs_pth = False
@@ -178,7 +208,7 @@ def _add_loader(layout: Layout, stage: Path, dist: str, dll_dirs: list[str], use
         copy = staged_copy(staged, stage, init)
         copy.write_bytes(_insert_import(copy.read_bytes(), statement))
         result.notes.append(f"{init}: imports {module} to register the vendored DLL directories")
-    if needs_pth:
+    if needs_pth and users:
         pth = stage / f"{dist}-press-dlls.pth"
         pth.write_text(f"import {module}\n", "utf-8")
         layout.files[pth.name] = StagedFile(pth, 0o644, "press")
