@@ -137,7 +137,7 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None =
 
     patches = patches or {}
     key = hashlib.sha256(json.dumps([str(directory), patches], sort_keys=True).encode()).hexdigest()[:16]
-    root = Path(cache_dir) / "channels" / key
+    root = Path(cache_dir).resolve() / "channels" / key
     subdirs = sorted({p.name for p in directory.iterdir() if p.is_dir()} | {"noarch"})
 
     async def record_for(path: Path) -> dict:

@@ -23,7 +23,8 @@ from press.wheel import verify_wheel
 
 def press_channel(channel: str, out: Path, cache: Path, *args: str, env: dict | None = None,
                   popen: bool = False):
-    command = [sys.executable, "-m", "press", "channel", channel, "--subdir", "linux-64", "--python", "3.12",
+    python = [] if "--python" in args else ["--python", "3.12"]
+    command = [sys.executable, "-m", "press", "channel", channel, "--subdir", "linux-64", *python,
                "-w", str(out), "--cache-dir", str(cache), "--json", *args]
     environment = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     if popen:
@@ -229,3 +230,17 @@ def test_unreadable_artifact_fails_alone(tmp_path, fixture_packages):
     assert report["counts"]["converted"] == 12
     table = press_channel(str(channel), tmp_path / "out", tmp_path / "cache", "-j", "2").stdout
     assert '"up to date"' in table
+
+
+def test_selection_latest_names_and_python(tmp_path, fixture_packages):
+    channel = str(fixture_packages["channel"])
+    result = press_channel(channel, tmp_path / "out", tmp_path / "cache", "-n", "press-fx-shared", "--latest")
+    assert result.returncode == 0, result.stderr
+    results = {r["artifact"]: r for r in json.loads(result.stdout)["results"]}
+    assert {a: r["status"] for a, r in results.items() if a.endswith(".conda")} == {
+        "press-fx-shared-2.0-0.conda": "converted", "press-fx-shared-1.0-0.conda": "skipped"}
+    assert results["press-fx-shared-1.0-0.conda"]["reason"] == "not the newest (--latest)"
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.whl")) == ["press_fx_shared-2.0-0_0-py3-none-manylinux_2_5_x86_64.whl"]
+    other = press_channel(channel, tmp_path / "out311", tmp_path / "cache", "-n", "press-fx-coexist-*", "--python", "3.11")
+    reasons = {r["artifact"]: r["reason"] for r in json.loads(other.stdout)["results"]}
+    assert reasons["press-fx-coexist-a-1.0-0.conda"] == "built for Python 3.12, not requested"
