@@ -217,12 +217,13 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
         raise ChannelError(f"cannot read channel {options.channel}: {exc}") from exc
     pythons = options.pythons or [_running_python()]
     skipped: list[JobResult] = []
-    if source.startswith("file://") and str(cache) in source:
-        from urllib.parse import unquote, urlparse
+    from urllib.parse import unquote, urlparse
 
+    index_root = Path(unquote(urlparse(source).path)) if source.startswith("file://") else None
+    if index_root is not None and cache.resolve() in index_root.parents:
         from .channel import local_index_errors
 
-        for file_name, reason in sorted(local_index_errors(Path(unquote(urlparse(source).path))).items()):
+        for file_name, reason in sorted(local_index_errors(index_root).items()):
             skipped.append(JobResult(file_name, "failed", reason))
     candidates: dict[tuple[str, str | None], list] = {}
     for record in sorted(found, key=lambda r: r.file_name):
