@@ -326,19 +326,17 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
             validate=False, repodata_patch=options.repodata_patch, prefer=list(options.prefer),
             python_deps_elsewhere=options.batch_names - {job.name},
         )
-        report = convert_records([job.record], convert_options, progress=notes_progress(notes), closures=closures)
+        report = convert_records([job.record], convert_options, progress=notes.append, closures=closures)
         wheels = [Path(w.path).name for w in report.wheels]
         _write_state(wheel_dir, key, job, wheels)
         return JobResult(job.file_name, "converted", "", sorted(wheels), time.monotonic() - started,
                          [n for n in notes if "retried" in n])
     except PressError as exc:
-        return JobResult(job.file_name, "failed", str(exc), [], time.monotonic() - started, notes)
+        return JobResult(job.file_name, "failed", str(exc), [], time.monotonic() - started,
+                         [n for n in notes if "retried" in n])
     except Exception as exc:  # a bug or a library crash must not stop the batch
-        return JobResult(job.file_name, "failed", f"{type(exc).__name__}: {exc}", [], time.monotonic() - started, notes)
-
-
-def notes_progress(notes: list[str]) -> Callable[[str], None]:
-    return notes.append
+        return JobResult(job.file_name, "failed", f"{type(exc).__name__}: {exc}", [], time.monotonic() - started,
+                         [n for n in notes if "retried" in n])
 
 
 def _clean_leftovers(wheel_dir: Path) -> None:
