@@ -153,6 +153,17 @@ class _Session:
         return result
 
 
+def _start(options: ConvertOptions | None, progress: Progress | None) -> tuple[ConvertOptions, _Session, ConversionReport]:
+    """Defaults filled in (Python: the running interpreter), a session, an
+    empty report, and the wheel directory created."""
+    options = options or ConvertOptions()
+    if options.python is None:
+        options.python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    session = _Session(options, progress or (lambda message: None))
+    Path(options.wheel_dir).mkdir(parents=True, exist_ok=True)
+    return options, session, ConversionReport()
+
+
 def convert(
     targets: list[str],
     options: ConvertOptions | None = None,
@@ -170,14 +181,7 @@ def convert(
     Returns a :class:`ConversionReport`. Raises a :class:`PressError` subclass
     for bad input (nothing half-written is left in the wheel directory).
     """
-    options = options or ConvertOptions()
-    if options.python is None:
-        options.python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    progress = progress or (lambda message: None)
-    session = _Session(options, progress)
-    report = ConversionReport()
-    wheel_dir = Path(options.wheel_dir)
-    wheel_dir.mkdir(parents=True, exist_ok=True)
+    options, session, report = _start(options, progress)
     try:
         files = [t for t in targets if is_artifact_path(t)]
         specs = [t for t in targets if t not in files]
@@ -224,13 +228,7 @@ def convert_records(
     own (repodata carries the channel's hotfixes). Returns and raises as
     :func:`convert` does.
     """
-    options = options or ConvertOptions()
-    if options.python is None:
-        options.python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    progress = progress or (lambda message: None)
-    session = _Session(options, progress)
-    report = ConversionReport()
-    Path(options.wheel_dir).mkdir(parents=True, exist_ok=True)
+    options, session, report = _start(options, progress)
     try:
         jobs: list[tuple[Artifact, dict[str, Artifact]]] = []
         for record in records:
