@@ -83,10 +83,15 @@ def _target_python(wheel: WheelReport, default: str | None) -> str | None:
     return default
 
 
-def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[str]) -> list[str]:
+#: ELF ``e_machine`` per wheel platform-tag architecture.
+ELF_MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64", "ppc64le": "EM_PPC64", "s390x": "EM_S390", "i686": "EM_386"}
+
+
+def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[str], arch: str | None = None) -> list[str]:
     """Problems with the ELF files among ``files``: each DT_NEEDED must be found
     through the file's RUNPATH/RPATH (``$ORIGIN`` expanded) inside
-    ``site_packages`` or be in ``allowed``. Returns human-readable problems."""
+    ``site_packages`` or be in ``allowed``; with ``arch`` (``aarch64`` ...)
+    each file's ``e_machine`` must match it. Returns human-readable problems."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile
@@ -100,6 +105,8 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
                     continue
                 handle.seek(0)
                 elf = ELFFile(handle)
+                if arch and elf["e_machine"] != ELF_MACHINES.get(arch, elf["e_machine"]):
+                    problems.append(f"{path.name}: {elf['e_machine']}, the tag says {arch}")
                 needed, paths = [], []
                 for section in elf.iter_sections():
                     if isinstance(section, DynamicSection):
@@ -263,25 +270,8 @@ def validate_foreign(wheel: WheelReport, options) -> ValidationResult:
         else:
             arch = platform_tag.split("_", 3)[-1]
             installed = [p for p in site.rglob("*") if p.is_file()]
-            problems += check_elf_resolution(site, installed, allowed_libraries(arch))
-            problems += _elf_machine_problems(installed, arch)
+            problems += check_elf_resolution(site, installed, allowed_libraries(arch), arch)
             checks.append("ELF dependencies resolve, machine matches the tag (pyelftools)")
         if problems:
             return ValidationResult("failed", "; ".join(problems[:10]), checks=checks)
     return ValidationResult("passed", "structural checks only: no such platform here", checks=checks)
-
-
-def _elf_machine_problems(files: list[Path], arch: str) -> list[str]:
-    from elftools.elf.elffile import ELFFile
-
-    expected = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64", "ppc64le": "EM_PPC64", "s390x": "EM_S390", "i686": "EM_386"}
-    problems = []
-    for path in files:
-        with open(path, "rb") as handle:
-            if handle.read(4) != b"\x7fELF":
-                continue
-            handle.seek(0)
-            machine = ELFFile(handle)["e_machine"]
-        if machine != expected.get(arch, machine):
-            problems.append(f"{path.name}: {machine}, the tag says {arch}")
-    return problems
