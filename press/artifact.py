@@ -1,106 +1,182 @@
-"""Read a conda artifact (``.conda`` or ``.tar.bz2``) safely into a directory.
+"""Read a conda artifact (``.conda`` or ``.tar.bz2``) into a contained directory.
 
-:func:`open_artifact` streams every member of the archive (with
-conda-package-streaming), refuses members that would escape the extraction
-directory or that are not regular files, directories or in-package links, and
-parses the ``info/`` metadata conda's package format defines (``index.json``,
-``about.json``, ``paths.json`` or the legacy ``files``/``has_prefix``,
-``link.json``, and the recipe's test imports).
+:func:`open_artifact` streams every member of the archive once. Each member
+name is checked against the relative-path grammar before anything is
+written; regular files are copied in blocks into a :class:`~press.contained.Root`
+(hashed on the way), directories are made, and links are *not* created on
+disk: symlinks are kept as a table that :meth:`Artifact.resolve` follows
+step by step inside the package, and hardlinks become copies of the earlier
+member they name. Devices, FIFOs and anything else are refused. Resource
+limits (:mod:`press.limits`) bound members, tar header bytes (read before
+tarfile parses them), unpacked bytes (links counted at their targets' size)
+and metadata sizes. Then the ``info/`` documents are parsed at the
+validation boundary (:mod:`press.package`) and the payload is compared with
+``paths.json`` as conda verifies a package.
 """
 
 from __future__ import annotations
 
+import bz2
+import dataclasses
 import hashlib
-import json
-import os
-import posixpath
-import re
 import tarfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator, Mapping
 
-from conda_package_streaming.package_streaming import stream_conda_component
+from . import grammar
+from .contained import CHUNK, ContainmentError, Root
+from .errors import ArchiveError, PressError, UnsafeArchiveError
+from .limits import exceeded, limit
+from .package import (
+    LEGACY_PLACEHOLDER,
+    About,
+    DistInfo,
+    EntryPoint,
+    Identity,
+    PathEntry,
+    decode_text,
+    invalid,
+    load_json,
+    parse_about,
+    parse_core_metadata_name,
+    parse_entry_points_txt,
+    parse_index,
+    parse_legacy_files,
+    parse_link,
+    parse_paths,
+    parse_recipe_tests,
+)
 
-from .errors import ArchiveError, UnsafeArchiveError
-
-#: Placeholder used by legacy ``info/has_prefix`` lines that name only a path.
-LEGACY_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
+__all__ = ["ARCHIVE_SUFFIXES", "Artifact", "FileFacts", "LEGACY_PLACEHOLDER", "PathEntry", "open_artifact",
+           "artifact_stem", "is_artifact_path", "sha256_file"]
 
 ARCHIVE_SUFFIXES = (".conda", ".tar.bz2")
 
 
 @dataclass(frozen=True)
-class PathEntry:
-    """One file of the package as ``info/paths.json`` describes it.
+class FileFacts:
+    """A regular file of the unpacked artifact: ``size`` in bytes, hex
+    ``sha256`` (computed while unpacking) and whether its owner-execute bit
+    is set."""
 
-    ``path`` is relative to the environment prefix (posix separators);
-    ``path_type`` is ``hardlink``, ``softlink`` or ``directory``;
-    ``prefix_placeholder``/``file_mode`` (``text`` or ``binary``) are set when
-    the file embeds the build prefix.
-    """
-
-    path: str
-    path_type: str = "hardlink"
-    sha256: str | None = None
-    size: int | None = None
-    prefix_placeholder: str | None = None
-    file_mode: str | None = None
+    size: int
+    sha256: str
+    executable: bool
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Artifact:
-    """An unpacked conda artifact.
+    """An unpacked, validated conda artifact.
 
-    ``root`` is the directory holding the unpacked prefix tree and ``info/``;
-    ``index``/``about``/``link`` are the parsed JSON documents (``{}`` when
-    absent); ``paths`` lists the payload files; ``sha256`` is the archive's
-    hex digest.
+    ``root`` holds the regular files and directories of the archive (never a
+    link); ``files`` maps each regular file's path to its :class:`FileFacts`;
+    ``dirs`` are the directories (explicit or implied); ``links`` maps each
+    symlink's path to its target as written (followed only by
+    :meth:`resolve`). ``paths`` lists the payload as ``paths.json`` (or the
+    legacy ``files``) declares it; ``entry_points`` are ``link.json``'s
+    console scripts; ``dist_infos`` the package's own Python metadata;
+    ``licenses`` the files under ``info/licenses/`` (relative to it);
+    ``sha256`` is the archive's hex digest.
     """
 
     source: Path
-    root: Path
     sha256: str
-    index: dict[str, Any]
-    about: dict[str, Any] = field(default_factory=dict)
-    link: dict[str, Any] = field(default_factory=dict)
-    paths: list[PathEntry] = field(default_factory=list)
-    test_imports: list[str] = field(default_factory=list)
+    root: Root
+    identity: Identity
+    about: About
+    paths: tuple[PathEntry, ...]
+    files: Mapping[str, FileFacts]
+    dirs: frozenset[str]
+    links: Mapping[str, str]
+    entry_points: tuple[EntryPoint, ...] = ()
+    test_imports: tuple[str, ...] = ()
+    dist_infos: tuple[DistInfo, ...] = ()
+    licenses: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
-        return str(self.index["name"])
+        return self.identity.name
 
     @property
     def version(self) -> str:
-        return str(self.index["version"])
+        return self.identity.version
 
     @property
     def build(self) -> str:
-        return str(self.index.get("build", "0"))
+        return self.identity.build
 
     @property
     def build_number(self) -> int:
-        return int(self.index.get("build_number", 0))
+        return self.identity.build_number
 
     @property
     def subdir(self) -> str:
-        return str(self.index.get("subdir", "noarch"))
+        return self.identity.subdir
 
     @property
     def noarch(self) -> str | None:
-        value = self.index.get("noarch")
-        return str(value) if value else None
+        return self.identity.noarch
 
     @property
-    def depends(self) -> list[str]:
-        return list(self.index.get("depends", []))
+    def depends(self) -> tuple[str, ...]:
+        return self.identity.depends
 
     @property
     def label(self) -> str:
         """``name-version-build``, the conda file stem, for messages."""
-        return f"{self.name}-{self.version}-{self.build}"
+        return self.identity.label
+
+    def with_depends(self, depends: tuple[str, ...]) -> "Artifact":
+        """A copy whose ``depends`` are replaced (a repodata record's, already
+        validated: the channel's hotfixes live in repodata, not in archives)."""
+        return dataclasses.replace(self, identity=dataclasses.replace(self.identity, depends=tuple(depends)))
+
+    def resolve(self, path: str) -> tuple[str, str]:
+        """Follow ``path`` through the package's symlinks the way the kernel
+        would, but inside the package only: returns ``(kind, resolved)`` with
+        kind ``file``, ``dir`` or ``missing``. Raises
+        :class:`~press.errors.UnsafeArchiveError` when the walk leaves the
+        package or follows more than the ``link_hops`` limit of links."""
+        return _resolve(path, self.files, self.dirs, self.links, self.label)
+
+
+def _resolve(path: str, files: Mapping[str, Any], dirs: frozenset[str] | set[str], links: Mapping[str, str],
+             label: str) -> tuple[str, str]:
+    pending = path.split("/")
+    done: list[str] = []
+    hops = 0
+    last = ""
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not done:
+                how = f"symlink {last!r} -> {links[last]!r}" if last else "'..'"
+                raise UnsafeArchiveError(f"leads outside the package (through {how})", package=label, field=path)
+            done.pop()
+            continue
+        here = "/".join(done + [part])
+        target = links.get(here)
+        if target is None:
+            done.append(part)
+            continue
+        hops += 1
+        last = here
+        if hops > limit("link_hops"):
+            raise exceeded("link_hops", package=label, field=path)
+        if target.startswith("/"):
+            raise UnsafeArchiveError(f"symlink {here!r} points at {target!r}, outside the package",
+                                     package=label, field=path)
+        pending = target.split("/") + pending
+    resolved = "/".join(done)
+    if resolved in files:
+        return "file", resolved
+    if resolved == "" or resolved in dirs:
+        return "dir", resolved
+    return "missing", resolved
 
 
 def artifact_stem(path: Path) -> str:
@@ -123,292 +199,348 @@ def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def _check_member(member: tarfile.TarInfo, label: str) -> str:
-    """Return the member's normalised relative path, or raise UnsafeArchiveError."""
-    name = member.name
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        raise UnsafeArchiveError(f"archive member {name!r} has an absolute path", package=label)
-    parts = name.replace("\\", "/").split("/")
-    if ".." in parts:
-        raise UnsafeArchiveError(f"archive member {name!r} has a '..' component", package=label)
-    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-        raise UnsafeArchiveError(
-            f"archive member {name!r} is a device, FIFO or other special file", package=label
-        )
-    normal = posixpath.normpath(name.replace("\\", "/"))
-    if member.issym() or member.islnk():
-        target = member.linkname.replace("\\", "/")
-        if member.issym():
-            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(normal), target))
-        else:
-            resolved = posixpath.normpath(target)
-        if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-            kind = "symlink" if member.issym() else "hardlink"
-            raise UnsafeArchiveError(
-                f"archive member {name!r} is a {kind} to {member.linkname!r}, outside the package",
-                package=label,
-            )
-    return normal
+class _HeaderGuard:
+    """The decompressed tar stream, metered: while armed (between members,
+    when tarfile reads headers), more than the ``header_bytes`` limit (plus
+    tarfile's read-ahead) is refused before tarfile can parse it, which
+    bounds the PAX parsing cost of unpatched CPython (CVE-2024-6232: a 64 KiB
+    crafted header takes 9 s on 3.11.7, the 1.5 kB of real ones nothing)."""
+
+    #: tarfile's stream buffer; a small one keeps its read-ahead (bytes it
+    #: may parse that were read while disarmed) small.
+    BUFSIZE = 4 * tarfile.BLOCKSIZE
+    SLACK = BUFSIZE + 2 * tarfile.BLOCKSIZE
+
+    def __init__(self, raw: BinaryIO, label: str) -> None:
+        self.raw = raw
+        self.label = label
+        self.budget: int | None = None
+
+    def arm(self) -> None:
+        self.budget = limit("header_bytes") + self.SLACK
+
+    def disarm(self) -> None:
+        self.budget = None
+
+    def read(self, size: int = -1) -> bytes:
+        if self.budget is not None and (size < 0 or size > self.budget):
+            size = self.budget + 1
+        data = self.raw.read(size)
+        if self.budget is not None:
+            self.budget -= len(data)
+            if self.budget < 0:
+                raise exceeded("header_bytes", package=self.label)
+        return data
 
 
-#: Default cap on the bytes one artifact may unpack to (decompression bombs);
-#: ``PRESS_MAX_UNPACKED_SIZE`` (bytes) overrides it.
-MAX_UNPACKED_SIZE = 16 << 30
+def _components(source: Path, label: str) -> Iterator[tuple[_HeaderGuard, tarfile.TarFile]]:
+    """The tar streams of an artifact: ``info`` then ``pkg`` of a ``.conda``
+    (zstd-compressed members of a zip), or the one tar of a ``.tar.bz2``."""
+    if source.name.endswith(".conda"):
+        from conda_package_streaming.package_streaming import zstd
+
+        with zipfile.ZipFile(source) as archive:
+            for component in ("info", "pkg"):
+                found = [i for i in archive.infolist()
+                         if i.filename.startswith(f"{component}-") and i.filename.endswith(".tar.zst")]
+                if len(found) != 1:
+                    raise ArchiveError(f"has {len(found)} {component}-*.tar.zst components, not one", package=label)
+                with archive.open(found[0]) as raw, zstd.open(raw) as plain:
+                    guard = _HeaderGuard(plain, label)
+                    guard.arm()
+                    with tarfile.open(fileobj=guard, mode="r|", encoding="utf-8", bufsize=guard.BUFSIZE) as tar:  # type: ignore[call-overload]
+                        yield guard, tar
+    else:
+        with bz2.open(source, "rb") as plain:
+            guard = _HeaderGuard(plain, label)  # type: ignore[arg-type]
+            guard.arm()
+            with tarfile.open(fileobj=guard, mode="r|", encoding="utf-8", bufsize=guard.BUFSIZE) as tar:  # type: ignore[call-overload]
+                yield guard, tar
 
 
-def max_unpacked_size() -> int:
-    """The unpacked-size cap in bytes: ``$PRESS_MAX_UNPACKED_SIZE`` or :data:`MAX_UNPACKED_SIZE`."""
-    value = os.environ.get("PRESS_MAX_UNPACKED_SIZE", "")
-    return int(value) if value.isdigit() else MAX_UNPACKED_SIZE
+class _Unpacker:
+    """State of one artifact's extraction (see the module docstring)."""
 
+    def __init__(self, root: Root, label: str) -> None:
+        self.root = root
+        self.label = label
+        self.files: dict[str, FileFacts] = {}
+        self.dirs: set[str] = set()
+        self.links: dict[str, str] = {}
+        self.nfc: dict[str, str] = {}
+        self.folded: dict[str, str] = {}
+        self.case_clashes: list[tuple[str, str]] = []
+        self.members = 0
+        self.total = 0
+        self.declared: dict[str, int] | None = None
 
-def _declared_sizes(dest: Path) -> dict[str, int]:
-    try:
-        doc = json.loads((dest / "info" / "paths.json").read_text(encoding="utf-8"))
-        return {
-            posixpath.normpath(e["_path"]): int(e["size_in_bytes"])
-            for e in doc.get("paths", [])
-            if e.get("path_type", "hardlink") == "hardlink" and isinstance(e.get("size_in_bytes"), int)
-        }
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return {}  # missing or malformed: checked after extraction
+    def refuse(self, name: str, reason: str) -> UnsafeArchiveError:
+        return UnsafeArchiveError(reason, package=self.label, field=name)
 
+    def count(self, size: int, name: str) -> None:
+        self.total += size
+        if self.total > limit("unpacked_size"):
+            raise exceeded("unpacked_size", package=self.label, field=name)
 
-def _extract(source: Path, dest: Path, label: str) -> list[tuple[str, str]]:
-    """Stream every member of ``source`` into ``dest`` after checking it.
-
-    Returns the pairs of member paths that differ only in case (the caller
-    decides, knowing the target platform, whether that is acceptable).
-    """
-    components = ["info", "pkg"] if source.name.endswith(".conda") else [None]
-    seen: set[str] = set()
-    folded: dict[str, str] = {}
-    case_clashes: list[tuple[str, str]] = []
-    declared: dict[str, int] | None = None
-    total, cap = 0, max_unpacked_size()
-    try:
-        zf = zipfile.ZipFile(source) if source.name.endswith(".conda") else None
-        for component in components:
-            if component is None:
-                stream = stream_conda_component(str(source))
-            else:
-                stream = stream_conda_component(str(source), component=component, zf=zf)
-            for tar, member in stream:
-                normal = _check_member(member, label)
-                if normal in seen and not member.isdir():
-                    raise UnsafeArchiveError(
-                        f"archive member {member.name!r} appears twice", package=label
-                    )
-                seen.add(normal)
-                if not member.isdir():
-                    other = folded.setdefault(normal.lower(), normal)
-                    if other != normal:
-                        case_clashes.append((other, normal))
-                total += member.size if member.isfile() else 0
-                if total > cap:
-                    raise UnsafeArchiveError(
-                        f"unpacks to more than {cap} bytes (press's limit against decompression bombs; "
-                        "set PRESS_MAX_UNPACKED_SIZE to raise it)", package=label)
-                if declared is None and not normal.startswith("info/") and (dest / "info" / "paths.json").is_file():
-                    declared = _declared_sizes(dest)
-                if member.isfile() and declared and normal in declared and member.size != declared[normal]:
-                    raise UnsafeArchiveError(
-                        f"archive member {member.name!r} is {member.size} bytes, "
-                        f"info/paths.json declares {declared[normal]}", package=label)
-                tar.extract(member, dest, filter="data")
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, LookupError, ValueError) as exc:
-        if isinstance(exc, UnsafeArchiveError):
-            raise
-        if isinstance(exc, tarfile.FilterError):
-            raise UnsafeArchiveError(f"unsafe archive member: {exc}", package=label) from exc
-        raise ArchiveError(f"corrupt or truncated archive ({type(exc).__name__}: {exc})", package=label) from exc
-    except Exception as exc:  # zstd and bz2 decoder errors have no common base class
-        if isinstance(exc, ArchiveError):
-            raise
-        raise ArchiveError(f"corrupt or truncated archive ({type(exc).__name__}: {exc})", package=label) from exc
-    return case_clashes
-
-
-def _read_json(path: Path, label: str, required: bool = False) -> dict[str, Any]:
-    if not path.is_file():
-        if required:
-            raise ArchiveError(f"missing {path.parent.name}/{path.name}", package=label)
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArchiveError(f"{path.parent.name}/{path.name} is not valid JSON: {exc}", package=label) from exc
-    if not isinstance(value, dict):
-        raise ArchiveError(f"{path.parent.name}/{path.name} is not a JSON object", package=label)
-    return value
-
-
-def _read_paths(info: Path, label: str) -> list[PathEntry]:
-    doc = _read_json(info / "paths.json", label)
-    if doc:
-        entries = []
-        items = doc.get("paths", [])
-        if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("_path"), str) for i in items):
-            raise ArchiveError("info/paths.json: 'paths' is not a list of entries with a '_path'", package=label)
-        for item in items:
-            size = item.get("size_in_bytes")
-            sha = item.get("sha256")
-            if (size is not None and not isinstance(size, int)) or (sha is not None and not isinstance(sha, str)):
-                raise ArchiveError(f"info/paths.json: bad size_in_bytes or sha256 for {item['_path']!r}", package=label)
-            entries.append(
-                PathEntry(
-                    path=item["_path"],
-                    path_type=item.get("path_type", "hardlink"),
-                    sha256=item.get("sha256"),
-                    size=item.get("size_in_bytes"),
-                    prefix_placeholder=item.get("prefix_placeholder"),
-                    file_mode=item.get("file_mode"),
-                )
-            )
-        return entries
-    # Legacy metadata: info/files lists paths, info/has_prefix the placeholders.
-    files = info / "files"
-    if not files.is_file():
-        return []
-    prefixes: dict[str, tuple[str, str]] = {}
-    has_prefix = info / "has_prefix"
-    if has_prefix.is_file():
-        for line in has_prefix.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if not line:
-                continue
-            fields = line.split()
-            if len(fields) == 1:
-                prefixes[fields[0]] = (LEGACY_PLACEHOLDER, "text")
-            else:
-                placeholder, mode, path = fields[0], fields[1], " ".join(fields[2:])
-                prefixes[path.strip('"')] = (placeholder.strip('"'), mode)
-    entries = []
-    for line in files.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            placeholder, mode = prefixes.get(line.strip(), (None, None))
-            entries.append(PathEntry(path=line.strip(), prefix_placeholder=placeholder, file_mode=mode))
-    return entries
-
-
-def _read_test_imports(info: Path) -> list[str]:
-    """Import names from the recipe's tests: meta.yaml ``test.imports`` (conda-build),
-    ``info/tests/tests.yaml`` ``python.imports`` (rattler-build), else the
-    ``import X`` lines conda-build writes into ``info/test/run_test.py``."""
-    import yaml
-
-    imports: list[str] = []
-    for name in ("meta.yaml.rendered", "meta.yaml"):
-        meta = info / "recipe" / name
-        if meta.is_file():
-            try:
-                doc = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError:
-                continue
-            test = doc.get("test") if isinstance(doc, dict) else None
-            if isinstance(test, dict) and isinstance(test.get("imports"), list):
-                imports = [str(x) for x in test["imports"]]
-            break
-    tests_yaml = info / "tests" / "tests.yaml"
-    if not imports and tests_yaml.is_file():
+    def _name(self, member: tarfile.TarInfo) -> str:
         try:
-            doc = yaml.safe_load(tests_yaml.read_text(encoding="utf-8")) or []
-        except yaml.YAMLError:
-            doc = []
-        for test in doc if isinstance(doc, list) else []:
-            python = test.get("python") if isinstance(test, dict) else None
-            if isinstance(python, dict):
-                imports.extend(str(x) for x in python.get("imports", []))
-    run_test = info / "test" / "run_test.py"
-    if not imports and run_test.is_file():
-        imports = re.findall(r"^import ([\w.]+)\s*$", run_test.read_text(encoding="utf-8", errors="replace"), re.M)
-    return list(dict.fromkeys(imports))
+            name = grammar.relative_path(member.name)
+        except ValueError as exc:
+            raise self.refuse(repr(member.name)[1:-1][:200], f"unsafe archive member name: {exc}") from None
+        if name in self.files or name in self.links or (name in self.dirs and not member.isdir()):
+            raise self.refuse(name, "archive member appears twice")
+        key = grammar.nfc_key(name)
+        other = self.nfc.setdefault(key, name)
+        if other != name:
+            raise self.refuse(name, f"archive members {other!r} and {name!r} are the same name under Unicode "
+                                    "normalisation (NFC)")
+        parts = name.split("/")
+        for index in range(1, len(parts)):
+            parent = "/".join(parts[:index])
+            if parent in self.links or parent in self.files:
+                raise self.refuse(name, f"archive member lies under {parent!r}, which is a link or a file")
+            self.dirs.add(parent)
+        if not member.isdir():
+            folded = self.folded.setdefault(name.lower(), name)
+            if folded != name:
+                self.case_clashes.append((folded, name))
+        return name
+
+    def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        self.members += 1
+        if self.members > limit("members"):
+            raise exceeded("members", package=self.label)
+        name = self._name(member)
+        if member.isdir():
+            if name in self.dirs:
+                return
+            self.dirs.add(name)
+            self.root.mkdir(name)
+        elif member.issym():
+            target = member.linkname
+            if not target or len(target) > grammar.MAX_PATH or "\0" in target or "\\" in target:
+                raise self.refuse(name, f"symlink target {target[:200]!r} is not a POSIX path")
+            if target.startswith("/"):
+                raise self.refuse(name, f"is a symlink to {target!r}, outside the package")
+            self.links[name] = target
+        elif member.islnk():
+            try:
+                target = grammar.relative_path(member.linkname)
+            except ValueError:
+                raise self.refuse(name, f"is a hardlink to {member.linkname[:200]!r}, outside the package") from None
+            facts = self.files.get(target)
+            if facts is None:
+                raise self.refuse(name, f"is a hardlink to {target!r}, which is not an earlier regular file")
+            self.count(facts.size, name)
+            self.root.copy_from(self.root, target, name, 0o755 if facts.executable else 0o644)
+            self.files[name] = facts
+        elif member.isfile():
+            self._file(tar, member, name)
+        else:
+            raise self.refuse(name, "archive member is a device, FIFO or other special file")
+
+    def _file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, name: str) -> None:
+        if member.size < 0:
+            raise self.refuse(name, "archive member has a negative size")
+        self.count(member.size, name)
+        if self.declared is None and not name.startswith("info/") and self.root.is_file("info/paths.json"):
+            self.declared = {e.path: e.size for e in _read_paths_json(self.root, self.label)
+                             if e.path_type == "hardlink" and e.size is not None}
+        if self.declared and name in self.declared and member.size != self.declared[name]:
+            raise self.refuse(name, f"archive member is {member.size} bytes, info/paths.json declares "
+                                    f"{self.declared[name]}")
+        executable = bool(member.mode & 0o100)
+        digest = hashlib.sha256()
+        source = tar.extractfile(member)
+        if source is None:
+            raise self.refuse(name, "archive member has no data")
+        written = 0
+        with self.root.create(name, 0o755 if executable else 0o644) as out:
+            while True:
+                block = source.read(min(CHUNK, member.size - written))
+                if not block:
+                    break
+                written += len(block)
+                digest.update(block)
+                out.write(block)
+        if written != member.size:
+            raise ArchiveError(f"archive member {name!r} is cut short", package=self.label)
+        self.files[name] = FileFacts(member.size, digest.hexdigest(), executable)
 
 
-def _check_index(index: dict[str, Any], label: str) -> None:
-    """Refuse an ``info/index.json`` whose fields do not have conda's types."""
-    for key in ("name", "version"):
-        if not isinstance(index.get(key), str) or not index[key]:
-            raise ArchiveError(f"info/index.json has no valid {key!r}", package=label)
-    for key in ("build", "subdir", "noarch"):
-        if key in index and index[key] is not None and not isinstance(index[key], (str, bool)):
-            raise ArchiveError(f"info/index.json: {key!r} is not a string", package=label)
-    if "build_number" in index and (isinstance(index["build_number"], bool) or not isinstance(index["build_number"], int)):
-        raise ArchiveError("info/index.json: 'build_number' is not an integer", package=label)
-    depends = index.get("depends", [])
-    if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
-        raise ArchiveError("info/index.json: 'depends' is not a list of strings", package=label)
-    if "timestamp" in index and not isinstance(index["timestamp"], (int, float)):
-        raise ArchiveError("info/index.json: 'timestamp' is not a number", package=label)
+def _read_paths_json(root: Root, label: str) -> tuple[PathEntry, ...]:
+    data = _read_metadata(root, "info/paths.json", label)
+    assert data is not None
+    return parse_paths(load_json(data, label, "info/paths.json"), label)
+
+
+def _read_metadata(root: Root, rel: str, label: str) -> bytes | None:
+    """The bytes of a metadata file of the package (None when absent), at
+    most the ``metadata_size`` limit."""
+    if not root.is_file(rel):
+        return None
+    data = root.read_bytes(rel, limit("metadata_size") + 1)
+    if len(data) > limit("metadata_size"):
+        raise exceeded("metadata_size", package=label, field=rel)
+    return data
+
+
+def _read_text(root: Root, rel: str, label: str) -> str | None:
+    data = _read_metadata(root, rel, label)
+    return None if data is None else decode_text(data, label, rel)
+
+
+def _extract(source: Path, unpacker: _Unpacker) -> None:
+    label = unpacker.label
+    try:
+        for guard, tar in _components(source, label):
+            for member in tar:
+                guard.disarm()
+                unpacker.add(tar, member)
+                guard.arm()
+    except PressError:
+        raise
+    except ContainmentError as exc:
+        raise UnsafeArchiveError(f"unsafe archive member: {exc}", package=label) from exc
+    except Exception as exc:  # tarfile, zipfile, zstd and bz2 errors have no common base class
+        raise ArchiveError(f"corrupt or truncated archive ({type(exc).__name__}: {exc})", package=label) from exc
+
+
+def _site_prefix(path: str) -> str | None:
+    from .layout import site_packages_prefix
+
+    return site_packages_prefix(path)
+
+
+def _dist_infos(root: Root, files: Mapping[str, FileFacts], paths: tuple[PathEntry, ...], label: str,
+                ) -> tuple[DistInfo, ...]:
+    """The package's own ``*.dist-info``/``*.egg-info`` metadata in site-packages."""
+    found: dict[str, DistInfo] = {}
+    for entry in paths:
+        prefix = _site_prefix(entry.path)
+        if prefix is None:
+            continue
+        top = entry.path[len(prefix):].split("/", 1)[0]
+        where = prefix + top
+        if not top.endswith((".dist-info", ".egg-info")) or where in found:
+            continue
+        if top.endswith(".dist-info"):
+            metadata_file = f"{where}/METADATA"
+        elif f"{where}/PKG-INFO" in files:
+            metadata_file = f"{where}/PKG-INFO"
+        else:
+            metadata_file = where  # a single-file egg-info
+        name = None
+        if metadata_file in files:
+            data = _read_metadata(root, metadata_file, label)
+            name = parse_core_metadata_name(data or b"", label, metadata_file)
+        points: tuple[EntryPoint, ...] = ()
+        entry_points_file = f"{where}/entry_points.txt"
+        if entry_points_file in files:
+            text = _read_text(root, entry_points_file, label) or ""
+            points = parse_entry_points_txt(text, label, entry_points_file)
+        found[where] = DistInfo(where, name, points)
+    return tuple(found[k] for k in sorted(found))
 
 
 def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Artifact:
-    """Unpack the conda artifact ``source`` into a new directory under ``workdir``.
+    """Unpack the conda artifact ``source`` into ``workdir`` (made, must be new
+    or empty) and parse its metadata at the validation boundary.
 
     Returns the :class:`Artifact`. Raises :class:`UnsafeArchiveError` for a
-    member with an absolute path, a ``..`` component, a link leaving the
-    package, a device/FIFO, a duplicate path, paths differing only in case
-    (for targets other than Linux, whose file systems tell them apart), a
-    size other than ``paths.json`` declares, or more than
-    :func:`max_unpacked_size` bytes in all; :class:`ArchiveError` for a
-    corrupt or truncated archive, a missing or invalid ``info/index.json``,
-    an ``about.json``/``link.json``/``paths.json`` that is not valid JSON,
-    or a payload that disagrees with ``paths.json`` (missing file, size,
-    sha256).
-    Nothing is written outside ``workdir``. ``sha256`` (hex), when the caller
-    has already checked it, saves hashing the archive again.
+    member whose name is not a safe relative path (absolute, ``..``, NUL,
+    backslash), a link leaving the package, a device/FIFO, a duplicate path
+    (also under Unicode normalisation; case-only duplicates for targets
+    other than Linux), a size other than ``paths.json`` declares, or input
+    beyond a :mod:`press.limits` limit (:class:`~press.errors.LimitError`);
+    :class:`~press.errors.InvalidInputError` for a metadata document whose
+    types, ranges or grammars are wrong; :class:`ArchiveError` for a corrupt
+    or truncated archive, a missing ``info/index.json`` or a payload that
+    disagrees with ``paths.json`` (missing file, size, sha256). Nothing is
+    written outside ``workdir``. ``sha256`` (hex), when the caller has
+    already checked it, saves hashing the archive again.
     """
     source = Path(source)
     label = source.name
-    stem = artifact_stem(source)
+    artifact_stem(source)
     if not source.is_file():
         raise ArchiveError("no such file", package=label)
-    dest = Path(workdir) / stem
-    dest.mkdir(parents=True, exist_ok=False)
-    case_clashes = _extract(source, dest, label)
-    info = dest / "info"
-    index = _read_json(info / "index.json", label, required=True)
-    _check_index(index, label)
-    label = f"{index['name']}-{index['version']}-{index.get('build', '')}"
-    about = _read_json(info / "about.json", label)
-    artifact = Artifact(
-        source=source,
-        root=dest,
-        sha256=sha256 or sha256_file(source),
-        index=index,
-        about=about,
-        link=_read_json(info / "link.json", label),
-        paths=_read_paths(info, label),
-        test_imports=_read_test_imports(info),
-    )
-    subdir = str(index.get("subdir", ""))
-    if case_clashes and not subdir.startswith("linux-"):
-        first, second = case_clashes[0]
+    root = Root(workdir, create=True)
+    unpacker = _Unpacker(root, label)
+    _extract(source, unpacker)
+    index_data = _read_metadata(root, "info/index.json", label)
+    if index_data is None:
+        raise ArchiveError("missing info/index.json", package=label)
+    identity = parse_index(load_json(index_data, label, "info/index.json"), label)
+    label = identity.label
+    unpacker.label = label
+    about_data = _read_metadata(root, "info/about.json", label)
+    about = parse_about(load_json(about_data, label, "info/about.json"), label) if about_data else About()
+    link_data = _read_metadata(root, "info/link.json", label)
+    entry_points = parse_link(load_json(link_data, label, "info/link.json"), label) if link_data else ()
+    if root.is_file("info/paths.json"):
+        paths = _read_paths_json(root, label)
+    elif root.is_file("info/files"):
+        paths = parse_legacy_files(_read_text(root, "info/files", label) or "",
+                                   _read_text(root, "info/has_prefix", label), label)
+    else:
+        paths = ()
+    meta = "info/recipe/meta.yaml.rendered" if root.is_file("info/recipe/meta.yaml.rendered") else "info/recipe/meta.yaml"
+    test_imports = parse_recipe_tests(_read_text(root, meta, label), _read_text(root, "info/tests/tests.yaml", label),
+                                      _read_text(root, "info/test/run_test.py", label), label, meta)
+    if unpacker.case_clashes and not identity.subdir.startswith("linux-"):
+        first, second = unpacker.case_clashes[0]
         raise UnsafeArchiveError(
             f"archive members {first!r} and {second!r} differ only in case, which collide on the "
-            f"case-insensitive file systems of {subdir or 'noarch'} targets", package=label)
-    _check_payload(artifact, label)
-    return artifact
+            f"case-insensitive file systems of {identity.subdir} targets", package=label)
+    dirs = frozenset(unpacker.dirs)
+    files = dict(unpacker.files)
+    # Every link must stay inside the package; links to files count at
+    # their target's size (a wheel stores them as copies).
+    for link in sorted(unpacker.links):
+        kind, resolved = _resolve(link, files, dirs, unpacker.links, label)
+        if kind == "file":
+            unpacker.count(files[resolved].size, link)
+    _check_payload(paths, files, dirs, unpacker.links, label)
+    licenses = tuple(sorted(p[len("info/licenses/"):] for p in files if p.startswith("info/licenses/")))
+    return Artifact(
+        source=source,
+        sha256=sha256 or sha256_file(source),
+        root=root,
+        identity=identity,
+        about=about,
+        paths=paths,
+        files=files,
+        dirs=dirs,
+        links=dict(unpacker.links),
+        entry_points=entry_points,
+        test_imports=test_imports,
+        dist_infos=_dist_infos(root, files, paths, label),
+        licenses=licenses,
+    )
 
 
-def _check_payload(artifact: Artifact, label: str) -> None:
-    """Compare the unpacked payload with ``info/paths.json``: every listed
-    file exists, and regular files have the declared size and sha256 (conda
+def _check_payload(paths: tuple[PathEntry, ...], files: Mapping[str, FileFacts], dirs: frozenset[str],
+                   links: Mapping[str, str], label: str) -> None:
+    """Compare the unpacked payload with ``paths.json``: every listed path
+    exists, and regular files have the declared size and sha256 (conda
     checks the same when it verifies a package)."""
-    for entry in artifact.paths:
-        target = artifact.root / entry.path
-        if entry.path_type != "directory" and not os.path.lexists(target):
-            raise ArchiveError(f"info/paths.json lists {entry.path!r} but the payload lacks it", package=label)
-        if entry.path_type != "hardlink" or os.path.islink(target) or not target.is_file():
+    for entry in paths:
+        if entry.path_type == "directory":
             continue
-        if entry.size is not None and target.stat().st_size != entry.size:
-            raise ArchiveError(
-                f"info/paths.json: {entry.path!r} is {target.stat().st_size} bytes, declared {entry.size}",
-                package=label)
-        if entry.sha256 and sha256_file(target) != entry.sha256.lower():
+        facts = files.get(entry.path)
+        if facts is None and entry.path not in links:
+            if entry.path in dirs:
+                continue
+            raise ArchiveError(f"info/paths.json lists {entry.path!r} but the payload lacks it", package=label)
+        if entry.path_type != "hardlink" or facts is None:
+            continue
+        if entry.size is not None and facts.size != entry.size:
+            raise invalid(label, f"info/paths.json: {entry.path}", f"{facts.size} bytes, declared {entry.size}")
+        if entry.sha256 and facts.sha256 != entry.sha256:
             raise ArchiveError(f"info/paths.json: sha256 of {entry.path!r} does not match", package=label)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
+from .artifact import sha256_file
 from .errors import PressError
 from .files import atomic_write
 
@@ -88,6 +89,9 @@ class Job:
     sha256: str
     depends: tuple[str, ...]
     python: str
+    channel: str = ""
+    md5: str = ""
+    size: int | None = None
 
     @property
     def record(self) -> "_Record":
@@ -103,6 +107,7 @@ class _Record:
         self.name = PackageName(job.name)
         self.version, self.build, self.file_name = job.version, job.build, job.file_name
         self.url, self.sha256, self.depends = job.url, job.sha256, list(job.depends)
+        self.channel, self.md5, self.size = job.channel, job.md5 or None, job.size
 
 
 @dataclass
@@ -249,7 +254,10 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
             jobs.append(Job(name=name, version=str(record.version), build=str(record.build),
                             build_number=int(record.build_number), subdir=str(record.subdir),
                             file_name=str(record.file_name), url=str(record.url), sha256=sha,
-                            depends=tuple(str(d) for d in record.depends), python=pin or pythons[0]))
+                            depends=tuple(str(d) for d in record.depends), python=pin or pythons[0],
+                            channel=str(record.channel or ""),
+                            md5=record.md5.hex() if isinstance(record.md5, (bytes, bytearray)) else str(record.md5 or ""),
+                            size=record.size if isinstance(record.size, int) else None))
     jobs.sort(key=lambda j: j.file_name)
     return jobs, skipped
 
@@ -278,14 +286,14 @@ def _up_to_date(wheel_dir: Path, key: str) -> list[str] | None:
         return None
     for name, digest in doc.get("wheels", {}).items():
         path = wheel_dir / name
-        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        if not path.is_file() or sha256_file(path) != digest:
             return None
     return sorted(doc.get("wheels", {}))
 
 
 def _write_state(wheel_dir: Path, key: str, job: Job, wheels: list[str]) -> None:
     doc = {"artifact": job.file_name, "press": __version__,
-           "wheels": {w: hashlib.sha256((wheel_dir / w).read_bytes()).hexdigest() for w in sorted(set(wheels))}}
+           "wheels": {w: sha256_file(wheel_dir / w) for w in sorted(set(wheels))}}
     atomic_write(wheel_dir / STATE_DIR / f"{key}.json", json.dumps(doc, indent=1, sort_keys=True))
 
 

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform as _platform
+from stat import S_ISREG
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -99,12 +100,15 @@ def _local_dir(channel: str) -> Path | None:
     return None
 
 
-def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict | None = None) -> str:
+def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict | None = None,
+                   notes: list[str] | None = None) -> str:
     """Return the channel string to hand rattler for ``channel``.
 
     Local directories without repodata are indexed under
-    ``cache_dir/channels/`` (re-indexed only when their files change).
-    Raises :class:`ChannelError` for a directory that does not exist.
+    ``cache_dir/channels/`` (re-indexed only when their files change); the
+    files the index left out (unreadable archives, FIFOs and other
+    non-regular files) are described in ``notes``. Raises
+    :class:`ChannelError` for a directory that does not exist.
     """
     local = _local_dir(channel)
     if local is None:
@@ -113,7 +117,11 @@ def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict | N
         (local / sd / "repodata.json").is_file() for sd in (subdir, "noarch") if (local / sd).is_dir()
     ) and (local / "noarch" / "repodata.json").is_file():
         return local.as_uri()
-    return index_local_channel(local, cache_dir, patches).as_uri()
+    root = index_local_channel(local, cache_dir, patches)
+    if notes is not None:
+        notes += [f"{channel}: left out of the index: {reason}" for _name, reason in
+                  sorted(local_index_errors(root).items())]
+    return root.as_uri()
 
 
 def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None = None) -> Path:
@@ -130,7 +138,8 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None =
     conda-forge-repodata-patches: ``packages``/``packages.conda`` mapping a
     file name to the keys to overwrite, ``remove`` listing file names); they
     are applied to the written index, as a channel's hotfixes are. An
-    archive that cannot be read is left out of the index and listed by
+    archive that cannot be read, and anything that is not a regular file
+    (a FIFO would block the indexer), is left out of the index and listed by
     :func:`local_index_errors`.
     """
     from rattler import RepoDataRecord
@@ -165,6 +174,10 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None =
             for path in files:
                 stat = path.stat()
                 stamp = [stat.st_size, stat.st_mtime_ns]
+                if not S_ISREG(stat.st_mode):
+                    # A FIFO or device would block or feed the indexer forever.
+                    new_state[path.name] = {"stamp": stamp, "error": f"{path.name} is not a regular file; skipped"}
+                    continue
                 previous = state.get(path.name)
                 if previous and previous.get("stamp") == stamp:
                     new_state[path.name] = previous
@@ -249,13 +262,15 @@ def solve(
     python: str | None,
     cache_dir: Path,
     patches: dict | None = None,
+    notes: list[str] | None = None,
 ) -> list:
     """Solve ``specs`` (MatchSpec strings) against ``channels`` for ``subdir``.
 
     Returns the solved rattler ``RepoDataRecord`` objects (virtual packages
     excluded). ``patches`` (see :func:`index_local_channel`) apply to local directory
     channels. ``python`` (``X.Y``) is provided as a virtual package; its records are not
-    part of the result. Strict channel priority, highest versions. Raises
+    part of the result. Strict channel priority, highest versions. What
+    indexing local directories left out is described in ``notes``. Raises
     :class:`SpecError` for a spec that does not parse or names nothing in the
     channels, :class:`SolveError` when no consistent closure exists.
     """
@@ -268,7 +283,7 @@ def solve(
             parsed.append(MatchSpec(spec))
         except Exception as exc:
             raise SpecError(f"not a valid MatchSpec: {exc}", package=spec) from exc
-    sources = [channel_source(c, cache_dir, subdir, patches) for c in channels]
+    sources = [channel_source(c, cache_dir, subdir, patches, notes) for c in channels]
     gateway = make_gateway(cache_dir)
     constraints = []
     if python:

@@ -58,7 +58,7 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
     try:
         report = convert(list(targets), options, progress=progress)
     except PressError as exc:
-        click.echo(f"press: error: {exc}", err=True)
+        click.echo(f"press: error: {_one_line(str(exc))}", err=True)
         sys.exit(1)
     if as_json:
         click.echo(report.to_json())
@@ -69,6 +69,12 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
                 click.echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
     if not report.ok:
         sys.exit(1)
+
+
+def _one_line(text: str) -> str:
+    """An error message on one line: control characters that input may carry
+    (newlines in a hostile name) are shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _duration(seconds: float | None) -> str:
@@ -119,7 +125,7 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
     try:
         report = convert_channel(options, progress=None if quiet else progress)
     except PressError as exc:
-        click.echo(f"press: error: {exc}", err=True)
+        click.echo(f"press: error: {_one_line(str(exc))}", err=True)
         sys.exit(1)
     click.echo(report.to_json() if as_json else report.table())
     if not report.ok:
@@ -127,11 +133,27 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
 
 
 def entry() -> None:
-    """The console script: ``press channel ...`` runs the batch, anything else a conversion."""
-    if len(sys.argv) > 1 and sys.argv[1] == "channel":
-        channel_main(args=sys.argv[2:], prog_name="press channel")
-    else:
-        main()
+    """The console script: ``press channel ...`` runs the batch, anything else a conversion.
+
+    No traceback reaches a user: an exception that is not a
+    :class:`~press.errors.PressError` (a bug, or a library failing on input
+    the boundary let through) is one ``press: error: internal error: ...``
+    line and exit 1; ``PRESS_DEBUG=1`` shows the traceback instead."""
+    try:
+        if len(sys.argv) > 1 and sys.argv[1] == "channel":
+            channel_main(args=sys.argv[2:], prog_name="press channel")
+        else:
+            main()
+    except KeyboardInterrupt:
+        click.echo("press: error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("PRESS_DEBUG"):
+            raise
+        text = " ".join(str(exc).split())[:500]
+        click.echo(f"press: error: internal error: {type(exc).__name__}: {text} (PRESS_DEBUG=1 shows the traceback)",
+                   err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

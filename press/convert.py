@@ -20,14 +20,15 @@ from packaging.utils import canonicalize_name
 from . import __version__
 from .artifact import Artifact, is_artifact_path, open_artifact
 from .channel import DEFAULT_CHANNEL, load_repodata_patch, native_subdir, solve
+from .contained import Root
 from .errors import PressError
+from .package import parse_record_depends
 from .fetch import fetch
 from .layout import Layout, add_artifact, launcher_module, prune_vendored, site_packages_prefix
 from .metadata import (
     build_metadata,
     is_plumbing,
     pypi_name_from,
-    python_metadata_dirs,
     requirement,
     wheel_name_for_conda,
 )
@@ -97,10 +98,7 @@ def is_python_package(artifact: Artifact) -> bool:
 def distribution_name(artifact: Artifact) -> str:
     """The wheel's distribution name: from the package's own Python metadata,
     else derived from the conda name (see :mod:`press.metadata`)."""
-    dirs: list[Path] = []
-    for prefix in sorted({site_packages_prefix(e.path) for e in artifact.paths} - {None}):
-        dirs += python_metadata_dirs(artifact.root / prefix)  # type: ignore[operator]
-    return pypi_name_from(dirs, artifact.name) or wheel_name_for_conda(artifact.name)
+    return pypi_name_from(artifact.dist_infos, artifact.name) or wheel_name_for_conda(artifact.name)
 
 
 def _spec_name(spec: str) -> str:
@@ -119,7 +117,13 @@ class _Session:
         self.tmp = tempfile.TemporaryDirectory(prefix="press-")
         self.work = Path(self.tmp.name)
         self.opened: dict[str, Artifact] = {}
+        self.stages = 0
         self.patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
+
+    def new_stage(self) -> Root:
+        """A fresh contained directory for one wheel's edited copies."""
+        self.stages += 1
+        return Root(self.work / "stage" / str(self.stages), create=True)
 
     def open(self, path: Path, sha256: str | None = None) -> Artifact:
         key = str(Path(path).resolve())
@@ -137,15 +141,18 @@ class _Session:
         for note in notes:
             self.progress(note)
         artifact = self.open(path, sha256)
-        artifact.index["depends"] = list(record.depends)
-        return artifact
+        return artifact.with_depends(parse_record_depends(record.depends, artifact.label))
 
     def closure(self, specs: list[str], records: list | None = None) -> dict[str, Artifact]:
         """Solve (unless ``records``, an already solved closure, is given),
         fetch and unpack; returns conda name -> artifact."""
         if records is None:
             self.progress(f"solving {' '.join(specs)} for {self.options.subdir} (python {self.options.python})")
-            records = solve(specs, self.options.channels, self.options.subdir, self.options.python, self.cache_dir, self.patches)
+            notes: list[str] = []
+            records = solve(specs, self.options.channels, self.options.subdir, self.options.python, self.cache_dir,
+                            self.patches, notes)
+            for note in notes:
+                self.progress(note)
         result = {}
         for index, record in enumerate(records, 1):
             self.progress(f"fetching [{index}/{len(records)}] {record.file_name}")
@@ -346,7 +353,7 @@ def build_wheel(
     family, machine = SUBDIR_PLATFORMS.get(main.subdir, ("any", "any")) if main.subdir != "noarch" else ("any", "any")
     if family == "any" and main.subdir != "noarch":
         raise PressError(f"unknown subdir {main.subdir}", package=main.label)
-    stage = session.work / "stage" / main.label
+    stage = session.new_stage()
     dist = canonicalize_name(name).replace("-", "_")
     info_class, relocator = _RELOCATORS.get(family, (None, None))
     notes = layout.all_notes()
@@ -368,18 +375,21 @@ def build_wheel(
     ]
     tags = python_tags(main.depends, extensions)
     version = to_pep440(main.version, main.label)
-    build_tag = f"{main.build_number}_{''.join(c if c.isalnum() else '_' for c in main.build)}"
+    build_tag = f"{main.build_number}_{''.join(c if c.isascii() and c.isalnum() else '_' for c in main.build)}"
     tag = f"{tags.python}-{tags.abi}-{platform}"
     filename = f"{dist}-{version}-{build_tag}-{tag}.whl"
     dist_info = f"{dist}-{version}.dist-info"
     members: list[Member] = []
     placeholders: list[list[str]] = []
     for arc, staged in sorted(layout.files.items()):
-        members.append(Member(arc, source=staged.source, executable=bool(staged.mode & 0o111)))
+        members.append(Member(arc, root=staged.root, rel=staged.rel, executable=bool(staged.mode & 0o111)))
         if staged.placeholder:
             placeholders.append([arc, staged.placeholder_mode or "text"])
-    for script, data in sorted(layout.scripts.items()):
-        members.append(Member(f"{dist}-{version}.data/scripts/{script}", data=data, executable=True))
+    data_members = []
+    for script_name, script in sorted(layout.scripts.items()):
+        data_members.append(f"{dist}-{version}.data/scripts/{script_name}")
+        members.append(Member(data_members[-1], root=script.root, rel=script.rel, header=b"#!python\n",
+                              skip=script.skip, executable=True))
     entry_points = {g: dict(v) for g, v in layout.entry_points.items()}
     if layout.commands:
         module = f"_press_commands_{dist}"
@@ -390,12 +400,10 @@ def build_wheel(
             console.setdefault(command, f"{module}:cmd_{index}")
     license_files = []
     for artifact, prefix in [(main, "")] + [(a, f"vendored/{a.name}/") for a in vendored_artifacts]:
-        licenses = artifact.root / "info" / "licenses"
-        if licenses.is_dir():
-            for path in sorted(p for p in licenses.rglob("*") if p.is_file()):
-                rel = prefix + str(path.relative_to(licenses)).replace(os.sep, "/")
-                license_files.append(rel)
-                members.append(Member(f"{dist_info}/licenses/{rel}", source=path))
+        for license_path in artifact.licenses:
+            license_files.append(prefix + license_path)
+            members.append(Member(f"{dist_info}/licenses/{prefix}{license_path}", root=artifact.root,
+                                  rel=f"info/licenses/{license_path}"))
     members.append(Member(f"{dist_info}/METADATA", data=build_metadata(main, name, requires, license_files)))
     wheel_text = (
         "Wheel-Version: 1.0\n"
@@ -411,9 +419,9 @@ def build_wheel(
             for group, points in sorted(entry_points.items())
         )
         members.append(Member(f"{dist_info}/entry_points.txt", data=text.encode()))
-    timestamp = int(main.index.get("timestamp", 0)) / 1000
+    timestamp = main.identity.timestamp / 1000
     out = Path(options.wheel_dir) / filename
-    write_wheel(out, members, timestamp=timestamp, compresslevel=options.compresslevel)
+    write_wheel(out, members, timestamp=timestamp, compresslevel=options.compresslevel, data_members=data_members)
     wheel = WheelReport(
         path=str(out),
         name=name,
@@ -430,7 +438,7 @@ def build_wheel(
         placeholders=placeholders,
         notes=notes,
         test_imports=list(dict.fromkeys(
-            main.test_imports + [i for a in vendored_artifacts if is_python_package(a) for i in a.test_imports]
+            list(main.test_imports) + [i for a in vendored_artifacts if is_python_package(a) for i in a.test_imports]
         )),
     )
     return wheel, python_deps

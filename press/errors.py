@@ -12,13 +12,17 @@ from __future__ import annotations
 class PressError(Exception):
     """Root of every error press raises on purpose.
 
-    ``package`` (optional) names the conda package or spec the error is about;
-    it is already part of ``str(error)``.
+    ``package`` (optional) names the conda package, artifact or spec the error
+    is about; ``field`` (optional) the piece of it that is wrong (a metadata
+    file and key, an archive member, a record field). Both are already part of
+    ``str(error)``, which reads ``<package>: <field>: <reason>``.
     """
 
-    def __init__(self, message: str, *, package: str | None = None) -> None:
+    def __init__(self, message: str, *, package: str | None = None, field: str | None = None) -> None:
         self.package = package
-        super().__init__(f"{package}: {message}" if package else message)
+        self.field = field
+        self.reason = message
+        super().__init__(": ".join(p for p in (package, field, message) if p))
 
 
 class ChannelError(PressError):
@@ -44,6 +48,17 @@ class ArchiveError(PressError):
 class UnsafeArchiveError(ArchiveError):
     """An archive member would escape the extraction directory or is not a plain file,
     directory or in-package link (absolute path, ``..``, device, FIFO, outside link)."""
+
+
+class InvalidInputError(ArchiveError):
+    """A value read from an archive, a channel or a binary fails its check at
+    the validation boundary (:mod:`press.package`, :mod:`press.grammar`):
+    wrong JSON type, out of range, or outside its grammar. ``field`` names it."""
+
+
+class LimitError(UnsafeArchiveError):
+    """Input exceeds one of press's resource limits (:mod:`press.limits`);
+    the message names the limit and the environment variable that raises it."""
 
 
 class MetadataError(PressError):

@@ -2,26 +2,73 @@
 
 rattler does the download; press checks the result against the record's
 sha256 (rattler does not enforce it) and reuses a cached file only when its
-hash matches. Local ``file://`` artifacts are read in place.
+hash matches (md5 and size for a record without sha256), in a cache
+directory of its own per channel URL. Local ``file://`` artifacts are read
+in place; a remote channel's record may not point at one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from . import grammar
 from .artifact import sha256_file
-from .errors import FetchError
+from .errors import FetchError, InvalidInputError
 
 
-def _expected_sha256(record) -> str | None:
-    value = record.sha256
+def _hex(value: object) -> str | None:
     if value is None:
         return None
     return value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def _checked_record(record) -> tuple[str, str, str | None, str | None, int | None]:
+    """The record's file name, URL, sha256, md5 and size, each checked at the
+    boundary: the file name is one path component of the artifact grammar,
+    the URL is ``http(s)://`` or ``file://`` and ends with that file name."""
+    from .package import checked
+
+    raw_name = str(record.file_name)
+    file_name = checked(grammar.archive_file_name, raw_name, raw_name[:200], "repodata: fn")
+    url = str(record.url)
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https", "file") or not unquote(parsed.path).endswith("/" + file_name):
+        raise InvalidInputError(f"{url[:300]!r} is not an http(s) or file URL of {file_name}", package=file_name,
+                                field="repodata: url")
+    sha256 = _hex(record.sha256)
+    sha256 = checked(grammar.sha256_hex, sha256, file_name, "repodata: sha256") if sha256 else None
+    md5 = _hex(getattr(record, "md5", None))
+    md5 = checked(grammar.md5_hex, md5, file_name, "repodata: md5") if md5 else None
+    size = getattr(record, "size", None)
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise InvalidInputError(f"{size!r} is not a size in bytes", package=file_name, field="repodata: size")
+    return file_name, url, sha256, md5, size
+
+
+def _md5_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _reusable(path: Path, sha256: str | None, md5: str | None, size: int | None) -> str | None:
+    """The cached file's sha256 when it matches the record: its sha256, or
+    without one both its md5 and its size; else None."""
+    if not path.is_file():
+        return None
+    actual = sha256_file(path)
+    if sha256:
+        return actual if actual == sha256 else None
+    if md5 and size is not None and path.stat().st_size == size and _md5_file(path) == md5:
+        return actual
+    return None
 
 
 #: Download attempts per artifact; the wait doubles from 0.5 s between them.
@@ -40,21 +87,30 @@ def http_client():
 
 def fetch(record, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path, str]:
     """Return a local path holding the artifact of ``record`` (a rattler
-    ``RepoDataRecord``, or anything with ``url``, ``file_name`` and
-    ``sha256``), downloading it into ``cache_dir/pkgs`` when remote, and the
+    ``RepoDataRecord``, or anything with ``url``, ``file_name``, ``sha256``
+    and optionally ``md5``, ``size`` and ``channel``), downloading it into
+    ``cache_dir/pkgs/<hash of the URL's directory>/`` when remote, and the
     artifact's verified hex sha256.
 
-    A download that fails (connection reset, timeout, HTTP error, a body cut
-    short) or whose sha256 differs from the record's is tried again, up to
-    :data:`ATTEMPTS` times with a doubling wait; each retry is described in
-    ``notes``. Only a verified file is renamed into the cache. Raises
-    :class:`FetchError` when every attempt fails.
+    The record's fields are checked first (:func:`_checked_record`); a
+    record of a remote channel may not point at a ``file://`` URL. A cached
+    file is reused only when the record's sha256 matches it (or, for a record
+    without one, its md5 and size); the cache directory is keyed by the
+    URL's directory, so two channels never share a file. A download that
+    fails (connection reset, timeout, HTTP error, a body cut short) or whose
+    sha256 differs from the record's is tried again, up to :data:`ATTEMPTS`
+    times with a doubling wait; each retry is described in ``notes``. Only
+    a verified file is renamed into the cache. Raises :class:`FetchError`
+    when every attempt fails, :class:`~press.errors.InvalidInputError` for
+    a bad record.
     """
-    url = str(record.url)
-    label = record.file_name
-    expected = _expected_sha256(record)
+    label, url, expected, md5, size = _checked_record(record)
     parsed = urlparse(url)
+    channel = str(getattr(record, "channel", "") or "")
     if parsed.scheme == "file":
+        if channel.startswith(("http://", "https://")):
+            raise InvalidInputError(f"a record of the remote channel {channel} points at {url[:300]}, on this machine",
+                                    package=label, field="repodata: url")
         path = Path(unquote(parsed.path))
         if not path.is_file():
             raise FetchError(f"artifact {path} is missing", package=label)
@@ -62,14 +118,13 @@ def fetch(record, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path
         if expected and actual != expected:
             raise FetchError(f"sha256 of {path} does not match its repodata record", package=label)
         return path, actual
-    pkgs = Path(cache_dir) / "pkgs"
+    pkgs = Path(cache_dir) / "pkgs" / hashlib.sha256(url.rsplit("/", 1)[0].encode()).hexdigest()[:16]
     pkgs.mkdir(parents=True, exist_ok=True)
-    dest = pkgs / record.file_name
-    if dest.is_file():
-        actual = sha256_file(dest)
-        if expected is None or actual == expected:
-            return dest, actual
-    tmp = pkgs / f".{record.file_name}.{os.getpid()}.part"
+    dest = pkgs / label
+    actual = _reusable(dest, expected, md5, size)
+    if actual is not None:
+        return dest, actual
+    tmp = pkgs / f".{label}.{os.getpid()}.part"
     problem = ""
     for attempt in range(1, ATTEMPTS + 1):
         try:
@@ -79,6 +134,8 @@ def fetch(record, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path
             actual = sha256_file(tmp)
             if expected and actual != expected:
                 problem = "sha256 does not match the repodata record (truncated or altered download)"
+            elif not expected and md5 and _md5_file(tmp) != md5:
+                problem = "md5 does not match the repodata record (truncated or altered download)"
             else:
                 os.replace(tmp, dest)
                 return dest, actual

@@ -26,6 +26,7 @@ from pathlib import Path
 from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from .artifact import sha256_file
 from .files import atomic_write
 
 #: PEP 691 API version written in the JSON pages.
@@ -53,7 +54,7 @@ def write_simple_index(wheel_dir: Path) -> dict[str, list[str]]:
     for project, wheels in sorted(projects.items()):
         files_json, links = [], []
         for wheel in wheels:
-            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+            digest = sha256_file(wheel)
             metadata = _core_metadata(wheel)
             metadata_file = wheel.with_name(wheel.name + ".metadata")
             if not metadata_file.is_file() or metadata_file.read_bytes() != metadata:

@@ -18,16 +18,14 @@ a copy and reported.
 
 from __future__ import annotations
 
-import configparser
-import os
 import posixpath
 import re
-import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from . import grammar
 from .artifact import Artifact, PathEntry
-from .errors import ConflictError
+from .contained import Root
+from .errors import ConflictError, UnsafeArchiveError
 from .relocate import BinaryInfo, file_key, lookup_name, read_binary
 
 _SITE_PACKAGES = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages|site-packages)/")
@@ -43,15 +41,41 @@ _SHARED_LIB = re.compile(r"\.so(\.\d+)*$|\.dylib$")
 
 @dataclass
 class StagedFile:
-    """One file bound for the wheel: ``source`` on disk, its unix ``mode`` and
-    the ``owner`` package label."""
+    """One file bound for the wheel: ``rel`` inside ``root`` (an artifact's
+    unpacked tree, or the stage where press writes edited copies), its unix
+    ``mode``, the ``owner`` package label, its linking facts (``binary``),
+    its prefix placeholder, and its hex ``sha256`` when known (None once
+    edited)."""
 
-    source: Path
+    root: Root
+    rel: str
     mode: int
     owner: str
     binary: BinaryInfo | None = None
     placeholder: str | None = None
     placeholder_mode: str | None = None
+    sha256: str | None = None
+
+    def digest(self) -> str:
+        """The hex sha256 of the content (streamed when not known)."""
+        if self.sha256 is None:
+            self.sha256 = self.root.sha256(self.rel)
+        return self.sha256
+
+    def size(self) -> int:
+        """The size in bytes."""
+        found = self.root.lstat(self.rel)
+        return found.st_size if found else 0
+
+
+@dataclass(frozen=True)
+class Script:
+    """A Python script for ``.data/scripts``: ``rel`` in ``root`` with its
+    first line (a conda prefix shebang, ``skip`` bytes) replaced by ``#!python``."""
+
+    root: Root
+    rel: str
+    skip: int
 
 
 @dataclass
@@ -63,18 +87,16 @@ class Layout:
     ``argv[0]`` to give it); ``scripts`` holds ``.data/scripts`` payloads;
     ``entry_points`` is ``{group: {name: value}}``; ``notes`` collects what
     the report should tell the user, ``copied_links`` (archive name -> note) the
-    symlinks stored as copies (see :meth:`all_notes`); ``meta_dirs`` are the packages' own
-    dist-info/egg-info locations on disk.
+    symlinks stored as copies (see :meth:`all_notes`).
     """
 
     libs_dir: str
     files: dict[str, StagedFile] = field(default_factory=dict)
     commands: dict[str, tuple[str, str]] = field(default_factory=dict)
-    scripts: dict[str, bytes] = field(default_factory=dict)
+    scripts: dict[str, Script] = field(default_factory=dict)
     entry_points: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     copied_links: dict[str, str] = field(default_factory=dict)
-    meta_dirs: list[Path] = field(default_factory=list)
     extensions: list[str] = field(default_factory=list)
     prefer: list[str] = field(default_factory=list)
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)
@@ -91,7 +113,7 @@ class Layout:
         :meth:`check_conflicts` to refuse."""
         previous = self.files.get(arcname)
         if previous is not None and previous.owner != staged.owner:
-            if _same_bytes(previous.source, staged.source):
+            if previous.digest() == staged.digest():
                 return
             rank = {name: index for index, name in enumerate(self.prefer)}
             first, second = (rank.get(_conda_name(o), len(rank)) for o in (previous.owner, staged.owner))
@@ -121,27 +143,10 @@ def _conda_name(label: str) -> str:
     return label.rsplit("-", 2)[0]
 
 
-def _same_bytes(a: Path, b: Path) -> bool:
-    try:
-        return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
-    except OSError:
-        return False
-
-
 def site_packages_prefix(path: str) -> str | None:
     """The site-packages prefix of a package path, or None."""
     match = _SITE_PACKAGES.match(path)
     return match.group(0) if match else None
-
-
-def _parse_entry_points(text: str) -> dict[str, dict[str, str]]:
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    try:
-        parser.read_string(text)
-    except configparser.Error:
-        return {}
-    return {section: {k.strip(): v.strip() for k, v in parser.items(section)} for section in parser.sections()}
 
 
 def _python_shebang(data: bytes, placeholder: str | None) -> bool:
@@ -151,15 +156,29 @@ def _python_shebang(data: bytes, placeholder: str | None) -> bool:
     )
 
 
-def _is_executable(path: Path) -> bool:
-    try:
-        return bool(path.stat().st_mode & stat.S_IXUSR)
-    except OSError:
-        return False
-
-
 def _command_dir(path: str) -> bool:
     return path.startswith(("bin/", "Scripts/", "Library/bin/", "python-scripts/"))
+
+
+def _command_name(layout: Layout, artifact: Artifact, path: str) -> str | None:
+    """The console-script name of an executable: its file name, when that is
+    a valid entry point name (anything else is left out with a note)."""
+    name = posixpath.basename(path)
+    try:
+        return grammar.entry_point_name(name)
+    except ValueError:
+        layout.notes.append(f"{artifact.label}: {path}: not exposed as a command ({name!r} is not a valid "
+                            "console-script name)")
+        return None
+
+
+def _staged(artifact: Artifact, path: str, entry: PathEntry | None = None) -> StagedFile:
+    facts = artifact.files[path]
+    return StagedFile(
+        artifact.root, path, 0o755 if facts.executable else 0o644, artifact.label,
+        placeholder=entry.prefix_placeholder if entry else None,
+        placeholder_mode=entry.file_mode if entry else None, sha256=facts.sha256,
+    )
 
 
 def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
@@ -167,51 +186,42 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
 
     ``main`` is False for a vendored dependency: its development files
     (headers, static libraries, pkg-config, CMake, man pages) are left out and
-    its commands are not exposed.
+    its commands are not exposed. Raises
+    :class:`~press.errors.UnsafeArchiveError` for a ``<name>.data``
+    directory in site-packages, which pip would install outside it.
     """
     entries = {e.path: e for e in artifact.paths} or {
-        str(p.relative_to(artifact.root)).replace(os.sep, "/"): PathEntry(str(p.relative_to(artifact.root)))
-        for p in artifact.root.rglob("*")
-        if not p.is_dir() and not str(p.relative_to(artifact.root)).startswith("info")
+        p: PathEntry(p) for p in sorted(set(artifact.files) | set(artifact.links)) if not p.startswith("info/")
     }
     label = artifact.label
-    link_points = (artifact.link.get("noarch") or {}).get("entry_points") or []
-    for spec in link_points:
-        name, _, value = spec.partition("=")
-        layout.entry_points.setdefault("console_scripts", {})[name.strip()] = value.strip()
-    # First pass: python metadata and entry points, so scripts can be matched against them.
-    for path in sorted(entries):
-        prefix = site_packages_prefix(path)
-        if prefix is None:
-            continue
-        top = path[len(prefix):].split("/", 1)[0]
-        if top.endswith((".dist-info", ".egg-info")):
-            meta = artifact.root / prefix / top
-            if meta not in layout.meta_dirs:
-                layout.meta_dirs.append(meta)
-            if path.endswith("entry_points.txt") and main:
-                for group, points in _parse_entry_points((artifact.root / path).read_text("utf-8", "replace")).items():
-                    layout.entry_points.setdefault(group, {}).update(points)
+    for point in artifact.entry_points:
+        layout.entry_points.setdefault(point.group, {})[point.name] = point.value
+    if main:
+        for dist_info in artifact.dist_infos:
+            for point in dist_info.entry_points:
+                layout.entry_points.setdefault(point.group, {})[point.name] = point.value
     console = layout.entry_points.get("console_scripts", {})
-    symlinks: list[tuple[str, PathEntry]] = []
+    symlinks: list[str] = []
     for path in sorted(entries):
         entry = entries[path]
-        source = artifact.root / path
         if entry.path_type == "directory" or _DROP.search(path):
             continue
-        if os.path.islink(source) or entry.path_type == "softlink":
-            symlinks.append((path, entry))
+        if path in artifact.links or entry.path_type == "softlink":
+            symlinks.append(path)
             continue
-        if not source.is_file():
+        if path not in artifact.files:
             continue
         prefix = site_packages_prefix(path)
-        mode = 0o755 if _is_executable(source) else 0o644
-        staged = StagedFile(source, mode, label, placeholder=entry.prefix_placeholder, placeholder_mode=entry.file_mode)
+        staged = _staged(artifact, path, entry)
         if prefix is not None:
             rel = path[len(prefix):]
-            if rel.split("/", 1)[0].endswith((".dist-info", ".egg-info")):
+            top = rel.split("/", 1)[0]
+            if top.endswith((".dist-info", ".egg-info")):
                 continue
-            staged.binary = read_binary(source)
+            if top.endswith(".data"):
+                raise UnsafeArchiveError(f"a '{top}' directory in site-packages would be installed by pip "
+                                         "outside site-packages", package=label, field=path)
+            staged.binary = read_binary(artifact.root, path, label)
             if staged.binary is not None:
                 layout.extensions.append(rel)
             layout.add(rel, staged)
@@ -220,17 +230,17 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
             continue
         if _command_dir(path):
             name = posixpath.basename(path)
-            data = source.read_bytes()[:4096]
-            if data and _python_shebang(data, entry.prefix_placeholder):
+            head = artifact.root.read_bytes(path, 4096)
+            if head and _python_shebang(head, entry.prefix_placeholder):
                 if main and name not in console and not name.endswith(("-script.py", ".exe")):
-                    full = source.read_bytes()
-                    rest = full.split(b"\n", 1)[1] if b"\n" in full else b""
-                    layout.scripts[name] = b"#!python\n" + rest
+                    command = _command_name(layout, artifact, path)
+                    if command is not None:
+                        layout.scripts[command] = Script(artifact.root, path, _first_line_length(artifact.root, path))
                 continue
         if _command_dir(path) and path.lower().endswith(".exe") and posixpath.basename(path)[:-4] in console:
             continue  # conda's copy of the .exe launcher of a console_scripts entry point
         arcname = f"{layout.libs_dir}/{path}"
-        staged.binary = read_binary(source)
+        staged.binary = read_binary(artifact.root, path, label)
         if staged.binary is not None:
             name = staged.binary.name
             if name and _SHARED_LIB.search(path) and posixpath.basename(path) != name:
@@ -238,54 +248,74 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
                 arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{name}".replace("//", "/")
         layout.add(arcname, staged)
         is_dll = path.lower().endswith((".dll", ".pyd"))
-        if main and _command_dir(path) and (mode & 0o100 or path.lower().endswith(".exe")) and not is_dll:
-            layout.commands.setdefault(posixpath.basename(path), (arcname, posixpath.basename(path)))
-    for path, entry in symlinks:
+        if main and _command_dir(path) and (staged.mode & 0o100 or path.lower().endswith(".exe")) and not is_dll:
+            command = _command_name(layout, artifact, path)
+            if command is not None:
+                layout.commands.setdefault(command, (arcname, posixpath.basename(path)))
+    for path in symlinks:
         _add_symlink(layout, artifact, path, main)
 
 
+def _first_line_length(root: Root, rel: str) -> int:
+    """Bytes up to and including the first newline (the whole file when it has none)."""
+    with root.open(rel) as handle:
+        count = 0
+        while True:
+            block = handle.read(1 << 16)
+            if not block:
+                return count
+            found = block.find(b"\n")
+            if found >= 0:
+                return count + found + 1
+            count += len(block)
+
+
 def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> None:
-    source = artifact.root / path
-    try:
-        target = os.readlink(source)
-    except OSError:
+    target = artifact.links.get(path)
+    if target is None:
         return
-    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-    real = artifact.root / resolved
+    kind, resolved = artifact.resolve(path)
+    label = artifact.label
     if site_packages_prefix(path) is not None:
         rel = path[len(site_packages_prefix(path) or ""):]
-        if real.is_file():
-            layout.add(rel, StagedFile(real, 0o755 if _is_executable(real) else 0o644, artifact.label))
+        if kind == "file":
+            layout.add(rel, _staged(artifact, resolved))
         return
     if not main and _DEV_FILES.search(path):
         return
-    if real.is_dir():
-        layout.notes.append(f"{artifact.label}: directory symlink {path} -> {target} left out")
+    if kind == "dir":
+        layout.notes.append(f"{label}: directory symlink {path} -> {target} left out")
         return
-    if not real.is_file():
+    if kind != "file":
         if not (_SHARED_LIB.search(path) or path.endswith(".so")):
-            layout.notes.append(f"{artifact.label}: dangling symlink {path} -> {target} left out")
+            layout.notes.append(f"{label}: dangling symlink {path} -> {target} left out")
         return
-    info = read_binary(real)
+    info = read_binary(artifact.root, resolved, label)
     if info is not None:
         if info.name:
             # Folded into the library stored under its SONAME / install name.
             if posixpath.basename(path) == info.name:
                 arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{info.name}".replace("//", "/")
                 if arcname not in layout.files:
-                    layout.add(arcname, StagedFile(real, 0o755, artifact.label, binary=info))
+                    staged = _staged(artifact, resolved)
+                    staged.mode, staged.binary = 0o755, info
+                    layout.add(arcname, staged)
             return
         if _command_dir(path) and main:
-            target_arc = f"{layout.libs_dir}/{resolved}"
-            layout.commands.setdefault(posixpath.basename(path), (target_arc, posixpath.basename(path)))
+            command = _command_name(layout, artifact, path)
+            if command is not None:
+                layout.commands.setdefault(command, (f"{layout.libs_dir}/{resolved}", posixpath.basename(path)))
             return
-    if _command_dir(path) and main and _is_executable(real):
-        target_arc = f"{layout.libs_dir}/{resolved}"
-        layout.commands.setdefault(posixpath.basename(path), (target_arc, posixpath.basename(path)))
+    if _command_dir(path) and main and artifact.files[resolved].executable:
+        command = _command_name(layout, artifact, path)
+        if command is not None:
+            layout.commands.setdefault(command, (f"{layout.libs_dir}/{resolved}", posixpath.basename(path)))
         return
     arcname = f"{layout.libs_dir}/{path}"
-    layout.add(arcname, StagedFile(real, 0o755 if _is_executable(real) else 0o644, artifact.label, binary=info))
-    layout.copied_links[arcname] = f"{artifact.label}: symlink {path} -> {target} stored as a copy"
+    staged = _staged(artifact, resolved)
+    staged.binary = info
+    layout.add(arcname, staged)
+    layout.copied_links[arcname] = f"{label}: symlink {path} -> {target} stored as a copy"
 
 
 def prune_vendored(layout: Layout, main_owners: set[str]) -> list[str]:

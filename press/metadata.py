@@ -10,9 +10,7 @@ plumbing (``python``, ``python_abi``, ``_*``, ``__*``, ``pybind11-abi``,
 
 from __future__ import annotations
 
-import email.parser
 import re
-from pathlib import Path
 from typing import Iterable
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
@@ -20,6 +18,7 @@ from packaging.metadata import InvalidMetadata, Metadata, RawMetadata
 from packaging.utils import canonicalize_name
 
 from .artifact import Artifact
+from .package import DistInfo
 from .errors import MetadataError, SpecError
 from .version import to_pep440, version_spec_to_pep440
 
@@ -67,35 +66,13 @@ def wheel_name_for_conda(conda_name: str) -> str:
     return name
 
 
-def _read_headers(path: Path) -> dict[str, str]:
-    try:
-        message = email.parser.Parser().parsestr(path.read_text(encoding="utf-8", errors="replace"), headersonly=True)
-    except Exception:
-        return {}
-    return {k.lower(): v for k, v in message.items()}
-
-
-def python_metadata_dirs(site_packages: Path) -> list[Path]:
-    """The ``*.dist-info`` directories and ``*.egg-info`` entries in a site-packages tree."""
-    if not site_packages.is_dir():
-        return []
-    return sorted(p for p in site_packages.iterdir() if p.name.endswith((".dist-info", ".egg-info")))
-
-
-def pypi_name_from(meta_dirs: Iterable[Path], conda_name: str) -> str | None:
+def pypi_name_from(dist_infos: Iterable[DistInfo], conda_name: str) -> str | None:
     """The Name recorded by the package's own Python metadata, or None.
 
     When several dist-infos are present, the one whose name matches the conda
     name (after normalisation) wins, else the first one.
     """
-    names = []
-    for entry in meta_dirs:
-        if entry.is_dir():
-            headers = _read_headers(entry / ("METADATA" if entry.name.endswith(".dist-info") else "PKG-INFO"))
-        else:
-            headers = _read_headers(entry)
-        if headers.get("name"):
-            names.append(headers["name"].strip())
+    names = [d.name for d in dist_infos if d.name]
     for name in names:
         if canonicalize_name(name) == canonicalize_name(conda_name):
             return name
@@ -150,20 +127,18 @@ def build_metadata(
     rejects the result.
     """
     about = artifact.about
-    index = artifact.index
     raw: RawMetadata = {
         "metadata_version": "2.4",
         "name": name,
         "version": to_pep440(artifact.version, artifact.label),
     }
-    summary = about.get("summary") or about.get("description", "")
+    summary = about.summary or about.description or ""
     if summary:
-        raw["summary"] = " ".join(str(summary).split())[:512]
-    description = about.get("description")
-    if description and str(description).strip():
-        raw["description"] = str(description)
+        raw["summary"] = " ".join(summary.split())[:512]
+    if about.description and about.description.strip():
+        raw["description"] = about.description
         raw["description_content_type"] = "text/plain"
-    license_text = str(index.get("license") or about.get("license") or "").strip()
+    license_text = (artifact.identity.license or about.license or "").strip()
     if license_text:
         try:
             raw["license_expression"] = str(canonicalize_license_expression(license_text))
@@ -171,13 +146,8 @@ def build_metadata(
             raw["license"] = license_text
     if license_files:
         raw["license_files"] = sorted(license_files)
-    urls = {}
-    for label, key in (("Homepage", "home"), ("Source", "dev_url"), ("Documentation", "doc_url")):
-        value = about.get(key)
-        if isinstance(value, list):
-            value = value[0] if value else None
-        if value and isinstance(value, str) and value.startswith(("http://", "https://")):
-            urls[label] = value
+    urls = {label: value for label, value in (("Homepage", about.home), ("Source", about.dev_url),
+                                                ("Documentation", about.doc_url)) if value}
     if urls:
         raw["project_urls"] = urls
     python_spec = requires_python(artifact.depends, artifact.label)

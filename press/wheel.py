@@ -10,18 +10,22 @@ temporary name into the wheel directory (PEP 427, PEP 491).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
-import tempfile
 import stat
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection, Iterator
 
 from packaging.metadata import Metadata
-from wheel.wheelfile import WheelFile
+from wheel.wheelfile import WheelFile, urlsafe_b64encode
 
+from . import grammar
+from .contained import CHUNK, Root
 from .errors import ValidationError
 
 #: Zip dates cannot precede 1980.
@@ -30,23 +34,44 @@ _MIN_EPOCH = 315532800
 
 @dataclass(frozen=True)
 class Member:
-    """One wheel member: its archive name, either ``data`` or a ``source`` path,
-    and whether it is executable."""
+    """One wheel member: its archive name, its content (``data``, or the file
+    ``rel`` of a contained ``root`` with its first ``skip`` bytes replaced by
+    ``header``) and whether it is executable."""
 
     arcname: str
     data: bytes | None = None
-    source: Path | None = None
+    root: Root | None = None
+    rel: str | None = None
     executable: bool = False
+    header: bytes = b""
+    skip: int = 0
 
-    def read(self) -> bytes:
+    def size(self) -> int:
+        """The member's size in bytes."""
         if self.data is not None:
-            return self.data
-        assert self.source is not None
-        return self.source.read_bytes()
+            return len(self.data)
+        assert self.root is not None and self.rel is not None
+        found = self.root.lstat(self.rel)
+        assert found is not None
+        return len(self.header) + found.st_size - self.skip
+
+    def chunks(self) -> Iterator[bytes]:
+        """The content in blocks of at most 1 MiB (never the whole file at once)."""
+        if self.data is not None:
+            yield self.data
+            return
+        assert self.root is not None and self.rel is not None
+        if self.header:
+            yield self.header
+        with self.root.open(self.rel) as handle:
+            handle.seek(self.skip)
+            for block in iter(lambda: handle.read(CHUNK), b""):
+                yield block
 
 
 class _FixedDateWheelFile(WheelFile):
-    """WheelFile whose implicit members (RECORD) get the fixed date too."""
+    """WheelFile whose implicit members (RECORD) get the fixed date too, and
+    that streams members from files (:meth:`write_member`)."""
 
     date_time: tuple[int, int, int, int, int, int] = (1980, 1, 1, 0, 0, 0)
 
@@ -58,21 +83,46 @@ class _FixedDateWheelFile(WheelFile):
             zinfo_or_arcname = zinfo
         super().writestr(zinfo_or_arcname, data, compress_type)
 
+    def write_member(self, zinfo: zipfile.ZipInfo, member: Member) -> None:
+        """Write ``member`` block by block, recording its hash and size for
+        RECORD as ``WheelFile.writestr`` does (same bytes as one ``writestr``:
+        deflate output does not depend on how the input is split)."""
+        if member.data is not None:
+            self.writestr(zinfo, member.data)
+            return
+        zinfo.file_size = member.size()
+        digest = hashlib.sha256()
+        size = 0
+        with self.open(zinfo, mode="w") as dest:
+            for block in member.chunks():
+                digest.update(block)
+                size += len(block)
+                dest.write(block)
+        self._file_hashes[zinfo.filename] = ("sha256", urlsafe_b64encode(digest.digest()).decode("ascii"))
+        self._file_sizes[zinfo.filename] = size
+
 
 def write_wheel(
     path: Path,
     members: list[Member],
     timestamp: float = _MIN_EPOCH,
     compresslevel: int = 6,
+    data_members: Collection[str] = (),
 ) -> Path:
     """Write the wheel ``path`` (its file name must be a valid wheel name).
 
     ``members`` must not include RECORD; ``timestamp`` (seconds since the
-    epoch) dates every member. Returns ``path``. Raises
-    :class:`ValidationError` if the written wheel does not verify; in every
+    epoch) dates every member; ``data_members`` are the archive names under
+    ``<name>-<version>.data/`` that press itself put there (see
+    :func:`verify_wheel`). Returns ``path``. Raises :class:`ValidationError`
+    for two members of one name or a wheel that does not verify; in every
     failure case nothing is left at ``path``.
     """
     path = Path(path)
+    names = [m.arcname for m in members]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValidationError(f"two wheel members named {twice[0]!r}", package=path.name)
     tmpdir = Path(tempfile.mkdtemp(prefix=".press-", dir=path.parent))
     tmp = tmpdir / path.name
     date_time = time.gmtime(max(int(timestamp), _MIN_EPOCH))[:6]
@@ -86,32 +136,68 @@ def write_wheel(
                 zinfo.compress_type = zipfile.ZIP_DEFLATED
                 mode = 0o755 if member.executable else 0o644
                 zinfo.external_attr = (mode | stat.S_IFREG) << 16
-                wheel.writestr(zinfo, member.read())
-        verify_wheel(tmp)
+                wheel.write_member(zinfo, member)
+        verify_wheel(tmp, data_members)
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return path
 
 
-def verify_wheel(path: Path) -> None:
-    """Re-read a wheel: RECORD hashes and sizes (pypa/installer), exactly one
-    ``.dist-info``, METADATA accepted by ``packaging.metadata``.
+def _check_names(label: str, names: list[str], platforms: set[str], data_members: Collection[str]) -> None:
+    """Member names: safe relative paths, unique (also under NFC, and under
+    case folding when the wheel may install on macOS or Windows), and
+    ``.data/`` entries only where press put them."""
+    case_matters = any(not p.startswith(("manylinux", "musllinux", "linux")) for p in platforms)
+    if len(set(names)) != len(names):
+        raise ValidationError("two members have one name", package=label)
+    seen: dict[str, str] = {}
+    for name in names:
+        try:
+            grammar.relative_path(name)
+        except ValueError as exc:
+            raise ValidationError(f"member {name[:200]!r}: {exc}", package=label) from None
+        keys = [grammar.nfc_key(name)] + ([grammar.nfc_key(name).casefold()] if case_matters else [])
+        for key in keys:
+            other = seen.setdefault(key, name)
+            if other != name:
+                raise ValidationError(f"members {other!r} and {name!r} collide on the file systems the wheel "
+                                      "installs on (Unicode normalisation or case)", package=label)
+        if name.split("/", 1)[0].endswith(".data") and name not in data_members:
+            raise ValidationError(f"member {name!r} is in a .data directory press did not make", package=label)
+
+
+def verify_wheel(path: Path, data_members: Collection[str] = ()) -> None:
+    """Re-read a wheel: an ASCII file name that packaging parses, member names
+    (:func:`_check_names`), RECORD hashes and sizes (pypa/installer), exactly
+    one ``.dist-info``, METADATA accepted by ``packaging.metadata`` whose
+    name and version match the file name.
 
     Raises :class:`ValidationError` naming the wheel and the problem.
     """
     from installer.sources import WheelFile as InstallerWheel
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
     label = Path(path).name
+    try:
+        if not label.isascii():
+            raise InvalidWheelFilename("not ASCII")
+        name, version, _build, tags = parse_wheel_filename(label)
+    except InvalidWheelFilename as exc:
+        raise ValidationError(f"not a valid wheel file name: {exc}", package=label) from None
     with zipfile.ZipFile(path) as archive:
-        tops = {name.split("/", 1)[0] for name in archive.namelist()}
+        _check_names(label, archive.namelist(), {t.platform for t in tags}, data_members)
+        tops = {n.split("/", 1)[0] for n in archive.namelist()}
         dist_infos = sorted(t for t in tops if t.endswith(".dist-info"))
         if len(dist_infos) != 1:
             raise ValidationError(f"wheel has {len(dist_infos)} .dist-info directories: {dist_infos}", package=label)
         try:
-            Metadata.from_email(archive.read(f"{dist_infos[0]}/METADATA"), validate=True)
+            metadata = Metadata.from_email(archive.read(f"{dist_infos[0]}/METADATA"), validate=True)
         except Exception as exc:
             raise ValidationError(f"METADATA is invalid: {exc}", package=label) from exc
+        if canonicalize_name(metadata.name) != name or metadata.version != version:
+            raise ValidationError(f"METADATA names {metadata.name} {metadata.version}, the file name {name} {version}",
+                                  package=label)
     try:
         with InstallerWheel.open(path) as source:
             source.validate_record()

@@ -17,7 +17,7 @@ def test_http_channel_download_cache_and_reuse(http_channel, tmp_path):
     report = json.loads(result.stdout)
     assert {w["name"] for w in report["wheels"]} == {"cffi", "pycparser"}
     assert all(w["validation"]["status"] == "passed" for w in report["wheels"])
-    downloaded = sorted(p.name for p in (cache / "pkgs").iterdir())
+    downloaded = sorted(p.name for p in (cache / "pkgs").rglob("*") if p.is_file())
     assert "cffi-1.17.1-py312h06ac9bb_0.conda" in downloaded and "libffi-3.4.2-h7f98852_5.tar.bz2" in downloaded
     fetched = [r for r in requests if r.endswith((".conda", ".tar.bz2"))]
     requests.clear()
@@ -38,4 +38,4 @@ def test_http_sha256_mismatch_is_refused(http_channel, tmp_path):
     assert result.returncode == 1
     assert "libffi-3.4.2-h7f98852_5.tar.bz2" in result.stderr and "sha256" in result.stderr
     assert not out.exists() or not list(out.glob("*.whl"))
-    assert not (tmp_path / "cache" / "pkgs" / "libffi-3.4.2-h7f98852_5.tar.bz2").exists()
+    assert not list((tmp_path / "cache").rglob("libffi-3.4.2-h7f98852_5.tar.bz2"))

@@ -8,8 +8,11 @@ the edits of a whole wheel. :func:`read_binary` dispatches on the file's magic.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Union
+
+from .. import grammar
+from ..contained import Root
+from ..errors import RelocationError
 
 from .elf import ElfInfo, is_elf, read_elf
 from .macho import MachOInfo, is_macho, read_macho
@@ -18,16 +21,57 @@ from .pe import PEInfo, is_pe, read_pe
 BinaryInfo = Union[ElfInfo, MachOInfo, PEInfo]
 
 
-def read_binary(path: Path) -> BinaryInfo | None:
-    """The linking facts of an ELF, Mach-O or PE file; None for any other file.
-    Raises :class:`~press.errors.RelocationError` for a binary LIEF cannot parse."""
-    if is_elf(path):
-        return read_elf(path)
-    if is_macho(path):
-        return read_macho(path)
-    if is_pe(path):
-        return read_pe(path)
-    return None
+def read_binary(root: Root, rel: str, package: str | None = None) -> BinaryInfo | None:
+    """The linking facts of the ELF, Mach-O or PE file ``rel`` in ``root``;
+    None for any other file.
+
+    What LIEF reads is input like any other: every SONAME, needed library
+    and DLL name must be a plain file name, every RUNPATH/RPATH entry and
+    install name printable ASCII (:mod:`press.grammar`). Raises
+    :class:`~press.errors.RelocationError` naming ``package`` and ``rel``
+    for a file whose magic says ELF, Mach-O or PE but that LIEF cannot
+    parse, and :class:`~press.errors.InvalidInputError` for a name outside
+    its grammar."""
+    path = root.host_path(rel)
+    try:
+        if is_elf(path):
+            info: BinaryInfo = read_elf(path)
+        elif is_macho(path):
+            info = read_macho(path)
+        elif is_pe(path):
+            info = read_pe(path)
+        else:
+            return None
+    except RelocationError as exc:
+        raise RelocationError(exc.reason, package=package, field=rel) from None
+    except Exception as exc:  # LIEF and nanobind raise their own types (UnicodeDecodeError, ...)
+        raise RelocationError(f"cannot read the binary ({type(exc).__name__}: {exc})", package=package,
+                              field=rel) from None
+    _check_names(info, package or "", rel)
+    return info
+
+
+def _check_names(info: BinaryInfo, package: str, rel: str) -> None:
+    from ..package import checked
+
+    for needed in info.needed:
+        if isinstance(info, MachOInfo):
+            checked(grammar.search_path, needed, package, f"{rel}: LC_LOAD_DYLIB")
+            checked(grammar.file_name, needed.rsplit("/", 1)[-1], package, f"{rel}: LC_LOAD_DYLIB")
+        else:
+            checked(grammar.file_name, needed, package, f"{rel}: {'DT_NEEDED' if isinstance(info, ElfInfo) else 'import'}")
+    if isinstance(info, ElfInfo):
+        if info.soname is not None:
+            checked(grammar.file_name, info.soname, package, f"{rel}: DT_SONAME")
+        for library, versions in info.version_needs.items():
+            checked(grammar.file_name, library, package, f"{rel}: DT_VERNEED")
+            for version in versions:
+                checked(grammar.search_path, version, package, f"{rel}: DT_VERNEED {library}")
+    if isinstance(info, MachOInfo) and info.install_id is not None:
+        checked(grammar.search_path, info.install_id, package, f"{rel}: LC_ID_DYLIB")
+        checked(grammar.file_name, info.install_id.rsplit("/", 1)[-1], package, f"{rel}: LC_ID_DYLIB")
+    for entry in getattr(info, "rpaths", []):
+        checked(grammar.search_path, entry, package, f"{rel}: RUNPATH")
 
 
 def lookup_name(needed: str, info: BinaryInfo) -> str:

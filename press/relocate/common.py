@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..contained import Root
 from ..layout import Layout, StagedFile
 
 
@@ -32,9 +30,9 @@ class Relocation:
     notes: list[str] = field(default_factory=list)
 
 
-def content_hash(path: Path) -> str:
-    """First 8 hex digits of the sha256 of a file (auditwheel's and delvewheel's length)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+def content_hash(staged: StagedFile) -> str:
+    """First 8 hex digits of the sha256 of a staged file (auditwheel's and delvewheel's length)."""
+    return staged.digest()[:8]
 
 
 def hashed_name(name: str, digest: str) -> str:
@@ -57,13 +55,12 @@ def rename_arc(layout: Layout, arc: str, new_basename: str) -> str:
     return new_arc
 
 
-def staged_copy(staged: StagedFile, stage: Path, arc: str) -> Path:
-    """Copy a staged file into the stage directory (once) so it can be edited;
-    the staged file points at the copy afterwards."""
-    copy = stage / arc
-    if staged.source != copy:
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(staged.source, copy)
-        os.chmod(copy, staged.mode)
-        staged.source = copy
-    return copy
+def staged_copy(staged: StagedFile, stage: Root, arc: str) -> Path:
+    """Copy a staged file into the stage root (once) so it can be edited;
+    the staged file points at the copy afterwards (its digest forgotten).
+    Returns the copy's host path, for LIEF."""
+    if staged.root is not stage or staged.rel != arc:
+        stage.copy_from(staged.root, staged.rel, arc, staged.mode)
+        staged.root, staged.rel, staged.sha256 = stage, arc, None
+    staged.sha256 = None
+    return stage.host_path(arc)

@@ -59,22 +59,45 @@ def read_elf(path: Path) -> ElfInfo:
     binary = lief.ELF.parse(str(path))
     if binary is None:
         raise RelocationError(f"LIEF cannot parse ELF file {path.name}")
+    _check_structure(lief, binary, os.path.getsize(path))
     TAG = lief.ELF.DynamicEntry.TAG
     info = ElfInfo(machine=str(binary.header.machine_type).split(".")[-1])
     entries = list(binary.dynamic_entries)
     info.dynamic = bool(entries)
     for entry in entries:
         if entry.tag == TAG.NEEDED:
-            info.needed.append(entry.name)
+            info.needed.append(_text(entry.name, "DT_NEEDED"))
         elif entry.tag == TAG.SONAME:
-            info.soname = entry.name
+            info.soname = _text(entry.name, "DT_SONAME")
         elif entry.tag in (TAG.RPATH, TAG.RUNPATH):
-            value = entry.rpath if entry.tag == TAG.RPATH else entry.runpath
+            value = _text(entry.rpath if entry.tag == TAG.RPATH else entry.runpath, "DT_RUNPATH")
             info.rpaths.extend(p for p in value.split(":") if p)
     for requirement in binary.symbols_version_requirement:
         versions = {aux.name for aux in requirement.get_auxiliary_symbols()}
         info.version_needs.setdefault(requirement.name, set()).update(versions)
     return info
+
+
+def _text(value: str | bytes, what: str) -> str:
+    """A dynamic-section string; LIEF hands back ``bytes`` for one that is not UTF-8."""
+    if not isinstance(value, str):
+        raise RelocationError(f"{what} {bytes(value)[:100]!r} is not valid UTF-8")
+    return value
+
+
+def _check_structure(lief, binary, size: int) -> None:
+    """Refuse what LIEF reads from garbage or a cut file without complaint:
+    an unknown class or machine, or a segment or section that ends past the
+    end of the file (LIEF then reports no dynamic entries at all)."""
+    header = binary.header
+    if header.identity_class == lief.ELF.Header.CLASS.NONE or header.machine_type == lief.ELF.ARCH.NONE:
+        raise RelocationError("has the ELF magic but no valid ELF header (unknown class or machine)")
+    for segment in binary.segments:
+        if segment.file_offset + segment.physical_size > size:
+            raise RelocationError("ELF file is truncated (a segment ends past the end of the file)")
+    for section in binary.sections:
+        if section.type != lief.ELF.Section.TYPE.NOBITS and section.offset + section.size > size:
+            raise RelocationError("ELF file is truncated (a section ends past the end of the file)")
 
 
 def patch_elf(

@@ -11,15 +11,15 @@ The platform tag comes from auditwheel's manylinux policies.
 from __future__ import annotations
 
 import posixpath
-from pathlib import Path
 
+from ..contained import Root
 from ..layout import Layout
 from ..tags import allowed_libraries, manylinux_tag
 from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
 from .elf import ElfInfo, patch_elf
 
 
-def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Path, machine: str) -> Relocation:
+def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str) -> Relocation:
     """Relocate the ELF files of ``layout`` in place (edited copies go to
     ``stage``). ``dependency_libs``: the ``<dep>.libs`` directories of a thin
     wheel's dependency wheels. ``machine``: ``x86_64``, ``aarch64`` ...
@@ -32,7 +32,7 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
         for arc, staged in sorted(elves.items()):
             soname = staged.binary.soname  # type: ignore[union-attr]
             if arc.startswith(libs) and soname and soname not in renames:
-                renames[soname] = hashed_name(soname, content_hash(staged.source))
+                renames[soname] = hashed_name(soname, content_hash(staged))
         for arc in list(elves):
             soname = elves[arc].binary.soname  # type: ignore[union-attr]
             if soname in renames and posixpath.basename(arc) == soname and arc.startswith(libs):

@@ -88,9 +88,23 @@ def _slices(path: Path):
     return fat
 
 
+def _check_structure(fat) -> None:
+    """Refuse a slice whose CPU type LIEF does not know (garbage after the
+    magic) or whose segments end past the end of the slice (a cut file)."""
+    for index in range(fat.size):
+        binary = fat.at(index)
+        if not hasattr(binary.header.cpu_type, "name"):
+            raise RelocationError("has the Mach-O magic but no valid Mach-O header (unknown CPU type)")
+        for segment in binary.segments:
+            if segment.file_offset + segment.file_size > binary.original_size:
+                raise RelocationError("Mach-O file is truncated (a segment ends past the end of the file)")
+
+
 def read_macho(path: Path) -> MachOInfo:
-    """Parse ``path`` with LIEF. Raises :class:`RelocationError` when LIEF cannot."""
+    """Parse ``path`` with LIEF. Raises :class:`RelocationError` when LIEF
+    cannot, or when the file is not a whole Mach-O file."""
     fat = _slices(path)
+    _check_structure(fat)
     binary = fat.at(0)
     info = MachOInfo(
         arch=_ARCHS.get(binary.header.cpu_type.name, binary.header.cpu_type.name.lower()),

@@ -14,8 +14,8 @@ minimum macOS version among the binaries.
 from __future__ import annotations
 
 import posixpath
-from pathlib import Path
 
+from ..contained import Root
 from ..layout import Layout
 from ..tags import macos_tag
 from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
@@ -24,7 +24,7 @@ from .macho import MachOInfo, patch_macho
 SYSTEM_PREFIXES = ("/usr/lib/", "/System/Library/")
 
 
-def relocate_macos(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Path, machine: str) -> Relocation:
+def relocate_macos(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str) -> Relocation:
     """Relocate the Mach-O files of ``layout`` (edited copies go to ``stage``).
 
     ``dependency_libs``: the ``<dep>.libs`` directories of a thin wheel's
@@ -42,7 +42,7 @@ def relocate_macos(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
         for arc, staged in sorted(machos.items()):
             name = staged.binary.name  # type: ignore[union-attr]
             if arc.startswith(libs) and name and posixpath.basename(arc) == name and name not in renames:
-                renames[name] = hashed_name(name, content_hash(staged.source))
+                renames[name] = hashed_name(name, content_hash(staged))
                 machos[rename_arc(layout, arc, renames[name])] = machos.pop(arc)
     by_name: dict[str, str] = {}
     for arc in sorted(machos):

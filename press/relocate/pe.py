@@ -52,6 +52,10 @@ def read_pe(path: Path) -> PEInfo:
     binary = lief.PE.parse(str(path))
     if binary is None:
         raise RelocationError(f"LIEF cannot parse PE file {path.name}")
+    size = os.path.getsize(path)
+    for section in binary.sections:
+        if section.pointerto_raw_data + section.sizeof_raw_data > size:
+            raise RelocationError("PE file is truncated (a section ends past the end of the file)")
     machine = binary.header.machine.name
     needed = [i.name for i in binary.imports] + [i.name for i in binary.delay_imports]
     return PEInfo(needed=needed, machine=_MACHINES.get(machine, machine.lower()))

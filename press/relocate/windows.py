@@ -24,15 +24,16 @@ from __future__ import annotations
 
 import ast
 import posixpath
-from pathlib import Path
 
+from ..contained import Root
 from ..layout import Layout, StagedFile
+from ..limits import exceeded, limit
 from ..tags import CPYTHON_SHIPPED_DLLS, WINDOWS_TAGS, is_msvc_runtime, windows_system_dll
 from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
 from .pe import PEInfo, patch_pe
 
 def relocate_windows(
-    layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Path, machine: str, dist: str
+    layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str, dist: str
 ) -> Relocation:
     """Relocate the PE files of ``layout`` and add the DLL loader (edited
     copies and new files go to ``stage``). ``dependency_libs``: the
@@ -58,7 +59,7 @@ def relocate_windows(
             base = posixpath.basename(arc)
             if arc.startswith(libs) and base.lower().endswith(".dll") and not is_msvc_runtime(base):
                 if base.lower() not in renames:
-                    renames[base.lower()] = hashed_name(base, content_hash(staged.source))
+                    renames[base.lower()] = hashed_name(base, content_hash(staged))
                     pes[rename_arc(layout, arc, renames[base.lower()])] = pes.pop(arc)
     by_name: dict[str, str] = {}
     for arc in sorted(pes, key=lambda a: (not a.startswith(libs + "Library/bin/"), a)):
@@ -171,12 +172,12 @@ def loader_source(dll_dirs: list[str], dependencies: list[str] = ()) -> str:
 def _insert_import(source: bytes, statement: str) -> bytes:
     """``source`` with ``statement`` inserted after the docstring and
     ``from __future__`` imports (which must stay first)."""
-    text = source.decode("utf-8")
+    text = source.decode("utf-8", "surrogateescape")
     lines = text.splitlines(keepends=True)
     after = 0
     try:
         tree = ast.parse(text)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         tree = None
     if tree is not None:
         for index, node in enumerate(tree.body):
@@ -185,18 +186,16 @@ def _insert_import(source: bytes, statement: str) -> bytes:
                 after = node.end_lineno or after
             else:
                 break
-    return "".join(lines[:after] + [statement + "\n"] + lines[after:]).encode("utf-8")
+    return "".join(lines[:after] + [statement + "\n"] + lines[after:]).encode("utf-8", "surrogateescape")
 
 
 def _add_loader(
-    layout: Layout, stage: Path, dist: str, dll_dirs: list[str], dependencies: list[str], users: list[str],
+    layout: Layout, stage: Root, dist: str, dll_dirs: list[str], dependencies: list[str], users: list[str],
     result: Relocation,
 ) -> None:
     module = f"_press_dlls_{dist}"
-    path = stage / f"{module}.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(loader_source(dll_dirs, dependencies), "utf-8")
-    layout.files[f"{module}.py"] = StagedFile(path, 0o644, "press")
+    stage.write_bytes(f"{module}.py", loader_source(dll_dirs, dependencies).encode("utf-8"))
+    layout.files[f"{module}.py"] = StagedFile(stage, f"{module}.py", 0o644, "press")
     statement = f"import {module}  # added by press: registers the vendored DLL directories"
     needs_pth = False
     for top in sorted({u.split("/", 1)[0] if "/" in u else "" for u in users}):
@@ -205,12 +204,14 @@ def _add_loader(
             needs_pth = True
             continue
         staged = layout.files[init]
-        copy = staged_copy(staged, stage, init)
-        copy.write_bytes(_insert_import(copy.read_bytes(), statement))
+        staged_copy(staged, stage, init)
+        source = stage.read_bytes(init, limit("metadata_size") + 1)
+        if len(source) > limit("metadata_size"):
+            raise exceeded("metadata_size", package=staged.owner, field=init)
+        stage.write_bytes(init, _insert_import(source, statement), replace=True)
         result.notes.append(f"{init}: imports {module} to register the vendored DLL directories")
     if needs_pth and users:
-        pth = stage / f"{dist}-press-dlls.pth"
-        pth.write_text(f"import {module}\n", "utf-8")
-        layout.files[pth.name] = StagedFile(pth, 0o644, "press")
-        result.notes.append(f"{pth.name}: imports {module} at start-up for top-level extension modules")
-
+        pth = f"{dist}-press-dlls.pth"
+        stage.write_bytes(pth, f"import {module}\n".encode("utf-8"))
+        layout.files[pth] = StagedFile(stage, pth, 0o644, "press")
+        result.notes.append(f"{pth}: imports {module} at start-up for top-level extension modules")

@@ -1,0 +1,190 @@
+"""File system access that cannot leave its root directory.
+
+Every read and write of package content goes through a :class:`Root`:
+paths are checked against :func:`press.grammar.relative_path` (no absolute
+path, no ``..``, no NUL), and each component is opened relative to its
+parent's file descriptor with ``O_NOFOLLOW``, so a symlink anywhere on the
+way is refused by the kernel instead of followed (press never creates
+symlinks in its roots: archive links are resolved by press itself, see
+:meth:`press.package.Package.resolve`). New files are created with
+``O_EXCL``: nothing that exists is ever overwritten, except through
+:meth:`Root.replace`, which renames a file press wrote over another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from .grammar import relative_path
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: Block size of streaming copies.
+CHUNK = 1 << 20
+
+
+class ContainmentError(OSError):
+    """A path that is not a valid relative path, or that meets a symlink or a
+    non-directory on the way."""
+
+
+class Root:
+    """A directory whose files press reads and writes by relative path.
+
+    ``Root(path, create=True)`` makes the directory (and parents) first.
+    Methods raise :class:`ContainmentError` for a path outside the grammar or
+    one that meets a symlink, ``FileNotFoundError`` for a missing file and
+    ``FileExistsError`` when creating a file that exists.
+    """
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        path = Path(path)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        self.path = path.resolve()
+        if not self.path.is_dir():
+            raise ContainmentError(f"{path} is not a directory")
+
+    def __repr__(self) -> str:
+        return f"Root({str(self.path)!r})"
+
+    @staticmethod
+    def _parts(rel: str) -> list[str]:
+        try:
+            return relative_path(rel).split("/")
+        except ValueError as exc:
+            raise ContainmentError(str(exc)) from exc
+
+    @contextlib.contextmanager
+    def _parent(self, parts: list[str], create: bool) -> Iterator[int]:
+        """A descriptor of the directory holding ``parts[-1]``, opened step by step."""
+        fd = os.open(self.path, _DIR_FLAGS)
+        try:
+            for part in parts[:-1]:
+                try:
+                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except (NotADirectoryError, OSError) as exc:
+                    if isinstance(exc, FileNotFoundError):
+                        raise
+                    raise ContainmentError(f"{'/'.join(parts)}: {part} is a symlink or not a directory") from exc
+                os.close(fd)
+                fd = child
+            yield fd
+        finally:
+            os.close(fd)
+
+    def open(self, rel: str) -> BinaryIO:
+        """Open the regular file ``rel`` for reading (binary)."""
+        parts = self._parts(rel)
+        with self._parent(parts, create=False) as parent:
+            try:
+                fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=parent)
+            except OSError as exc:
+                if isinstance(exc, FileNotFoundError):
+                    raise
+                raise ContainmentError(f"{rel}: cannot open ({exc.strerror})") from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ContainmentError(f"{rel}: not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+
+    def create(self, rel: str, mode: int = 0o644) -> BinaryIO:
+        """Create the new regular file ``rel`` (parents made) for writing."""
+        parts = self._parts(rel)
+        with self._parent(parts, create=True) as parent:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(parts[-1], flags, mode & 0o777, dir_fd=parent)
+        os.fchmod(fd, mode & 0o777)
+        return os.fdopen(fd, "wb")
+
+    def mkdir(self, rel: str) -> None:
+        """Make the directory ``rel`` and its parents (existing ones are fine)."""
+        parts = self._parts(rel)
+        with self._parent(parts + ["x"], create=True):
+            pass
+
+    def lstat(self, rel: str) -> os.stat_result | None:
+        """``lstat`` of ``rel``, or None when it or a parent is missing."""
+        parts = self._parts(rel)
+        try:
+            with self._parent(parts, create=False) as parent:
+                return os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def is_file(self, rel: str) -> bool:
+        """True when ``rel`` is a regular file (never following a symlink)."""
+        found = self.lstat(rel)
+        return found is not None and stat.S_ISREG(found.st_mode)
+
+    def is_dir(self, rel: str) -> bool:
+        """True when ``rel`` is a directory (never following a symlink)."""
+        found = self.lstat(rel)
+        return found is not None and stat.S_ISDIR(found.st_mode)
+
+    def read_bytes(self, rel: str, limit: int | None = None) -> bytes:
+        """The content of ``rel``; with ``limit``, at most that many bytes
+        (the caller compares the length to see whether it was cut)."""
+        with self.open(rel) as handle:
+            return handle.read() if limit is None else handle.read(limit)
+
+    def write_bytes(self, rel: str, data: bytes, mode: int = 0o644, *, replace: bool = False) -> None:
+        """Create ``rel`` holding ``data``; with ``replace``, an existing
+        ``rel`` is replaced through a temporary file renamed over it (its
+        mode kept)."""
+        if not replace:
+            with self.create(rel, mode) as handle:
+                handle.write(data)
+            return
+        found = self.lstat(rel)
+        tmp = f"{rel}.press-tmp"
+        with self.create(tmp, stat.S_IMODE(found.st_mode) if found else mode) as handle:
+            handle.write(data)
+        self.replace(tmp, rel)
+
+    def copy_from(self, source: "Root", source_rel: str, rel: str, mode: int = 0o644) -> None:
+        """Create ``rel`` as a streamed copy of ``source_rel`` in ``source``."""
+        with source.open(source_rel) as src, self.create(rel, mode) as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+
+    def host_path(self, rel: str) -> Path:
+        """The host path of the existing regular file ``rel``, for libraries
+        that only take paths (LIEF). Checked like :meth:`open`: no component
+        is a symlink, and press creates none in its roots."""
+        with self.open(rel):
+            pass
+        return self.path_unchecked(rel)
+
+    def path_unchecked(self, rel: str) -> Path:
+        """The host path ``rel`` would have (grammar checked, existence not)."""
+        return self.path.joinpath(*self._parts(rel))
+
+    def replace(self, tmp_rel: str, rel: str) -> None:
+        """Rename the file ``tmp_rel`` over ``rel`` (atomic on POSIX)."""
+        self._parts(tmp_rel)
+        self._parts(rel)
+        self.open(tmp_rel).close()
+        os.replace(self.path_unchecked(tmp_rel), self.path_unchecked(rel))
+
+    def sha256(self, rel: str) -> str:
+        """Hex sha256 of ``rel``, streamed."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        with self.open(rel) as handle:
+            for block in iter(lambda: handle.read(CHUNK), b""):
+                digest.update(block)
+        return digest.hexdigest()

@@ -1,0 +1,60 @@
+"""Resource limits on what one artifact or channel may make press do.
+
+Every limit is data: a name, the environment variable that overrides it, a
+default and what it bounds. :func:`limit` reads the value in force;
+:func:`exceeded` builds the :class:`~press.errors.LimitError` that names
+the limit and how to raise it. docs/safety.md lists them with their reasons.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .errors import LimitError
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One bound: ``env`` overrides ``default`` (an integer count or byte
+    size); ``what`` says what is counted, for messages."""
+
+    env: str
+    default: int
+    what: str
+
+
+#: name -> limit. Defaults are far above what real conda packages need (the
+#: largest sample artifact has 5,000 members and a 1 MB paths.json) and low
+#: enough that one conversion stays within 1 GB of memory.
+LIMITS = {
+    "unpacked_size": Limit("PRESS_MAX_UNPACKED_SIZE", 16 << 30,
+                           "bytes unpacked from one artifact, links counted at their targets' size"),
+    "members": Limit("PRESS_MAX_MEMBERS", 200_000, "archive members in one artifact"),
+    "header_bytes": Limit("PRESS_MAX_HEADER_BYTES", 6 << 10,
+                          "bytes of tar headers (PAX, GNU long names) before one archive member"),
+    "metadata_size": Limit("PRESS_MAX_METADATA_SIZE", 32 << 20,
+                           "bytes of one metadata file read into memory (info/*.json, recipe, dist-info)"),
+    "paths": Limit("PRESS_MAX_PATHS", 200_000, "entries in info/paths.json or info/files"),
+    "link_hops": Limit("PRESS_MAX_LINK_HOPS", 40, "symlinks followed to resolve one path"),
+    "yaml_aliases": Limit("PRESS_MAX_YAML_ALIASES", 100, "YAML aliases in one recipe file"),
+    "json_depth": Limit("PRESS_MAX_JSON_DEPTH", 32, "nesting depth of a metadata JSON document"),
+}
+
+
+def limit(name: str) -> int:
+    """The value in force for limit ``name``: its environment variable when
+    set to a non-negative integer, else the default. Raises ``KeyError`` for
+    an unknown name."""
+    spec = LIMITS[name]
+    value = os.environ.get(spec.env, "").strip()
+    return int(value) if value.isdigit() else spec.default
+
+
+def exceeded(name: str, *, package: str | None, field: str | None = None, found: str = "") -> LimitError:
+    """The error for input beyond limit ``name``: ``more than N <what>``
+    (plus ``found`` when given), naming the variable that raises it."""
+    spec = LIMITS[name]
+    detail = f" ({found})" if found else ""
+    return LimitError(f"more than {limit(name)} {spec.what}{detail}; press's limit, set {spec.env} to raise it",
+                      package=package, field=field)

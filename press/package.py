@@ -1,0 +1,474 @@
+"""The validation boundary: conda metadata parsed once into typed, frozen records.
+
+Every document press reads from an artifact (``info/index.json``,
+``paths.json`` or the legacy ``files``/``has_prefix``, ``link.json``,
+``about.json``, the recipe's tests, the package's own ``*.dist-info``) is
+parsed here, with its size, JSON types, ranges and grammars checked
+(:mod:`press.grammar`). Code downstream takes these records and never sees
+raw JSON or an unchecked path. Every refusal is an
+:class:`~press.errors.InvalidInputError` reading ``<package>: <field>:
+<reason>``.
+
+Formats: conda's package format (conda docs, "Package specification"),
+CEP-4 for ``link.json``, the core metadata and entry points specifications
+(packaging.python.org) for dist-info.
+"""
+
+from __future__ import annotations
+
+import configparser
+import email.parser
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, TypeVar
+
+from . import grammar
+from .errors import InvalidInputError
+from .limits import exceeded, limit
+
+#: Placeholder used by legacy ``info/has_prefix`` lines that name only a path.
+LEGACY_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
+#: Latest timestamp accepted, in milliseconds (the year 9999).
+MAX_TIMESTAMP_MS = 253402300799999
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a package is (``info/index.json``, or a repodata record).
+
+    ``noarch`` is ``None``, ``"python"`` or ``"generic"``; ``depends`` and
+    ``constrains`` are MatchSpec strings py-rattler parses; ``timestamp`` is
+    in milliseconds since the epoch (0 when absent)."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int
+    subdir: str
+    noarch: str | None
+    depends: tuple[str, ...]
+    constrains: tuple[str, ...]
+    license: str | None
+    timestamp: int
+
+    @property
+    def label(self) -> str:
+        """``name-version-build``, the conda file stem, for messages."""
+        return f"{self.name}-{self.version}-{self.build}"
+
+
+@dataclass(frozen=True)
+class PathEntry:
+    """One file of the package as ``info/paths.json`` describes it.
+
+    ``path`` is a checked relative POSIX path; ``path_type`` is ``hardlink``,
+    ``softlink`` or ``directory``; ``prefix_placeholder``/``file_mode``
+    (``text`` or ``binary``) are set when the file embeds the build prefix.
+    """
+
+    path: str
+    path_type: str = "hardlink"
+    sha256: str | None = None
+    size: int | None = None
+    prefix_placeholder: str | None = None
+    file_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """One entry point: ``group`` (``console_scripts`` ...), ``name`` and an
+    object reference ``value`` (``module:attr``), all grammar-checked."""
+
+    group: str
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class About:
+    """``info/about.json``: free text and URLs (http(s) only; others are dropped)."""
+
+    summary: str | None = None
+    description: str | None = None
+    license: str | None = None
+    home: str | None = None
+    dev_url: str | None = None
+    doc_url: str | None = None
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """A package's own Python metadata directory (``*.dist-info``/``*.egg-info``)
+    in site-packages: its ``path`` in the package, the ``Name`` it declares
+    (PEP 508 grammar; None when it declares none) and its entry points."""
+
+    path: str
+    name: str | None
+    entry_points: tuple[EntryPoint, ...] = ()
+
+
+def invalid(package: str, field: str, reason: str) -> InvalidInputError:
+    """The boundary's error: ``<package>: <field>: <reason>``."""
+    return InvalidInputError(reason, package=package, field=field)
+
+
+def checked(check: Callable[[Any], T], value: Any, package: str, field: str) -> T:
+    """``check(value)``, with its ``ValueError`` turned into :func:`invalid`."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise invalid(package, field, str(exc)) from None
+
+
+def decode_text(data: bytes, package: str, field: str) -> str:
+    """UTF-8 text of a metadata file (a BOM is dropped), or an error."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise invalid(package, field, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number press accepts")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _depth(value: Any) -> int:
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        if depth > limit("json_depth"):
+            return depth
+        level = [c for v in level if isinstance(v, (dict, list)) for c in (v.values() if isinstance(v, dict) else v)]
+    return depth
+
+
+def load_json(data: bytes, package: str, field: str) -> dict[str, Any]:
+    """Parse a metadata JSON document that must be an object. Refuses
+    non-UTF-8 bytes, syntax errors, ``NaN``/``Infinity``, numbers out of
+    float range, integers beyond Python's digit limit and nesting deeper than
+    :data:`~press.limits.LIMITS` ``json_depth``."""
+    if len(data) > limit("metadata_size"):
+        raise exceeded("metadata_size", package=package, field=field)
+    text = decode_text(data, package, field)
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise invalid(package, field, "JSON nested too deeply") from None
+    except ValueError as exc:
+        raise invalid(package, field, f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise invalid(package, field, "not a JSON object")
+    if _depth(value) > limit("json_depth"):
+        raise invalid(package, field, f"JSON nested deeper than {limit('json_depth')} levels")
+    return value
+
+
+def _int(value: Any, package: str, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise invalid(package, field, f"{value!r} is not an integer from {low} to {high}")
+    return value
+
+
+def _optional_text(value: Any, package: str, field: str, longest: int = 1 << 20) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid(package, field, f"not a string but {type(value).__name__}")
+    if len(value) > longest:
+        raise invalid(package, field, f"longer than {longest} characters")
+    return value
+
+
+def _specs(value: Any, package: str, field: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise invalid(package, field, "not a list of strings")
+    if len(value) > 10_000:
+        raise invalid(package, field, "more than 10000 entries")
+    return tuple(checked(grammar.match_spec, v, package, field) for v in value)
+
+
+def parse_record_depends(depends: Any, package: str) -> tuple[str, ...]:
+    """The ``depends`` of a repodata record (a channel's hotfixed truth),
+    checked like ``index.json``'s."""
+    return _specs(list(depends) if isinstance(depends, (list, tuple)) else depends, package, "repodata: depends")
+
+
+def parse_index(doc: dict[str, Any], package: str, field: str = "info/index.json") -> Identity:
+    """An :class:`Identity` from ``info/index.json`` (or a repodata record's
+    JSON): ``name``, ``version`` (conda grammars), ``build`` (build-string
+    grammar, default ``0``), ``build_number`` (0 to 2**31-1), ``subdir``
+    (default ``noarch``), ``noarch`` (``python``/``generic``, or a boolean
+    of old conda-build), ``depends``/``constrains`` (MatchSpecs),
+    ``license`` and ``timestamp`` (milliseconds, 0 to the year 9999)."""
+    name = checked(grammar.conda_name, doc.get("name"), package, f"{field}: name")
+    label = name
+    version = checked(grammar.conda_version, doc.get("version"), label, f"{field}: version")
+    build = checked(grammar.build_string, doc.get("build", "0"), label, f"{field}: build")
+    label = f"{name}-{version}-{build}"
+    build_number = _int(doc.get("build_number", 0), label, f"{field}: build_number", 0, 2**31 - 1)
+    subdir = checked(grammar.subdir, doc.get("subdir") or "noarch", label, f"{field}: subdir")
+    noarch = doc.get("noarch")
+    if noarch in (None, False, ""):
+        noarch = None
+    elif noarch is True:
+        noarch = "generic"
+    elif noarch not in ("python", "generic"):
+        raise invalid(label, f"{field}: noarch", f"{noarch!r} is not 'python' or 'generic'")
+    timestamp = doc.get("timestamp", 0)
+    if isinstance(timestamp, float) and timestamp.is_integer():
+        timestamp = int(timestamp)
+    timestamp = _int(timestamp, label, f"{field}: timestamp", 0, MAX_TIMESTAMP_MS)
+    return Identity(
+        name=name, version=version, build=build, build_number=build_number, subdir=subdir, noarch=noarch,
+        depends=_specs(doc.get("depends"), label, f"{field}: depends"),
+        constrains=_specs(doc.get("constrains"), label, f"{field}: constrains"),
+        license=_optional_text(doc.get("license"), label, f"{field}: license", 4096),
+        timestamp=timestamp,
+    )
+
+
+def parse_about(doc: dict[str, Any], package: str, field: str = "info/about.json") -> About:
+    """An :class:`About` from ``info/about.json``. Text fields must be
+    strings; a URL field may be a string or a list whose first string is
+    used; a URL that is not http(s) is left out."""
+
+    def url(key: str) -> str | None:
+        value = doc.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        value = _optional_text(value, package, f"{field}: {key}", 2048)
+        try:
+            return grammar.http_url(value) if value else None
+        except ValueError:
+            return None
+
+    return About(
+        summary=_optional_text(doc.get("summary"), package, f"{field}: summary"),
+        description=_optional_text(doc.get("description"), package, f"{field}: description"),
+        license=_optional_text(doc.get("license"), package, f"{field}: license", 4096),
+        home=url("home"), dev_url=url("dev_url"), doc_url=url("doc_url"),
+    )
+
+
+def _path_entry(item: Any, package: str, field: str) -> PathEntry:
+    if not isinstance(item, dict):
+        raise invalid(package, field, "an entry is not a JSON object")
+    path = checked(grammar.relative_path, item.get("_path"), package, f"{field}: _path")
+    where = f"{field}: {path}"
+    path_type = item.get("path_type", "hardlink")
+    if path_type not in ("hardlink", "softlink", "directory"):
+        raise invalid(package, where, f"path_type {path_type!r} is not hardlink, softlink or directory")
+    sha = item.get("sha256")
+    sha = checked(grammar.sha256_hex, sha, package, f"{where}: sha256") if sha is not None else None
+    size = item.get("size_in_bytes")
+    size = _int(size, package, f"{where}: size_in_bytes", 0, 2**53) if size is not None else None
+    placeholder = _placeholder(item.get("prefix_placeholder"), package, f"{where}: prefix_placeholder")
+    mode = item.get("file_mode")
+    if mode is not None and mode not in ("text", "binary"):
+        raise invalid(package, f"{where}: file_mode", f"{mode!r} is not text or binary")
+    return PathEntry(path, path_type, sha, size, placeholder, mode)
+
+
+def _placeholder(value: Any, package: str, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 1024 or re.search(r"[\x00-\x1f\x7f]", value):
+        raise invalid(package, field, f"{value!r} is not a prefix placeholder")
+    return value
+
+
+def parse_paths(doc: dict[str, Any], package: str, field: str = "info/paths.json") -> tuple[PathEntry, ...]:
+    """The entries of ``info/paths.json``, each path checked; at most
+    :data:`~press.limits.LIMITS` ``paths`` entries."""
+    items = doc.get("paths")
+    if not isinstance(items, list):
+        raise invalid(package, f"{field}: paths", "not a list of entries")
+    if len(items) > limit("paths"):
+        raise exceeded("paths", package=package, field=field)
+    return tuple(_path_entry(item, package, field) for item in items)
+
+
+def parse_legacy_files(files: str, has_prefix: str | None, package: str) -> tuple[PathEntry, ...]:
+    """Entries from the legacy ``info/files`` (one path a line) and
+    ``info/has_prefix`` (``placeholder mode path``, or a bare path meaning
+    :data:`LEGACY_PLACEHOLDER` in text mode)."""
+    prefixes: dict[str, tuple[str, str]] = {}
+    for line in (has_prefix or "").splitlines():
+        fields = line.strip().split()
+        if not fields:
+            continue
+        if len(fields) == 1:
+            prefixes[fields[0]] = (LEGACY_PLACEHOLDER, "text")
+            continue
+        if len(fields) < 3 or fields[1].strip('"') not in ("text", "binary"):
+            raise invalid(package, "info/has_prefix", f"line {line.strip()[:100]!r} is not 'placeholder mode path'")
+        placeholder = _placeholder(fields[0].strip('"'), package, "info/has_prefix")
+        prefixes[" ".join(fields[2:]).strip('"')] = (placeholder or LEGACY_PLACEHOLDER, fields[1].strip('"'))
+    lines = [line.strip() for line in files.splitlines() if line.strip()]
+    if len(lines) > limit("paths"):
+        raise exceeded("paths", package=package, field="info/files")
+    entries = []
+    for line in lines:
+        path = checked(grammar.relative_path, line, package, "info/files")
+        placeholder, mode = prefixes.get(path, (None, None))
+        entries.append(PathEntry(path=path, prefix_placeholder=placeholder, file_mode=mode))
+    return tuple(entries)
+
+
+def _entry_point(group: str, spec_name: str, value: Any, package: str, field: str) -> EntryPoint:
+    name = checked(grammar.entry_point_name, spec_name.strip(), package, f"{field}: [{group}] name")
+    reference = checked(grammar.object_reference, value, package, f"{field}: [{group}] {name}")
+    return EntryPoint(group, name, reference)
+
+
+def parse_link(doc: dict[str, Any], package: str, field: str = "info/link.json") -> tuple[EntryPoint, ...]:
+    """The console scripts of ``info/link.json`` (CEP-4: ``noarch.entry_points``
+    as ``"name = module:attr"`` strings)."""
+    noarch = doc.get("noarch") or {}
+    if not isinstance(noarch, dict):
+        raise invalid(package, f"{field}: noarch", "not a JSON object")
+    points = noarch.get("entry_points") or []
+    if not isinstance(points, list) or not all(isinstance(p, str) for p in points):
+        raise invalid(package, f"{field}: noarch.entry_points", "not a list of strings")
+    result = []
+    for spec in points:
+        name, sep, value = spec.partition("=")
+        if not sep:
+            raise invalid(package, f"{field}: noarch.entry_points", f"{spec!r} is not 'name = module:attr'")
+        result.append(_entry_point("console_scripts", name, value, package, f"{field}: noarch.entry_points"))
+    return tuple(result)
+
+
+def parse_entry_points_txt(text: str, package: str, field: str) -> tuple[EntryPoint, ...]:
+    """The entry points of an ``entry_points.txt`` (INI form, entry points
+    specification): group and name grammars, object references; a value
+    spanning lines is refused."""
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(text)
+    except configparser.Error as exc:
+        raise invalid(package, field, f"not an entry points file: {str(exc).splitlines()[0]}") from None
+    result = []
+    for section in parser.sections():
+        group = checked(grammar.entry_point_group, section, package, f"{field}: [{section[:80]}]")
+        for key, value in parser.items(section):
+            result.append(_entry_point(group, key, value, package, field))
+    return tuple(result)
+
+
+def parse_core_metadata_name(data: bytes, package: str, field: str) -> str | None:
+    """The ``Name`` header of a METADATA/PKG-INFO file (PEP 508 grammar), or
+    None when it has none."""
+    text = decode_text(data, package, field)
+    headers = email.parser.Parser().parsestr(text, headersonly=True)
+    names = headers.get_all("Name") or []
+    if not names:
+        return None
+    return checked(grammar.distribution_name, str(names[0]).strip(), package, f"{field}: Name")
+
+
+class _AliasCountingLoader:
+    """Built on demand: a PyYAML SafeLoader that refuses more than the
+    ``yaml_aliases`` limit of aliases (alias expansion attacks). The
+    pure-Python loader is used: only its ``compose_node`` can be hooked."""
+
+    cls: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.cls is None:
+            import yaml
+
+            class Loader(yaml.SafeLoader):
+                def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+                    if self.check_event(yaml.AliasEvent):
+                        self.press_aliases = getattr(self, "press_aliases", 0) + 1
+                        if self.press_aliases > limit("yaml_aliases"):
+                            raise yaml.YAMLError("too many aliases")
+                    return super().compose_node(parent, index)
+
+            cls.cls = Loader
+        return cls.cls
+
+
+def load_yaml(text: str, package: str, field: str) -> Any:
+    """A YAML document with at most ``yaml_aliases`` aliases; None when it
+    does not parse (rendered recipes may still hold template syntax)."""
+    import yaml
+
+    if len(text) > limit("metadata_size"):
+        raise exceeded("metadata_size", package=package, field=field)
+    try:
+        return yaml.load(text, Loader=_AliasCountingLoader.get())  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise invalid(package, field, "YAML nested too deeply") from None
+    except yaml.YAMLError as exc:
+        if "too many aliases" in str(exc):
+            raise exceeded("yaml_aliases", package=package, field=field) from None
+        return None
+
+
+def _module_list(value: Any, package: str, field: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid(package, field, "not a list of module names")
+    return [checked(grammar.module_name, v, package, field) for v in value]
+
+
+def parse_recipe_tests(meta_yaml: str | None, tests_yaml: str | None, run_test: str | None, package: str,
+                       meta_field: str = "info/recipe/meta.yaml") -> tuple[str, ...]:
+    """Import names from the recipe's tests: meta.yaml ``test.imports``
+    (conda-build), else ``info/tests/tests.yaml`` ``python.imports``
+    (rattler-build), else the ``import X`` lines conda-build writes into
+    ``info/test/run_test.py``. Each is a dotted module name (validation runs
+    ``import <name>``)."""
+    imports: list[str] = []
+    if meta_yaml is not None:
+        doc = load_yaml(meta_yaml, package, meta_field)
+        test = doc.get("test") if isinstance(doc, dict) else None
+        if test is not None and not isinstance(test, dict):
+            raise invalid(package, f"{meta_field}: test", "not a mapping")
+        if isinstance(test, dict):
+            imports = _module_list(test.get("imports"), package, f"{meta_field}: test.imports")
+    if not imports and tests_yaml is not None:
+        doc = load_yaml(tests_yaml, package, "info/tests/tests.yaml")
+        if doc is not None and not isinstance(doc, list):
+            raise invalid(package, "info/tests/tests.yaml", "not a list of tests")
+        for test in doc or []:
+            python = test.get("python") if isinstance(test, dict) else None
+            if python is not None and not isinstance(python, dict):
+                raise invalid(package, "info/tests/tests.yaml: python", "not a mapping")
+            if python:
+                imports += _module_list(python.get("imports"), package, "info/tests/tests.yaml: python.imports")
+    if not imports and run_test is not None:
+        found = re.findall(r"^import ([A-Za-z0-9_.]+)\s*$", run_test, re.M)
+        imports = [name for name in found if _is_module(name)]
+    return tuple(dict.fromkeys(imports))
+
+
+def _is_module(name: str) -> bool:
+    try:
+        grammar.module_name(name)
+    except ValueError:
+        return False
+    return True
+
+
+def unique(values: Iterable[T]) -> tuple[T, ...]:
+    """``values`` without repeats, in first-seen order."""
+    return tuple(dict.fromkeys(values))
