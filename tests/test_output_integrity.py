@@ -59,3 +59,39 @@ def test_broken_wheels_are_refused(tmp_path, case, edit, reason):
     _rewrite(good, broken, edit)
     with pytest.raises(ValidationError, match=reason):
         verify_wheel(broken)
+
+
+def _members(extra: list[Member], name: str = "demo", tag: str = "py3-none-any") -> list[Member]:
+    return [Member(f"{name}-1.0.dist-info/METADATA", data=_metadata(name)),
+            Member(f"{name}-1.0.dist-info/WHEEL", data=f"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: {tag}\n".encode()),
+            *extra]
+
+
+@pytest.mark.parametrize("case,file_name,extra,data_members,reason", [
+    ("climbing member", "demo-1.0-py3-none-any.whl", [Member("../evil.py", data=b"")], (), "'..' component"),
+    ("absolute member", "demo-1.0-py3-none-any.whl", [Member("/etc/evil", data=b"")], (), "is absolute"),
+    ("case clash on any platform", "demo-1.0-py3-none-any.whl",
+     [Member("demo/A.py", data=b""), Member("demo/a.py", data=b"")], (), "collide"),
+    ("NFC clash", "demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+     [Member("demo/caf\u00e9.py", data=b""), Member("demo/cafe\u0301.py", data=b"")], (), "collide"),
+    ("foreign .data", "demo-1.0-py3-none-any.whl", [Member("demo-1.0.data/scripts/pip", data=b"")], (),
+     "in a .data directory press did not make"),
+    ("other .data", "demo-1.0-py3-none-any.whl", [Member("x.data/scripts/pip", data=b"")],
+     ("demo-1.0.data/scripts/demo",), "in a .data directory press did not make"),
+    ("non-ASCII file name", "d\u00e9mo-1.0-py3-none-any.whl", [], (), "not a valid wheel file name"),
+    ("name mismatch", "other-1.0-py3-none-any.whl", [], (), "2 .dist-info directories"),
+    ("duplicate member", "demo-1.0-py3-none-any.whl", [Member("demo.py", data=b""), Member("demo.py", data=b"1")], (),
+     "two wheel members named"),
+])
+def test_dishonest_wheels_are_refused(tmp_path, case, file_name, extra, data_members, reason):
+    with pytest.raises(ValidationError, match=reason):
+        write_wheel(tmp_path / file_name, _members(extra), timestamp=1700000000, data_members=data_members)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_case_only_names_are_fine_in_linux_wheels_and_press_data_passes(tmp_path):
+    wheel = tmp_path / "demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+    write_wheel(wheel, _members([Member("demo/A.py", data=b""), Member("demo/a.py", data=b""),
+                                 Member("demo-1.0.data/scripts/demo", data=b"#!python\n")]),
+                timestamp=1700000000, data_members=["demo-1.0.data/scripts/demo"])
+    assert wheel.is_file()
