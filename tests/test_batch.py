@@ -54,6 +54,7 @@ def served_conda_forge(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_http_channel_to_index_pip_and_uv_install(tmp_path, py312):
     served = served_conda_forge(tmp_path / "served")
     server, url = serve(served)
@@ -103,6 +104,7 @@ def small_channel(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_sigkill_and_resume_gives_the_uninterrupted_wheelhouse(tmp_path):
     channel = small_channel(tmp_path / "channel")
     reference, cache = tmp_path / "reference", tmp_path / "cache"
@@ -128,6 +130,7 @@ def test_sigkill_and_resume_gives_the_uninterrupted_wheelhouse(tmp_path):
         assert tree(out) == expected, kill_after
 
 
+@pytest.mark.slow
 def test_dask_cluster_makes_the_same_wheelhouse(tmp_path):
     distributed = pytest.importorskip("distributed")
     channel = small_channel(tmp_path / "channel")
@@ -180,6 +183,7 @@ class FaultHandler(ChannelHandler):
         super().do_GET()
 
 
+@pytest.mark.slow
 def test_network_faults_are_retried_or_reported(tmp_path):
     served = copy_channel(tmp_path / "served", CFFI_CLOSURE)
     cache_clean, cache_faulty = tmp_path / "cache-clean", tmp_path / "cache-faulty"

@@ -3,6 +3,8 @@ index of a local channel) never corrupt it or each other's outputs."""
 
 from __future__ import annotations
 
+import pytest
+
 import hashlib
 import os
 import subprocess
@@ -27,6 +29,7 @@ class SlowHandler(ChannelHandler):
     delay = 0.05  # make the two processes' downloads overlap
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_cache(tmp_path):
     served = copy_channel(tmp_path / "served", CFFI_CLOSURE)
     local = copy_channel(tmp_path / "local", CFFI_CLOSURE)

@@ -144,6 +144,7 @@ def test_windows_dlls_hashed_and_loader_hooked(tmp_path, cache_dir):
     assert structure.check_pe_tree(root, "win32")[0]  # wrong machine for the tag
 
 
+@pytest.mark.slow
 def test_thin_windows_wheels_chain_their_dll_loaders(tmp_path, cache_dir):
     # Thin: zstandard's extension needs zstd.dll from the zstd wheel, whose
     # zstd.exe needs zlib.dll and liblz4.dll from two more wheels.

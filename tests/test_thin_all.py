@@ -89,6 +89,7 @@ def test_names_come_from_python_metadata_and_versions_are_pep440(thin):
     assert "libffi>=3.4,<4.0a0" in cffi["requires_dist"] and "pycparser" in cffi["requires_dist"]
 
 
+@pytest.mark.slow
 def test_same_input_gives_byte_identical_wheels(thin, tmp_path, cache_dir):
     out, _ = thin
     subset = tmp_path / "again"
