@@ -47,6 +47,7 @@ from .package import (
     parse_link,
     parse_paths,
     parse_recipe_tests,
+    site_packages_prefix,
 )
 
 __all__ = ["ARCHIVE_SUFFIXES", "Artifact", "FileFacts", "LEGACY_PLACEHOLDER", "PathEntry", "open_artifact",
@@ -411,18 +412,12 @@ def _extract(source: Path, unpacker: _Unpacker) -> None:
         raise ArchiveError(f"corrupt or truncated archive ({type(exc).__name__}: {exc})", package=label) from exc
 
 
-def _site_prefix(path: str) -> str | None:
-    from .layout import site_packages_prefix
-
-    return site_packages_prefix(path)
-
-
 def _dist_infos(root: Root, files: Mapping[str, FileFacts], paths: tuple[PathEntry, ...], label: str,
                 ) -> tuple[DistInfo, ...]:
     """The package's own ``*.dist-info``/``*.egg-info`` metadata in site-packages."""
     found: dict[str, DistInfo] = {}
     for entry in paths:
-        prefix = _site_prefix(entry.path)
+        prefix = site_packages_prefix(entry.path)
         if prefix is None:
             continue
         top = entry.path[len(prefix):].split("/", 1)[0]

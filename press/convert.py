@@ -22,9 +22,9 @@ from .artifact import Artifact, is_artifact_path, open_artifact
 from .channel import DEFAULT_CHANNEL, load_repodata_patch, native_subdir, solve
 from .contained import Root
 from .errors import PressError
-from .package import parse_record_depends
+from .package import parse_record_depends, site_packages_prefix
 from .fetch import fetch
-from .layout import Layout, add_artifact, launcher_module, prune_vendored, site_packages_prefix
+from .layout import Layout, add_artifact, launcher_module, prune_vendored
 from .metadata import (
     build_metadata,
     is_plumbing,

@@ -26,9 +26,9 @@ from . import grammar
 from .artifact import Artifact, PathEntry
 from .contained import Root
 from .errors import ConflictError, UnsafeArchiveError
+from .package import site_packages_prefix
 from .relocate import BinaryInfo, file_key, lookup_name, read_binary
 
-_SITE_PACKAGES = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages|site-packages)/")
 _DEV_FILES = re.compile(
     r"^(include/|lib/pkgconfig/|share/pkgconfig/|lib/cmake/|share/cmake/|share/man/|man/|share/doc/|share/info/|"
     r"share/gtk-doc/|share/aclocal/|conda-meta/|Library/include/|Library/lib/pkgconfig/|Library/lib/cmake/|"
@@ -61,11 +61,6 @@ class StagedFile:
         if self.sha256 is None:
             self.sha256 = self.root.sha256(self.rel)
         return self.sha256
-
-    def size(self) -> int:
-        """The size in bytes."""
-        found = self.root.lstat(self.rel)
-        return found.st_size if found else 0
 
 
 @dataclass(frozen=True)
@@ -141,12 +136,6 @@ class Layout:
 def _conda_name(label: str) -> str:
     """``libfoo-1.0-h123_0`` -> ``libfoo``."""
     return label.rsplit("-", 2)[0]
-
-
-def site_packages_prefix(path: str) -> str | None:
-    """The site-packages prefix of a package path, or None."""
-    match = _SITE_PACKAGES.match(path)
-    return match.group(0) if match else None
 
 
 def _python_shebang(data: bytes, placeholder: str | None) -> bool:

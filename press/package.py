@@ -22,7 +22,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from . import grammar
 from .errors import InvalidInputError
@@ -30,6 +30,9 @@ from .limits import exceeded, limit
 
 #: Placeholder used by legacy ``info/has_prefix`` lines that name only a path.
 LEGACY_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
+#: Where conda puts Python packages: posix ``lib/pythonX.Y[t]/site-packages``,
+#: Windows ``Lib/site-packages``, noarch python ``site-packages``.
+_SITE_PACKAGES = re.compile(r"^(?:lib/python\d+\.\d+t?/site-packages|Lib/site-packages|site-packages)/")
 #: Latest timestamp accepted, in milliseconds (the year 9999).
 MAX_TIMESTAMP_MS = 253402300799999
 
@@ -109,6 +112,12 @@ class DistInfo:
     path: str
     name: str | None
     entry_points: tuple[EntryPoint, ...] = ()
+
+
+def site_packages_prefix(path: str) -> str | None:
+    """The site-packages prefix of a package path (``lib/python3.12/site-packages/``), or None."""
+    match = _SITE_PACKAGES.match(path)
+    return match.group(0) if match else None
 
 
 def invalid(package: str, field: str, reason: str) -> InvalidInputError:
@@ -467,8 +476,3 @@ def _is_module(name: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def unique(values: Iterable[T]) -> tuple[T, ...]:
-    """``values`` without repeats, in first-seen order."""
-    return tuple(dict.fromkeys(values))
