@@ -36,6 +36,8 @@ LIMITS = {
     "metadata_size": Limit("PRESS_MAX_METADATA_SIZE", 32 << 20,
                            "bytes of one metadata file read into memory (info/*.json, recipe, dist-info)"),
     "paths": Limit("PRESS_MAX_PATHS", 200_000, "entries in info/paths.json or info/files"),
+    "binary_size": Limit("PRESS_MAX_BINARY_SIZE", 384 << 20,
+                         "bytes in one ELF, Mach-O or PE file (LIEF holds a binary in memory about twice over)"),
     "link_hops": Limit("PRESS_MAX_LINK_HOPS", 40, "symlinks followed to resolve one path"),
     "yaml_aliases": Limit("PRESS_MAX_YAML_ALIASES", 100, "YAML aliases in one recipe file"),
     "json_depth": Limit("PRESS_MAX_JSON_DEPTH", 32, "nesting depth of a metadata JSON document"),

@@ -14,6 +14,7 @@ import sys
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -150,14 +151,20 @@ def _yaml_bomb() -> bytes:
     return "\n".join(lines).encode()
 
 
-def _gcc_cases(sentinel: Path, tmp: Path) -> dict[str, Spec]:
+def _gcc_cases(sentinel: Path, tmp: Path) -> dict[str, Callable[[], Spec]]:
     return {
-        "soname-escape": Spec(subdir="linux-64", files={"lib/libhx.so": _gcc_library(tmp, f"-Wl,-soname,{_escape(sentinel)}")}),
-        "runpath-undecodable": Spec(subdir="linux-64", files={"lib/libhx.so": _gcc_library(tmp, b"-Wl,-rpath,/opt/\xff\xfe")}),
+        "soname-escape": lambda: Spec(subdir="linux-64", files={
+            "lib/libhx.so": _gcc_library(tmp, f"-Wl,-soname,{_escape(sentinel)}")}),
+        "runpath-undecodable": lambda: Spec(subdir="linux-64", files={
+            "lib/libhx.so": _gcc_library(tmp, b"-Wl,-rpath,/opt/\xff\xfe")}),
+        # A real library padded past the binary-size limit (lowered to 8 MiB
+        # here): LIEF would hold it in memory twice over.
+        "huge-binary": lambda: Spec(subdir="linux-64", files={"lib/libhx.so": _gcc_library(tmp) + bytes(16 << 20)}),
     }
 
 
-GCC_CASES = {"soname-escape": "DT_SONAME", "runpath-undecodable": "lib/libhx.so"}
+GCC_CASES = {"soname-escape": ("DT_SONAME", {}), "runpath-undecodable": ("lib/libhx.so", {}),
+             "huge-binary": ("more than 8388608 bytes in one ELF, Mach-O or PE file", {"PRESS_MAX_BINARY_SIZE": str(8 << 20)})}
 
 
 def _truncated_macho(sentinel: Path, tmp: Path) -> Spec:
@@ -228,8 +235,8 @@ def test_hostile_package_refused(tmp_path, case, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("case", sorted(GCC_CASES))
 def test_hostile_binary_refused(tmp_path, case, fmt):
-    spec = _gcc_cases(tmp_path / "sentinel", tmp_path)[case]
-    _check(tmp_path, spec, fmt, GCC_CASES[case], {})
+    spec = _gcc_cases(tmp_path / "sentinel", tmp_path)[case]()
+    _check(tmp_path, spec, fmt, *GCC_CASES[case])
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -13,6 +13,7 @@ from typing import Union
 from .. import grammar
 from ..contained import Root
 from ..errors import RelocationError
+from ..limits import exceeded, limit
 
 from .elf import ElfInfo, is_elf, read_elf
 from .macho import MachOInfo, is_macho, read_macho
@@ -31,17 +32,17 @@ def read_binary(root: Root, rel: str, package: str | None = None) -> BinaryInfo 
     :class:`~press.errors.RelocationError` naming ``package`` and ``rel``
     for a file whose magic says ELF, Mach-O or PE but that LIEF cannot
     parse, and :class:`~press.errors.InvalidInputError` for a name outside
-    its grammar."""
+    its grammar, and :class:`~press.errors.LimitError` for a binary larger
+    than the ``binary_size`` limit (LIEF reads whole files into memory)."""
     path = root.host_path(rel)
+    readers = ((is_elf, read_elf), (is_macho, read_macho), (is_pe, read_pe))
+    reader = next((read for test, read in readers if test(path)), None)
+    if reader is None:
+        return None
+    if path.stat().st_size > limit("binary_size"):
+        raise exceeded("binary_size", package=package, field=rel)
     try:
-        if is_elf(path):
-            info: BinaryInfo = read_elf(path)
-        elif is_macho(path):
-            info = read_macho(path)
-        elif is_pe(path):
-            info = read_pe(path)
-        else:
-            return None
+        info: BinaryInfo = reader(path)
     except RelocationError as exc:
         raise RelocationError(exc.reason, package=package, field=rel) from None
     except Exception as exc:  # LIEF and nanobind raise their own types (UnicodeDecodeError, ...)
