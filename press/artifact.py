@@ -422,9 +422,11 @@ def _dist_infos(root: Root, files: Mapping[str, FileFacts], paths: tuple[PathEnt
             continue
         top = entry.path[len(prefix):].split("/", 1)[0]
         where = prefix + top
-        if not top.endswith((".dist-info", ".egg-info")) or where in found:
+        if not top.lower().endswith((".dist-info", ".egg-info")) or where in found:
             continue
-        if top.endswith(".dist-info"):
+        if len(found) >= limit("dist_infos"):
+            raise exceeded("dist_infos", package=label)
+        if top.lower().endswith(".dist-info"):
             metadata_file = f"{where}/METADATA"
         elif f"{where}/PKG-INFO" in files:
             metadata_file = f"{where}/PKG-INFO"

@@ -203,6 +203,7 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
     from .channel import channel_source, load_repodata_patch, make_gateway
     from .errors import ChannelError
     from .metadata import is_plumbing
+    from .package import parse_record_depends
 
     cache = Path(options.cache_dir or _default_cache())
     patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
@@ -238,7 +239,11 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
         if is_plumbing(name):
             skipped.append(JobResult(record.file_name, "skipped", "conda plumbing: no wheel"))
             continue
-        pin = _python_pin(record.depends)
+        try:
+            pin = _python_pin(parse_record_depends(record.depends, str(record.file_name)))
+        except PressError as exc:  # a hostile or broken record fails alone
+            skipped.append(JobResult(record.file_name, "failed", str(exc)))
+            continue
         if pin is not None and pin not in pythons:
             skipped.append(JobResult(record.file_name, "skipped", f"built for Python {pin}, not requested"))
             continue

@@ -172,7 +172,11 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None =
             files = sorted(p for p in src.iterdir() if p.name.endswith(ARCHIVE_SUFFIXES)) if src.is_dir() else []
             new_state: dict[str, dict] = {}
             for path in files:
-                stat = path.stat()
+                try:
+                    stat = path.stat()
+                except OSError as exc:  # a dangling symlink or a link loop
+                    new_state[path.name] = {"stamp": None, "error": f"{path.name}: {exc.strerror}; skipped"}
+                    continue
                 stamp = [stat.st_size, stat.st_mtime_ns]
                 if not S_ISREG(stat.st_mode):
                     # A FIFO or device would block or feed the indexer forever.

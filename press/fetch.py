@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 from . import grammar
 from .artifact import sha256_file
 from .errors import FetchError, InvalidInputError
+from .limits import limit
 
 
 def _hex(value: object) -> str | None:
@@ -85,6 +86,33 @@ def http_client():
     return Client([RetryMiddleware(3)], timeout=timeout)
 
 
+def _download(url: str, tmp: Path, most: int) -> bool:
+    """Download ``url`` to ``tmp`` with rattler, watching the file grow:
+    returns False (the download cancelled) as soon as it holds more than
+    ``most`` bytes, so a server that sends without end cannot fill the disk."""
+    from rattler.package_streaming import download_to_path
+
+    async def watched() -> bool:
+        task = asyncio.ensure_future(download_to_path(http_client(), url, tmp))
+        while not task.done():
+            await asyncio.sleep(0.05)
+            try:
+                grown = tmp.stat().st_size
+            except OSError:
+                continue
+            if grown > most:
+                task.cancel()
+                try:
+                    await task
+                except BaseException:  # noqa: BLE001 - the cancellation itself
+                    pass
+                return False
+        await task
+        return tmp.stat().st_size <= most
+
+    return asyncio.run(watched())
+
+
 def fetch(record, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path, str]:
     """Return a local path holding the artifact of ``record`` (a rattler
     ``RepoDataRecord``, or anything with ``url``, ``file_name``, ``sha256``
@@ -99,10 +127,12 @@ def fetch(record, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path
     URL's directory, so two channels never share a file. A download that
     fails (connection reset, timeout, HTTP error, a body cut short) or whose
     sha256 differs from the record's is tried again, up to :data:`ATTEMPTS`
-    times with a doubling wait; each retry is described in ``notes``. Only
-    a verified file is renamed into the cache. Raises :class:`FetchError`
-    when every attempt fails, :class:`~press.errors.InvalidInputError` for
-    a bad record.
+    times with a doubling wait; each retry is described in ``notes``. A
+    server that sends more than the record's ``size`` (without one, the
+    ``download_size`` limit) is cut off at once. Only a verified file is
+    renamed into the cache. Raises :class:`FetchError` when every attempt
+    fails or the server sends too much, :class:`~press.errors.InvalidInputError`
+    for a bad record.
     """
     label, url, expected, md5, size = _checked_record(record)
     parsed = urlparse(url)
@@ -126,11 +156,13 @@ def fetch(record, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path
         return dest, actual
     tmp = pkgs / f".{label}.{os.getpid()}.part"
     problem = ""
+    most = size if size is not None else limit("download_size")
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            from rattler.package_streaming import download_to_path
-
-            asyncio.run(download_to_path(http_client(), url, tmp))
+            if not _download(url, tmp, most):
+                raise FetchError(f"the server sent more than the {most} bytes {'the record declares' if size is not None else 'press accepts'}"
+                                 f"{'' if size is not None else ' (set PRESS_MAX_DOWNLOAD_SIZE to raise it)'}",
+                                 package=label, field="download")
             actual = sha256_file(tmp)
             if expected and actual != expected:
                 problem = "sha256 does not match the repodata record (truncated or altered download)"
@@ -139,6 +171,8 @@ def fetch(record, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path
             else:
                 os.replace(tmp, dest)
                 return dest, actual
+        except FetchError:
+            raise
         except Exception as exc:  # rattler raises its own exception types
             problem = f"{type(exc).__name__}: {exc}"
         finally:

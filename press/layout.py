@@ -26,7 +26,7 @@ from . import grammar
 from .artifact import Artifact, PathEntry
 from .contained import Root
 from .errors import ConflictError, UnsafeArchiveError
-from .package import site_packages_prefix
+from .package import EntryPoint, site_packages_prefix
 from .relocate import BinaryInfo, file_key, lookup_name, read_binary
 
 _DEV_FILES = re.compile(
@@ -36,6 +36,15 @@ _DEV_FILES = re.compile(
     r"|\.(a|la|prl)$"
 )
 _DROP = re.compile(r"(^|/)__pycache__/|\.pyc$|^info/")
+#: Script names a virtual environment or Python installation owns in its
+#: scripts directory: the interpreter and pip launchers, CPython's venv
+#: activators (Lib/venv/scripts), virtualenv's (activate.csh/.fish/.nu/.xsh,
+#: activate_this.py) and conda's activate/deactivate. A wheel's console
+#: script or script of such a name would replace them when installed (pip
+#: overwrites without a word), so press never writes one.
+RESERVED_COMMANDS = re.compile(
+    r"^(python|pythonw|pip|pydoc|idle|2to3)(\d+(\.\d+)?t?)?(\.exe)?$"
+    r"|^(activate|deactivate)(\.(bat|csh|fish|nu|ps1|xsh|py))?$|^activate_this\.py$", re.I)
 _SHARED_LIB = re.compile(r"\.so(\.\d+)*$|\.dylib$")
 
 
@@ -149,16 +158,44 @@ def _command_dir(path: str) -> bool:
     return path.startswith(("bin/", "Scripts/", "Library/bin/", "python-scripts/"))
 
 
-def _command_name(layout: Layout, artifact: Artifact, path: str) -> str | None:
-    """The console-script name of an executable: its file name, when that is
-    a valid entry point name (anything else is left out with a note)."""
-    name = posixpath.basename(path)
+def _command_name(layout: Layout, artifact: Artifact, path: str, name: str | None = None) -> str | None:
+    """The console-script name of an executable or script (its file name
+    unless ``name`` is given), when that is a valid entry point name that no
+    virtual environment owns (anything else is left out with a note)."""
+    name = name or posixpath.basename(path)
     try:
-        return grammar.entry_point_name(name)
+        grammar.entry_point_name(name)
     except ValueError:
         layout.notes.append(f"{artifact.label}: {path}: not exposed as a command ({name!r} is not a valid "
                             "console-script name)")
         return None
+    if RESERVED_COMMANDS.match(name):
+        layout.notes.append(f"{artifact.label}: {path}: not exposed as a command ({name!r} belongs to the "
+                            "virtual environment it would be installed into)")
+        return None
+    return name
+
+
+def _add_entry_point(layout: Layout, artifact: Artifact, point: EntryPoint, origin: str) -> None:
+    if point.group in ("console_scripts", "gui_scripts") and _command_name(layout, artifact, origin, point.name) is None:
+        return
+    layout.entry_points.setdefault(point.group, {})[point.name] = point.value
+
+
+def _site_packages_rel(artifact: Artifact, path: str, prefix: str) -> str | None:
+    """The wheel path of a site-packages file; None for the package's own
+    Python metadata (press writes the wheel's). Raises
+    :class:`~press.errors.UnsafeArchiveError` for a ``<name>.data``
+    directory, which pip would install outside site-packages. Suffixes are
+    compared without case, as installers on case-insensitive systems see them."""
+    rel = path[len(prefix):]
+    top = rel.split("/", 1)[0].lower()
+    if top.endswith((".dist-info", ".egg-info")):
+        return None
+    if top.endswith(".data"):
+        raise UnsafeArchiveError(f"a '{rel.split('/', 1)[0]}' directory in site-packages would be installed by pip "
+                                 "outside site-packages", package=artifact.label, field=path)
+    return rel
 
 
 def _staged(artifact: Artifact, path: str, entry: PathEntry | None = None) -> StagedFile:
@@ -184,11 +221,11 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
     }
     label = artifact.label
     for point in artifact.entry_points:
-        layout.entry_points.setdefault(point.group, {})[point.name] = point.value
+        _add_entry_point(layout, artifact, point, "info/link.json")
     if main:
         for dist_info in artifact.dist_infos:
             for point in dist_info.entry_points:
-                layout.entry_points.setdefault(point.group, {})[point.name] = point.value
+                _add_entry_point(layout, artifact, point, f"{dist_info.path}/entry_points.txt")
     console = layout.entry_points.get("console_scripts", {})
     symlinks: list[str] = []
     for path in sorted(entries):
@@ -203,13 +240,9 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
         prefix = site_packages_prefix(path)
         staged = _staged(artifact, path, entry)
         if prefix is not None:
-            rel = path[len(prefix):]
-            top = rel.split("/", 1)[0]
-            if top.endswith((".dist-info", ".egg-info")):
+            rel = _site_packages_rel(artifact, path, prefix)
+            if rel is None:
                 continue
-            if top.endswith(".data"):
-                raise UnsafeArchiveError(f"a '{top}' directory in site-packages would be installed by pip "
-                                         "outside site-packages", package=label, field=path)
             staged.binary = read_binary(artifact.root, path, label)
             if staged.binary is not None:
                 layout.extensions.append(rel)
@@ -265,9 +298,10 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
         return
     kind, resolved = artifact.resolve(path)
     label = artifact.label
-    if site_packages_prefix(path) is not None:
-        rel = path[len(site_packages_prefix(path) or ""):]
-        if kind == "file":
+    prefix = site_packages_prefix(path)
+    if prefix is not None:
+        rel = _site_packages_rel(artifact, path, prefix)
+        if kind == "file" and rel is not None:
             layout.add(rel, _staged(artifact, resolved))
         return
     if not main and _DEV_FILES.search(path):

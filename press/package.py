@@ -17,7 +17,6 @@ CEP-4 for ``link.json``, the core metadata and entry points specifications
 from __future__ import annotations
 
 import configparser
-import email.parser
 import json
 import math
 import re
@@ -365,6 +364,10 @@ def parse_entry_points_txt(text: str, package: str, field: str) -> tuple[EntryPo
     """The entry points of an ``entry_points.txt`` (INI form, entry points
     specification): group and name grammars, object references; a value
     spanning lines is refused."""
+    if len(text) > limit("text_size"):
+        raise exceeded("text_size", package=package, field=field)
+    if text.count("\n") > limit("entry_points"):
+        raise exceeded("entry_points", package=package, field=field)
     parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
@@ -381,53 +384,36 @@ def parse_entry_points_txt(text: str, package: str, field: str) -> tuple[EntryPo
 
 def parse_core_metadata_name(data: bytes, package: str, field: str) -> str | None:
     """The ``Name`` header of a METADATA/PKG-INFO file (PEP 508 grammar), or
-    None when it has none."""
-    text = decode_text(data, package, field)
-    headers = email.parser.Parser().parsestr(text, headersonly=True)
-    names = headers.get_all("Name") or []
-    if not names:
+    None when it has none. Only the header block (up to the first empty
+    line, at most the ``text_size`` limit) is read: a long description
+    costs nothing."""
+    text = decode_text(data[: limit("text_size")], package, field) if len(data) > limit("text_size") else \
+        decode_text(data, package, field)
+    headers = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]
+    found = re.search(r"(?im)^name:[ \t]*([^\r\n]*)$", headers)
+    if found is None:
         return None
-    return checked(grammar.distribution_name, str(names[0]).strip(), package, f"{field}: Name")
-
-
-class _AliasCountingLoader:
-    """Built on demand: a PyYAML SafeLoader that refuses more than the
-    ``yaml_aliases`` limit of aliases (alias expansion attacks). The
-    pure-Python loader is used: only its ``compose_node`` can be hooked."""
-
-    cls: Any = None
-
-    @classmethod
-    def get(cls) -> Any:
-        if cls.cls is None:
-            import yaml
-
-            class Loader(yaml.SafeLoader):
-                def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-                    if self.check_event(yaml.AliasEvent):
-                        self.press_aliases = getattr(self, "press_aliases", 0) + 1
-                        if self.press_aliases > limit("yaml_aliases"):
-                            raise yaml.YAMLError("too many aliases")
-                    return super().compose_node(parent, index)
-
-            cls.cls = Loader
-        return cls.cls
+    return checked(grammar.distribution_name, found.group(1).strip(), package, f"{field}: Name")
 
 
 def load_yaml(text: str, package: str, field: str) -> Any:
-    """A YAML document with at most ``yaml_aliases`` aliases; None when it
+    """A YAML document (libyaml's safe loader when present) of at most the
+    ``text_size`` limit and ``yaml_aliases`` aliases, counted on the parser's
+    events before anything is built (alias expansion attacks); None when it
     does not parse (rendered recipes may still hold template syntax)."""
     import yaml
 
-    if len(text) > limit("metadata_size"):
-        raise exceeded("metadata_size", package=package, field=field)
+    if len(text) > limit("text_size"):
+        raise exceeded("text_size", package=package, field=field)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=_AliasCountingLoader.get())  # noqa: S506 - a SafeLoader subclass
+        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=loader))
+        if aliases > limit("yaml_aliases"):
+            raise exceeded("yaml_aliases", package=package, field=field)
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except RecursionError:
         raise invalid(package, field, "YAML nested too deeply") from None
-    except yaml.YAMLError as exc:
-        if "too many aliases" in str(exc):
-            raise exceeded("yaml_aliases", package=package, field=field) from None
+    except yaml.YAMLError:
         return None
 
 

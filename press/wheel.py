@@ -163,15 +163,16 @@ def _check_names(label: str, names: list[str], platforms: set[str], data_members
             if other != name:
                 raise ValidationError(f"members {other!r} and {name!r} collide on the file systems the wheel "
                                       "installs on (Unicode normalisation or case)", package=label)
-        if name.split("/", 1)[0].endswith(".data") and name not in data_members:
+        if name.split("/", 1)[0].lower().endswith(".data") and name not in data_members:
             raise ValidationError(f"member {name!r} is in a .data directory press did not make", package=label)
 
 
 def verify_wheel(path: Path, data_members: Collection[str] = ()) -> None:
     """Re-read a wheel: an ASCII file name that packaging parses, member names
     (:func:`_check_names`), RECORD hashes and sizes (pypa/installer), exactly
-    one ``.dist-info``, METADATA accepted by ``packaging.metadata`` whose
-    name and version match the file name.
+    one ``.dist-info`` and no ``.egg-info`` (suffixes compared without case),
+    METADATA accepted by ``packaging.metadata`` whose name and version match
+    the file name.
 
     Raises :class:`ValidationError` naming the wheel and the problem.
     """
@@ -188,7 +189,11 @@ def verify_wheel(path: Path, data_members: Collection[str] = ()) -> None:
     with zipfile.ZipFile(path) as archive:
         _check_names(label, archive.namelist(), {t.platform for t in tags}, data_members)
         tops = {n.split("/", 1)[0] for n in archive.namelist()}
-        dist_infos = sorted(t for t in tops if t.endswith(".dist-info"))
+        dist_infos = sorted(t for t in tops if t.lower().endswith(".dist-info"))
+        egg_infos = sorted(t for t in tops if t.lower().endswith(".egg-info"))
+        if egg_infos:
+            raise ValidationError(f"wheel holds {egg_infos[0]}, which installers would take for another "
+                                  "project's metadata", package=label)
         if len(dist_infos) != 1:
             raise ValidationError(f"wheel has {len(dist_infos)} .dist-info directories: {dist_infos}", package=label)
         try:

@@ -140,6 +140,12 @@ CASES = {
     "paths-json-entries": (lambda s, t: Spec(paths={"paths": [{"_path": f"a/{i}"} for i in range(300_000)]}),
                            "entries in info/paths.json", {}),
     "fifo-member": (lambda s, t: Spec(members=[_fifo_member()]), "device, FIFO or other special file", {}),
+    "yaml-too-big": (lambda s, t: Spec(info={"info/recipe/meta.yaml": b"x: [" + b"1," * (1 << 20) + b"1]\n"}),
+                     "bytes of a recipe YAML", {}),
+    "entry-points-sections": (lambda s, t: Spec(files=_dist_info("hx", b"".join(b"[g%d]\n" % i for i in range(30000)))),
+                              "lines in one entry_points.txt", {}),
+    "many-dist-infos": (lambda s, t: Spec(files={f"site-packages/p{i}-1.0.dist-info/METADATA": b"Name: p\n"
+                                                 for i in range(20)}), "dist-info", {"PRESS_MAX_DIST_INFOS": "10"}),
 }
 
 
@@ -254,3 +260,40 @@ def test_big_member_is_streamed(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         assert archive.getinfo("press_hx.libs/share/hx/big.bin").file_size == 384 << 20
     assert peak_kb < 300_000, f"peak RSS {peak_kb} kB for a 384 MiB member"
+
+
+def _convert(tmp_path: Path, spec: Spec) -> tuple[str, list[str], dict[str, bytes]]:
+    artifact = build(spec, tmp_path / "in", ".tar.bz2")
+    result, out, _peak = run_isolated(tmp_path, "--json", str(artifact))
+    assert result.returncode == 0, result.stderr
+    (wheel,) = out.iterdir()
+    with zipfile.ZipFile(wheel) as archive:
+        return result.stdout, archive.namelist(), {n: archive.read(n) for n in archive.namelist()}
+
+
+def test_commands_never_take_the_virtual_environments_names(tmp_path):
+    spec = Spec(link={"noarch": {"type": "python", "entry_points": [
+                    "activate = hx:main", "pip = hx:main", "Activate.ps1 = hx:main", "hx = hx:main"]}},
+                files={"site-packages/hx/__init__.py": b"def main():\n    pass\n",
+                       "bin/deactivate": b"#!/bin/sh\necho hi\n", "bin/python3.12": b"#!/bin/sh\necho hi\n"},
+                executables={"bin/deactivate", "bin/python3.12"})
+    stdout, names, contents = _convert(tmp_path, spec)
+    entry_points = next(v for n, v in contents.items() if n.endswith(".dist-info/entry_points.txt")).decode()
+    assert "hx = hx:main" in entry_points
+    for reserved in ("activate", "pip", "Activate.ps1", "deactivate", "python3.12"):
+        assert f"\n{reserved} =" not in entry_points, entry_points
+        assert f"'{reserved}' belongs to the virtual environment" in stdout
+    assert not [n for n in names if ".data/" in n]
+
+
+def test_package_metadata_cannot_be_planted_in_site_packages(tmp_path):
+    spec = Spec(files={"site-packages/hx/__init__.py": b"", "site-packages/hx/meta.txt": b"Name: requests\nVersion: 99\n",
+                       "site-packages/Requests-99.DIST-INFO/METADATA": b"Name: requests\nVersion: 99\n",
+                       "site-packages/urllib3.EGG-INFO": b"Name: urllib3\nVersion: 99\n"},
+                links={"site-packages/requests.egg-info": "hx/meta.txt"})
+    _stdout, names, _contents = _convert(tmp_path, spec)
+    tops = {n.split("/", 1)[0].lower() for n in names}
+    # Only the wheel's own dist-info (named from the package's metadata), none planted.
+    metadata_dirs = [t for t in tops if t.endswith((".dist-info", ".egg-info"))]
+    assert len(metadata_dirs) == 1 and metadata_dirs[0].endswith("-1.0.dist-info"), tops
+    assert not [n for n in names if "99" in n or "egg-info" in n.lower()], names

@@ -5,8 +5,11 @@ local channel's archives."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
+import threading
 import subprocess
 import sys
 import zipfile
@@ -100,12 +103,46 @@ def test_cache_is_not_shared_between_channels_without_sha256(tmp_path):
     assert contents == [b"one\n", b"two\n"]
 
 
+class EndlessHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the directory, except that artifacts never end."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):  # noqa: N802
+        if not self.path.endswith(".conda"):
+            return super().do_GET()
+        self.send_response(200)
+        self.end_headers()
+        try:
+            for _ in range(1 << 14):  # at most 16 GiB, stopped by the client long before
+                self.wfile.write(bytes(1 << 20))
+        except OSError:
+            pass
+
+
+def test_download_is_cut_off_at_the_declared_size(tmp_path):
+    artifact = build(Spec(), tmp_path / "in", ".conda")
+    served = _channel(tmp_path / "served", {artifact.name: _record(artifact)})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(EndlessHandler, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        line = _error(_press(tmp_path / "cache", tmp_path / "out", "-c", f"http://127.0.0.1:{server.server_address[1]}",
+                             "press-hx", timeout=60))
+    finally:
+        server.shutdown()
+    assert f"download: the server sent more than the {artifact.stat().st_size} bytes the record declares" in line
+    assert sum(p.stat().st_size for p in (tmp_path / "cache").rglob("*") if p.is_file()) < 64 << 20
+
+
 def test_fifo_in_a_local_channel_is_skipped_with_a_note(tmp_path):
     channel = tmp_path / "channel"
     build(Spec(), channel / "noarch", ".conda")
     os.mkfifo(channel / "noarch" / "evil-1.0-0.conda")
+    os.symlink("nowhere", channel / "noarch" / "dangling-1.0-0.conda")
     (channel / "linux-64").mkdir()
     result = _press(tmp_path / "cache", tmp_path / "out", "-c", str(channel), "press-hx", timeout=120)
     assert result.returncode == 0, result.stderr
     assert "evil-1.0-0.conda is not a regular file; skipped" in result.stderr
+    assert "dangling-1.0-0.conda: No such file or directory; skipped" in result.stderr
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["press_hx-1.0-0_0-py3-none-any.whl"]
