@@ -45,6 +45,8 @@ _DROP = re.compile(r"(^|/)__pycache__/|\.pyc$|^info/")
 RESERVED_COMMANDS = re.compile(
     r"^(python|pythonw|pip|pydoc|idle|2to3)(\d+(\.\d+)?t?)?(\.exe)?$"
     r"|^(activate|deactivate)(\.(bat|csh|fish|nu|ps1|xsh|py))?$|^activate_this\.py$", re.I)
+#: conda packages that own some of those names (pip's own wheel installs ``pip``).
+RESERVED_OWNERS = {"pip": re.compile(r"^pip(\d+(\.\d+)?)?(\.exe)?$", re.I)}
 _SHARED_LIB = re.compile(r"\.so(\.\d+)*$|\.dylib$")
 
 
@@ -169,7 +171,8 @@ def _command_name(layout: Layout, artifact: Artifact, path: str, name: str | Non
         layout.notes.append(f"{artifact.label}: {path}: not exposed as a command ({name!r} is not a valid "
                             "console-script name)")
         return None
-    if RESERVED_COMMANDS.match(name):
+    owned = RESERVED_OWNERS.get(artifact.name)
+    if RESERVED_COMMANDS.match(name) and not (owned and owned.match(name)):
         layout.notes.append(f"{artifact.label}: {path}: not exposed as a command ({name!r} belongs to the "
                             "virtual environment it would be installed into)")
         return None

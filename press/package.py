@@ -390,7 +390,7 @@ def parse_core_metadata_name(data: bytes, package: str, field: str) -> str | Non
     text = decode_text(data[: limit("text_size")], package, field) if len(data) > limit("text_size") else \
         decode_text(data, package, field)
     headers = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]
-    found = re.search(r"(?im)^name:[ \t]*([^\r\n]*)$", headers)
+    found = re.search(r"(?im)^name:[ \t]*([^\r\n]*)\r?$", headers)
     if found is None:
         return None
     return checked(grammar.distribution_name, found.group(1).strip(), package, f"{field}: Name")
