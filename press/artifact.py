@@ -279,6 +279,8 @@ class _Unpacker:
         self.members = 0
         self.total = 0
         self.declared: dict[str, int] | None = None
+        #: ``paths.json``, once parsed to check sizes while unpacking.
+        self.paths: tuple[PathEntry, ...] | None = None
 
     def refuse(self, name: str, reason: str) -> UnsafeArchiveError:
         return UnsafeArchiveError(reason, package=self.label, field=name)
@@ -350,8 +352,8 @@ class _Unpacker:
             raise self.refuse(name, "archive member has a negative size")
         self.count(member.size, name)
         if self.declared is None and not name.startswith("info/") and self.root.is_file("info/paths.json"):
-            self.declared = {e.path: e.size for e in _read_paths_json(self.root, self.label)
-                             if e.path_type == "hardlink" and e.size is not None}
+            self.paths = _read_paths_json(self.root, self.label)
+            self.declared = {e.path: e.size for e in self.paths if e.path_type == "hardlink" and e.size is not None}
         if self.declared and name in self.declared and member.size != self.declared[name]:
             raise self.refuse(name, f"archive member is {member.size} bytes, info/paths.json declares "
                                     f"{self.declared[name]}")
@@ -480,7 +482,9 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Art
     about = parse_about(load_json(about_data, label, "info/about.json"), label) if about_data else About()
     link_data = _read_metadata(root, "info/link.json", label)
     entry_points = parse_link(load_json(link_data, label, "info/link.json"), label) if link_data else ()
-    if root.is_file("info/paths.json"):
+    if unpacker.paths is not None:
+        paths = unpacker.paths
+    elif root.is_file("info/paths.json"):
         paths = _read_paths_json(root, label)
     elif root.is_file("info/files"):
         paths = parse_legacy_files(_read_text(root, "info/files", label) or "",
