@@ -230,8 +230,12 @@ def _check(tmp_path: Path, spec: Spec, fmt: str, needle: str, env: dict) -> None
     assert {p.name for p in tmp_path.iterdir()} <= {"cache", "cwd", "in", "sentinel", "tmpdir"}
 
 
+#: Cases that move tens of megabytes: run with -m slow (CI runs them).
+SLOW_CASES = {"symlink-fan-out", "hardlink-fan-out", "paths-json-entries"}
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in sorted(CASES)])
 def test_hostile_package_refused(tmp_path, case, fmt):
     factory, needle, env = CASES[case]
     _check(tmp_path, factory(tmp_path / "sentinel", tmp_path), fmt, needle, env)
@@ -250,6 +254,7 @@ def test_truncated_macho_refused(tmp_path, fmt):
     _check(tmp_path, _truncated_macho(tmp_path / "sentinel", tmp_path), fmt, "lib/libffi.8.dylib", {})
 
 
+@pytest.mark.slow
 def test_big_member_is_streamed(tmp_path):
     # A 384 MiB member goes into the wheel without being held in memory.
     spec = Spec(subdir="noarch", files={"share/hx/big.bin": bytes(384 << 20)})
