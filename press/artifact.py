@@ -30,7 +30,6 @@ from .contained import CHUNK, ContainmentError, Root
 from .errors import ArchiveError, PressError, UnsafeArchiveError
 from .limits import exceeded, limit
 from .package import (
-    LEGACY_PLACEHOLDER,
     About,
     DistInfo,
     EntryPoint,
@@ -50,7 +49,7 @@ from .package import (
     site_packages_prefix,
 )
 
-__all__ = ["ARCHIVE_SUFFIXES", "Artifact", "FileFacts", "LEGACY_PLACEHOLDER", "PathEntry", "open_artifact",
+__all__ = ["ARCHIVE_SUFFIXES", "Artifact", "FileFacts", "PathEntry", "open_artifact",
            "artifact_stem", "is_artifact_path", "sha256_file"]
 
 ARCHIVE_SUFFIXES = (".conda", ".tar.bz2")
@@ -351,7 +350,7 @@ class _Unpacker:
         if member.size < 0:
             raise self.refuse(name, "archive member has a negative size")
         self.count(member.size, name)
-        if self.declared is None and not name.startswith("info/") and self.root.is_file("info/paths.json"):
+        if self.declared is None and not name.startswith("info/") and "info/paths.json" in self.files:
             self.paths = _read_paths_json(self.root, self.label)
             self.declared = {e.path: e.size for e in self.paths if e.path_type == "hardlink" and e.size is not None}
         if self.declared and name in self.declared and member.size != self.declared[name]:

@@ -33,6 +33,7 @@ from typing import Callable
 from . import __version__
 from .artifact import sha256_file
 from .errors import PressError
+from .fetch import hex_digest
 from .files import atomic_write
 
 #: Directory of the per-job state files inside the wheel directory.
@@ -255,13 +256,13 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
         for record in group[1:] if options.latest else []:
             skipped.append(JobResult(record.file_name, "skipped", "not the newest (--latest)"))
         for record in chosen:
-            sha = record.sha256.hex() if isinstance(record.sha256, (bytes, bytearray)) else str(record.sha256 or "")
+            sha = hex_digest(record.sha256) or ""
             jobs.append(Job(name=name, version=str(record.version), build=str(record.build),
                             build_number=int(record.build_number), subdir=str(record.subdir),
                             file_name=str(record.file_name), url=str(record.url), sha256=sha,
                             depends=tuple(str(d) for d in record.depends), python=pin or pythons[0],
                             channel=str(record.channel or ""),
-                            md5=record.md5.hex() if isinstance(record.md5, (bytes, bytearray)) else str(record.md5 or ""),
+                            md5=hex_digest(record.md5) or "",
                             size=record.size if isinstance(record.size, int) else None))
     jobs.sort(key=lambda j: j.file_name)
     return jobs, skipped
@@ -327,7 +328,7 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
                 patches = load_repodata_patch(options.repodata_patch)
             solved = solve([spec], [options.channel], options.subdir, job.python, cache, patches)
             closures = {job.file_name: solved}
-            base.append(sorted([str(r.sha256.hex() if isinstance(r.sha256, bytes) else r.sha256), sorted(r.depends)]
+            base.append(sorted([str(hex_digest(r.sha256)), sorted(r.depends)]
                                for r in solved))
         key = _key(base)
         current = _up_to_date(wheel_dir, key)

@@ -113,7 +113,7 @@ class Root:
     def mkdir(self, rel: str) -> None:
         """Make the directory ``rel`` and its parents (existing ones are fine)."""
         parts = self._parts(rel)
-        with self._parent(parts + ["x"], create=True):
+        with self._parent(parts + ["x"], create=True):  # makes every component of rel; "x" is never touched
             pass
 
     def lstat(self, rel: str) -> os.stat_result | None:

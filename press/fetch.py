@@ -22,7 +22,9 @@ from .errors import FetchError, InvalidInputError
 from .limits import limit
 
 
-def _hex(value: object) -> str | None:
+def hex_digest(value: object) -> str | None:
+    """A repodata digest as hex text: rattler hands ``bytes``, plain records
+    strings; None stays None."""
     if value is None:
         return None
     return value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
@@ -41,9 +43,9 @@ def _checked_record(record) -> tuple[str, str, str | None, str | None, int | Non
     if parsed.scheme not in ("http", "https", "file") or not unquote(parsed.path).endswith("/" + file_name):
         raise InvalidInputError(f"{url[:300]!r} is not an http(s) or file URL of {file_name}", package=file_name,
                                 field="repodata: url")
-    sha256 = _hex(record.sha256)
+    sha256 = hex_digest(record.sha256)
     sha256 = checked(grammar.sha256_hex, sha256, file_name, "repodata: sha256") if sha256 else None
-    md5 = _hex(getattr(record, "md5", None))
+    md5 = hex_digest(getattr(record, "md5", None))
     md5 = checked(grammar.md5_hex, md5, file_name, "repodata: md5") if md5 else None
     size = getattr(record, "size", None)
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):

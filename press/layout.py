@@ -260,7 +260,8 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
                 if main and name not in console and not name.endswith(("-script.py", ".exe")):
                     command = _command_name(layout, artifact, path)
                     if command is not None:
-                        layout.scripts[command] = Script(artifact.root, path, _first_line_length(artifact.root, path))
+                        skip = head.index(b"\n") + 1 if b"\n" in head else _first_line_length(artifact.root, path)
+                        layout.scripts[command] = Script(artifact.root, path, skip)
                 continue
         if _command_dir(path) and path.lower().endswith(".exe") and posixpath.basename(path)[:-4] in console:
             continue  # conda's copy of the .exe launcher of a console_scripts entry point

@@ -387,9 +387,10 @@ def parse_core_metadata_name(data: bytes, package: str, field: str) -> str | Non
     None when it has none. Only the header block (up to the first empty
     line, at most the ``text_size`` limit) is read: a long description
     costs nothing."""
-    text = decode_text(data[: limit("text_size")], package, field) if len(data) > limit("text_size") else \
-        decode_text(data, package, field)
-    headers = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]
+    head = re.split(rb"\r?\n\r?\n", data[: limit("text_size") + 1], maxsplit=1)
+    if len(head) == 1 and len(data) > limit("text_size"):
+        raise exceeded("text_size", package=package, field=field)
+    headers = decode_text(head[0], package, field)
     found = re.search(r"(?im)^name:[ \t]*([^\r\n]*)\r?$", headers)
     if found is None:
         return None
