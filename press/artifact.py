@@ -35,11 +35,12 @@ from .package import (
     EntryPoint,
     Identity,
     PathEntry,
+    UpstreamMetadata,
     decode_text,
     invalid,
     load_json,
     parse_about,
-    parse_core_metadata_name,
+    parse_core_metadata,
     parse_entry_points_txt,
     parse_index,
     parse_legacy_files,
@@ -78,7 +79,8 @@ class Artifact:
     legacy ``files``) declares it; ``entry_points`` are ``link.json``'s
     console scripts; ``dist_infos`` the package's own Python metadata;
     ``licenses`` the files under ``info/licenses/`` (relative to it);
-    ``sha256`` is the archive's hex digest.
+    ``sha256`` is the archive's hex digest; ``channel`` the channel it came
+    from (a name, URL or directory; None when unknown).
     """
 
     source: Path
@@ -94,6 +96,7 @@ class Artifact:
     test_imports: tuple[str, ...] = ()
     dist_infos: tuple[DistInfo, ...] = ()
     licenses: tuple[str, ...] = ()
+    channel: str | None = None
 
     @property
     def name(self) -> str:
@@ -132,6 +135,10 @@ class Artifact:
         """A copy whose ``depends`` are replaced (a repodata record's, already
         validated: the channel's hotfixes live in repodata, not in archives)."""
         return dataclasses.replace(self, identity=dataclasses.replace(self.identity, depends=tuple(depends)))
+
+    def with_channel(self, channel: str | None) -> "Artifact":
+        """A copy that knows the channel it came from."""
+        return dataclasses.replace(self, channel=channel)
 
     def resolve(self, path: str) -> tuple[str, str]:
         """Follow ``path`` through the package's symlinks the way the kernel
@@ -433,16 +440,16 @@ def _dist_infos(root: Root, files: Mapping[str, FileFacts], paths: tuple[PathEnt
             metadata_file = f"{where}/PKG-INFO"
         else:
             metadata_file = where  # a single-file egg-info
-        name = None
+        name, upstream = None, UpstreamMetadata()
         if metadata_file in files:
             data = _read_metadata(root, metadata_file, label)
-            name = parse_core_metadata_name(data or b"", label, metadata_file)
+            name, upstream = parse_core_metadata(data or b"", label, metadata_file)
         points: tuple[EntryPoint, ...] = ()
         entry_points_file = f"{where}/entry_points.txt"
         if entry_points_file in files:
             text = _read_text(root, entry_points_file, label) or ""
             points = parse_entry_points_txt(text, label, entry_points_file)
-        found[where] = DistInfo(where, name, points)
+        found[where] = DistInfo(where, name, points, upstream)
     return tuple(found[k] for k in sorted(found))
 
 

@@ -53,7 +53,9 @@ class BatchOptions:
     :class:`~press.convert.ConvertOptions`; ``wheel_dir``; ``cache_dir``;
     ``jobs``: worker processes (1 runs in this process); ``scheduler``: a
     Dask distributed scheduler address (overrides ``jobs``);
-    ``repodata_patch``: patch instructions for a local directory channel.
+    ``repodata_patch``: patch instructions for a local directory channel;
+    ``name_mapping``/``native_prefix``/``plat``: as in
+    :class:`~press.convert.ConvertOptions`.
     """
 
     channel: str
@@ -69,8 +71,14 @@ class BatchOptions:
     jobs: int = 1
     scheduler: str | None = None
     repodata_patch: Path | None = None
+    name_mapping: list[Path] = field(default_factory=list)
+    native_prefix: str | None = None
+    plat: str | None = None
     #: set by :func:`convert_channel`: names every job of the batch converts.
     batch_names: frozenset[str] = frozenset()
+    #: set by :func:`convert_channel`: what naming needs of the channel's
+    #: packages that the name mapping does not name (see :mod:`press.names`).
+    known_packages: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -265,7 +273,34 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
                             md5=hex_digest(record.md5) or "",
                             size=record.size if isinstance(record.size, int) else None))
     jobs.sort(key=lambda j: j.file_name)
+    options.known_packages = _known_packages(found, options, cache)
     return jobs, skipped
+
+
+def _known_packages(found: list, options: BatchOptions, cache: Path) -> tuple:
+    """:class:`~press.names.PackageFacts` of the newest record of every
+    package the name mapping does not name (``null`` or absent): what
+    dependents need to tell aliases, native and Python packages apart."""
+    from rattler import Version
+
+    from .names import load_mapping, record_facts
+    from .package import parse_record_depends
+
+    mapping = load_mapping(cache, tuple(Path(p) for p in options.name_mapping))
+    newest: dict[str, object] = {}
+    for record in sorted(found, key=lambda r: (Version(str(r.version)), int(r.build_number))):
+        name = record.name.normalized
+        if not mapping.get(name):
+            newest[name] = record
+    facts = []
+    for name, record in sorted(newest.items()):
+        try:
+            depends = parse_record_depends(record.depends, str(record.file_name))  # type: ignore[attr-defined]
+        except PressError:
+            continue
+        noarch = getattr(record, "noarch", None)
+        facts.append(record_facts(name, options.channel, depends, "python" if getattr(noarch, "python", False) else None))
+    return tuple(facts)
 
 
 def _running_python() -> str:
@@ -317,7 +352,8 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
     notes: list[str] = []
     try:
         base = [__version__, job.sha256, sorted(job.depends), job.python, options.subdir, options.fatten,
-                options.bundle_python_deps, options.prefer]
+                options.bundle_python_deps, options.prefer, options.native_prefix, options.plat,
+                [str(p) for p in options.name_mapping]]
         closures = None
         if options.fatten:
             spec = f"{job.name}=={job.version}={job.build}"
@@ -339,10 +375,14 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
             bundle_python_deps=options.bundle_python_deps, wheel_dir=wheel_dir, cache_dir=cache,
             validate=False, repodata_patch=options.repodata_patch, prefer=list(options.prefer),
             python_deps_elsewhere=options.batch_names - {job.name},
+            name_mapping=list(options.name_mapping), native_prefix=options.native_prefix,
+            known_packages=options.known_packages, plat=options.plat,
         )
         report = convert_records([job.record], convert_options, progress=notes.append, closures=closures)
         wheels = [Path(w.path).name for w in report.wheels]
         _write_state(wheel_dir, key, job, wheels)
+        if not wheels and report.skipped:
+            return JobResult(job.file_name, "skipped", report.skipped[0][1], [], time.monotonic() - started)
         return JobResult(job.file_name, "converted", "", sorted(wheels), time.monotonic() - started,
                          [n for n in notes if "retried" in n])
     except PressError as exc:

@@ -267,6 +267,7 @@ def solve(
     cache_dir: Path,
     patches: dict | None = None,
     notes: list[str] | None = None,
+    channel_names: dict[str, str] | None = None,
 ) -> list:
     """Solve ``specs`` (MatchSpec strings) against ``channels`` for ``subdir``.
 
@@ -274,7 +275,10 @@ def solve(
     excluded). ``patches`` (see :func:`index_local_channel`) apply to local directory
     channels. ``python`` (``X.Y``) is provided as a virtual package; its records are not
     part of the result. Strict channel priority, highest versions. What
-    indexing local directories left out is described in ``notes``. Raises
+    indexing local directories left out is described in ``notes``;
+    ``channel_names`` receives, per channel URL that records carry, the
+    channel as the user gave it (local directories are indexed in the cache).
+    Raises
     :class:`SpecError` for a spec that does not parse or names nothing in the
     channels, :class:`SolveError` when no consistent closure exists.
     """
@@ -288,6 +292,8 @@ def solve(
         except Exception as exc:
             raise SpecError(f"not a valid MatchSpec: {exc}", package=spec) from exc
     sources = [channel_source(c, cache_dir, subdir, patches, notes) for c in channels]
+    if channel_names is not None:
+        channel_names.update({s.rstrip("/"): c for s, c in zip(sources, channels)})
     gateway = make_gateway(cache_dir)
     constraints = []
     if python:

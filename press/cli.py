@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+import re
+
 import click
 
 from . import __version__
@@ -15,12 +17,46 @@ from .convert import ConvertOptions, convert
 from .errors import PressError
 
 
+def _python_version(ctx, param, value):
+    """``--python`` values: ``X.Y`` only."""
+    values = value if isinstance(value, tuple) else (value,)
+    for item in values:
+        if item is not None and not re.fullmatch(r"[23]\.\d{1,2}", item):
+            raise click.BadParameter(f"{item!r} is not a Python version X.Y (e.g. 3.12)")
+    return value
+
+
+def _native_prefix(ctx, param, value):
+    if value is not None and not re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)?", value):
+        raise click.BadParameter(f"{value!r} is not a distribution-name prefix (letters, digits, '.', '_', '-')")
+    return value
+
+
+def _naming_options(function):
+    """``--name-mapping``, ``--native-prefix`` and ``--plat``, shared by both commands."""
+    function = click.option(
+        "--plat", metavar="TAG",
+        help="Fail any Linux wheel that needs more than this manylinux policy allows, naming the file, library "
+             "and symbol version (auditwheel's --plat), e.g. manylinux_2_28_x86_64 or manylinux2014_x86_64.")(function)
+    function = click.option(
+        "--native-prefix", callback=_native_prefix, metavar="PREFIX",
+        help="Distribution-name prefix of packages with no Python distribution (native libraries, tools) "
+             "[default: their channel's name, e.g. conda-forge-]. See docs/metadata.md.")(function)
+    function = click.option(
+        "--name-mapping", "name_mapping", multiple=True, metavar="FILE",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="JSON file of conda name -> [PyPI names] or null, overriding the shipped conda-forge mapping "
+             "(repeatable, later files win).")(function)
+    return function
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("targets", nargs=-1, required=True, metavar="SPEC_OR_ARTIFACT...")
 @click.option("-c", "--channel", "channels", multiple=True, metavar="CHANNEL",
               help=f"Channel name, URL or local directory; repeatable, highest priority first [default: {DEFAULT_CHANNEL}].")
 @click.option("--subdir", default=native_subdir, show_default="this machine's", help="Target conda subdir, e.g. linux-64.")
-@click.option("--python", "python", metavar="X.Y", help="Target interpreter version [default: the one running press].")
+@click.option("--python", "python", metavar="X.Y", callback=_python_version,
+              help="Target interpreter version [default: the one running press].")
 @click.option("--fatten/--thin", default=False, help="Vendor the non-Python closure into one wheel per spec [default: thin].")
 @click.option("--bundle-python-deps", is_flag=True, help="With --fatten, merge Python dependencies into the wheel too.")
 @click.option("-w", "--wheel-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("wheelhouse"),
@@ -35,11 +71,12 @@ from .errors import PressError
 @click.option("--prefer", "prefer", multiple=True, metavar="NAME",
               help="When packages merged into one wheel ship the same path with different bytes, keep NAME's copy "
                    "(repeatable, earliest wins; without it such a clash is an error).")
+@_naming_options
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.version_option(__version__, prog_name="press")
 def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_dir, cache_dir, validate,
-         python_exe, repodata_patch, prefer, as_json, quiet) -> None:
+         python_exe, repodata_patch, prefer, plat, name_mapping, native_prefix, as_json, quiet) -> None:
     """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels."""
     options = ConvertOptions(
         channels=list(channels) or [DEFAULT_CHANNEL],
@@ -53,6 +90,9 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
         python_exe=python_exe,
         repodata_patch=repodata_patch,
         prefer=list(prefer),
+        name_mapping=list(name_mapping),
+        native_prefix=native_prefix,
+        plat=plat,
     )
     progress = (lambda message: None) if quiet else (lambda message: click.echo(f"press: {message}", err=True))
     try:
@@ -65,6 +105,8 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
     else:
         for wheel in report.wheels:
             click.echo(wheel.summary())
+        for artifact, reason in report.skipped:
+            click.echo(f"{artifact}: {reason}")
             if wheel.validation and wheel.validation.status != "passed":
                 click.echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
     if not report.ok:
@@ -90,7 +132,7 @@ def _duration(seconds: float | None) -> str:
 @click.option("-w", "--wheel-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Wheelhouse to write: wheels plus a PEP 503/691 index in WHEEL_DIR/simple.")
 @click.option("-n", "--name", "names", multiple=True, metavar="GLOB", help="Only packages whose name matches GLOB (repeatable).")
-@click.option("--python", "pythons", multiple=True, metavar="X.Y",
+@click.option("--python", "pythons", multiple=True, metavar="X.Y", callback=_python_version,
               help="Convert for this Python (repeatable) [default: the one running press].")
 @click.option("--latest", is_flag=True, help="Only the newest version/build of each name (per Python).")
 @click.option("--fatten/--thin", default=False, help="Vendor each package's non-Python closure [default: thin].")
@@ -102,10 +144,11 @@ def _duration(seconds: float | None) -> str:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Download and index cache.")
 @click.option("--repodata-patch", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Patch instructions for a local directory channel (see press -h).")
+@_naming_options
 @click.option("--json", "as_json", is_flag=True, help="Print the batch report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten, bundle_python_deps, prefer, jobs,
-                 scheduler, cache_dir, repodata_patch, as_json, quiet) -> None:
+                 scheduler, cache_dir, repodata_patch, plat, name_mapping, native_prefix, as_json, quiet) -> None:
     """Convert a whole channel (or the part --name/--python/--latest select) into a
     wheelhouse that pip and uv install from. Re-runs convert only what changed."""
     from .batch import BatchOptions, convert_channel
@@ -114,6 +157,7 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
         channel=channel_arg, subdir=subdir, wheel_dir=wheel_dir, names=list(names), pythons=list(pythons),
         latest=latest, fatten=fatten, bundle_python_deps=bundle_python_deps, prefer=list(prefer),
         cache_dir=cache_dir, jobs=jobs, scheduler=scheduler, repodata_patch=repodata_patch,
+        name_mapping=list(name_mapping), native_prefix=native_prefix, plat=plat,
     )
 
     def progress(state) -> None:
@@ -132,6 +176,36 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
         sys.exit(1)
 
 
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--refresh", is_flag=True, help="Download the current mapping into the cache (used from then on).")
+@click.option("--url", default=None, metavar="URL", help="Where to download it from [default: parselmouth's].")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Cache to keep it in.")
+@click.option("--name-mapping", "name_mapping", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Overrides to show merged.")
+@click.argument("conda_names", nargs=-1, metavar="[CONDA_NAME...]")
+def name_mapping_main(refresh, url, cache_dir, name_mapping, conda_names) -> None:
+    """Show or refresh the conda -> PyPI name mapping (conda-forge's, from
+    prefix-dev/parselmouth): the sources in use, and the entries of CONDA_NAMEs."""
+    from .convert import default_cache_dir
+    from .names import MAPPING_URL, load_mapping, refresh_mapping
+
+    cache = Path(cache_dir or default_cache_dir())
+    try:
+        if refresh:
+            path, count = refresh_mapping(cache, url or MAPPING_URL)
+            click.echo(f"press: refreshed the name mapping: {count} entries in {path}", err=True)
+        mapping = load_mapping(cache, tuple(name_mapping))
+    except PressError as exc:
+        click.echo(f"press: error: {_one_line(str(exc))}", err=True)
+        sys.exit(1)
+    click.echo(f"sources: {', '.join(mapping.sources)} ({len(mapping.entries)} entries)")
+    for conda_name in conda_names:
+        value = mapping.get(conda_name)
+        shown = ", ".join(value) if value else ("null (no Python distribution)" if mapping.knows(conda_name)
+                                                else "not in the mapping")
+        click.echo(f"{conda_name}: {shown}")
+
+
 def entry() -> None:
     """The console script: ``press channel ...`` runs the batch, anything else a conversion.
 
@@ -142,6 +216,8 @@ def entry() -> None:
     try:
         if len(sys.argv) > 1 and sys.argv[1] == "channel":
             channel_main(args=sys.argv[2:], prog_name="press channel")
+        elif len(sys.argv) > 1 and sys.argv[1] == "name-mapping":
+            name_mapping_main(args=sys.argv[2:], prog_name="press name-mapping")
         else:
             main()
     except KeyboardInterrupt:

@@ -22,16 +22,11 @@ from .artifact import Artifact, is_artifact_path, open_artifact
 from .channel import DEFAULT_CHANNEL, load_repodata_patch, native_subdir, solve
 from .contained import Root
 from .errors import PressError
-from .package import parse_record_depends, site_packages_prefix
+from .package import UpstreamMetadata, parse_record_depends, site_packages_prefix
 from .fetch import fetch
 from .layout import Layout, add_artifact, launcher_module, prune_vendored
-from .metadata import (
-    build_metadata,
-    is_plumbing,
-    pypi_name_from,
-    requirement,
-    wheel_name_for_conda,
-)
+from .metadata import build_metadata, is_plumbing, requirements, spec_name
+from .names import Names, PackageFacts, is_python_record, load_mapping
 from .relocate.elf import ElfInfo
 from .relocate.linux import relocate_linux
 from .relocate.macho import MachOInfo
@@ -42,6 +37,7 @@ from .report import ConversionReport, WheelReport
 from .tags import SUBDIR_PLATFORMS, python_tags
 from .version import to_pep440
 from .wheel import Member, write_wheel
+from .wheelhouse import claim, release
 
 Progress = Callable[[str], None]
 
@@ -63,7 +59,15 @@ class ConvertOptions:
     different bytes (earliest first; without it such a clash is an error);
     ``python_deps_elsewhere``: conda names of Python dependencies whose
     wheels something else builds (a batch's other jobs), so a fat conversion
-    does not build them again.
+    does not build them again; ``name_mapping``: JSON files of conda name ->
+    distribution names that override the shipped mapping (``--name-mapping``);
+    ``native_prefix``: the distribution-name prefix of native packages
+    (default: derived from each package's channel, ``conda-forge-``);
+    ``known_packages``: what a batch knows of the channel's other packages
+    (see :class:`press.names.Names`). Naming: :mod:`press.names`;
+    ``plat``: a manylinux policy (``manylinux_2_28_x86_64`` or an alias) no
+    Linux wheel may exceed, auditwheel's ``--plat``: a wheel that needs more
+    is an error naming the file, library and symbol version.
     """
 
     channels: list[str] = field(default_factory=lambda: [DEFAULT_CHANNEL])
@@ -79,6 +83,10 @@ class ConvertOptions:
     compresslevel: int = 6
     prefer: list[str] = field(default_factory=list)
     python_deps_elsewhere: frozenset[str] = frozenset()
+    name_mapping: list[Path] = field(default_factory=list)
+    native_prefix: str | None = None
+    known_packages: tuple[PackageFacts, ...] = ()
+    plat: str | None = None
 
 
 def default_cache_dir() -> Path:
@@ -95,16 +103,32 @@ def is_python_package(artifact: Artifact) -> bool:
     return artifact.noarch == "python" or any(site_packages_prefix(e.path) for e in artifact.paths)
 
 
-def distribution_name(artifact: Artifact) -> str:
-    """The wheel's distribution name: from the package's own Python metadata,
-    else derived from the conda name (see :mod:`press.metadata`)."""
-    return pypi_name_from(artifact.dist_infos, artifact.name) or wheel_name_for_conda(artifact.name)
+def facts_of(artifact: Artifact) -> PackageFacts:
+    """What :mod:`press.names` needs of an unpacked artifact."""
+    return PackageFacts(artifact.name, artifact.channel, artifact.depends,
+                        tuple(d.name for d in artifact.dist_infos if d.name),
+                        is_python_package(artifact) or is_python_record(artifact.depends, artifact.noarch))
 
 
-def _spec_name(spec: str) -> str:
-    from rattler import MatchSpec
+def distribution_name(artifact: Artifact, names: Names | None = None) -> str:
+    """The wheel's distribution name (:mod:`press.names`: the package's own
+    Python metadata, else the name mapping, else a native name)."""
+    names = names or Names(load_mapping())
+    return names.distribution(facts_of(artifact))
 
-    return MatchSpec(spec).name.normalized
+
+def channel_of_path(path: Path) -> str | None:
+    """The channel directory of an artifact file inside a channel layout
+    (``<channel>/<subdir>/<file>``), else None."""
+    from .tags import SUBDIR_PLATFORMS
+
+    parent = Path(path).resolve().parent
+    if parent.name in SUBDIR_PLATFORMS or parent.name == "noarch":
+        return str(parent.parent)
+    return None
+
+
+_spec_name = spec_name
 
 
 class _Session:
@@ -119,18 +143,23 @@ class _Session:
         self.opened: dict[str, Artifact] = {}
         self.stages = 0
         self.patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
+        self.names = Names(load_mapping(self.cache_dir, tuple(Path(p) for p in options.name_mapping)),
+                           options.native_prefix).with_known(options.known_packages)
+        self.channel_names: dict[str, str] = {}
 
     def new_stage(self) -> Root:
         """A fresh contained directory for one wheel's edited copies."""
         self.stages += 1
         return Root(self.work / "stage" / str(self.stages), create=True)
 
-    def open(self, path: Path, sha256: str | None = None) -> Artifact:
+    def open(self, path: Path, sha256: str | None = None, channel: str | None = None) -> Artifact:
+        """Unpack an artifact file (once per session); ``channel``: where it
+        came from (default: the channel directory it sits in, if any)."""
         key = str(Path(path).resolve())
         if key not in self.opened:
             self.progress(f"unpacking {Path(path).name}")
             self.opened[key] = open_artifact(Path(path), self.work / "unpacked" / str(len(self.opened)), sha256)
-        return self.opened[key]
+        return self.opened[key].with_channel(channel or channel_of_path(Path(path)))
 
     def open_record(self, record) -> Artifact:
         """Fetch and unpack the artifact of a repodata record. The record's
@@ -140,7 +169,10 @@ class _Session:
         path, sha256 = fetch(record, self.cache_dir, notes)
         for note in notes:
             self.progress(note)
-        artifact = self.open(path, sha256)
+        channel = str(record.channel or "").rstrip("/") or None
+        if channel not in self.channel_names and len(self.options.channels) == 1:
+            channel = self.options.channels[0]  # a batch's own solve, or its single channel
+        artifact = self.open(path, sha256, self.channel_names.get(channel or "", channel))
         return artifact.with_depends(parse_record_depends(record.depends, artifact.label))
 
     def closure(self, specs: list[str], records: list | None = None) -> dict[str, Artifact]:
@@ -150,7 +182,7 @@ class _Session:
             self.progress(f"solving {' '.join(specs)} for {self.options.subdir} (python {self.options.python})")
             notes: list[str] = []
             records = solve(specs, self.options.channels, self.options.subdir, self.options.python, self.cache_dir,
-                            self.patches, notes)
+                            self.patches, notes, self.channel_names)
             for note in notes:
                 self.progress(note)
         result = {}
@@ -218,6 +250,16 @@ def convert(
     return report
 
 
+def _alias_note(artifact: Artifact, names: Names) -> str | None:
+    """Why an artifact makes no wheel: it is an alias (see :mod:`press.names`)."""
+    target = names.alias_target(facts_of(artifact))
+    if target is None:
+        return None
+    real = sorted({spec_name(s) for s in target if not is_plumbing(spec_name(s))})
+    files = f"; its {len(artifact.paths)} files are not shipped" if artifact.paths else ""
+    return f"an alias of {', '.join(real)} (no Python distribution of its own): no wheel, dependents require {', '.join(real)}{files}"
+
+
 def convert_records(
     records: list,
     options: ConvertOptions | None = None,
@@ -265,6 +307,12 @@ def _build_all(
         if main.label in done:
             continue
         done.add(main.label)
+        names = session.names.with_known(facts_of(a) for a in closure.values())
+        alias = _alias_note(main, names)
+        if alias:
+            report.skipped.append([main.source.name, alias])
+            session.progress(f"{main.label}: {alias}")
+            continue
         wheel, python_deps = build_wheel(main, closure, options, session)
         report.wheels.append(wheel)
         session.progress(f"wrote {wheel.summary()}")
@@ -278,8 +326,10 @@ def _build_all(
             wheel.validation = validate_wheel(wheel, options)
 
 
-def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: bool) -> tuple[list[Artifact], list[str], list[Artifact]]:
-    """Vendored artifacts, Requires-Dist specs and Python dependency artifacts of ``main``."""
+def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: bool,
+                  names: Names) -> tuple[list[Artifact], list[str], list[Artifact]]:
+    """Vendored artifacts, Requires-Dist specs and Python dependency artifacts
+    of ``main`` (aliases walked through, never vendored or required)."""
     vendored: list[Artifact] = []
     requires: list[str] = []
     python_deps: list[Artifact] = []
@@ -287,7 +337,7 @@ def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: b
     stack = [main]
     while stack:
         current = stack.pop(0)
-        for spec in current.depends:
+        for spec in names.expand_aliases(current.depends, current.channel):
             name = _spec_name(spec)
             if is_plumbing(name):
                 continue
@@ -305,6 +355,84 @@ def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: b
             vendored.append(dep)
             stack.append(dep)
     return vendored, requires, python_deps
+
+
+#: SONAME -> the conda-forge package that ships it, for dependencies press
+#: has not unpacked (a batch's thin jobs): the GCC runtime.
+RUNTIME_PROVIDERS = {"libstdc++.so.6": "libstdcxx", "libgcc_s.so.1": "libgcc", "libgomp.so.1": "libgomp"}
+
+
+def _runtime_providers(main: Artifact, closure: dict[str, Artifact], names: Names) -> dict[str, str]:
+    """SONAME -> ``<dep>.libs`` directory of the native dependency wheel, direct
+    or transitive, that ships it (the files under its ``lib/`` when press
+    has the artifact, else :data:`RUNTIME_PROVIDERS`)."""
+    provides: dict[str, str] = {}
+    seen: set[str] = set()
+    queue = [spec_name(s) for s in names.expand_aliases(main.depends, main.channel)]
+    while queue:
+        dep = queue.pop(0)
+        if dep in seen or is_plumbing(dep) or dep == main.name:
+            continue
+        seen.add(dep)
+        facts = names.facts(dep, main.channel)
+        if names.provides_python(facts):
+            continue
+        libs = _libs_dir(names.dependency(dep, main.channel))
+        artifact = closure.get(dep)
+        if artifact is not None:
+            for path in sorted(set(artifact.files) | set(artifact.links)):
+                if path.startswith("lib/") and path.count("/") == 1 and ".so" in path:
+                    provides.setdefault(posixpath.basename(path), libs)
+        else:
+            for soname, provider in RUNTIME_PROVIDERS.items():
+                if provider == dep:
+                    provides.setdefault(soname, libs)
+        queue += [spec_name(s) for s in names.expand_aliases(facts.depends, main.channel)]
+    return provides
+
+
+def _check_ceiling(layout: Layout, relocation, plat: str, machine: str, label: str) -> None:
+    """Refuse a Linux wheel that needs more than the ``plat`` policy allows."""
+    from .errors import RelocationError
+    from .tags import policy_ceiling
+
+    needs: dict[str, dict[str, set[str]]] = {}
+    for arc, deps in relocation.dependencies.items():
+        info = layout.files[arc].binary if arc in layout.files else None
+        for library, where in deps.items():
+            if where in ("system", "unresolved"):
+                needs.setdefault(arc, {})[library] = set(getattr(info, "version_needs", {}).get(library, set()))
+    try:
+        problems = policy_ceiling(plat, machine, needs)
+    except ValueError as exc:
+        raise PressError(str(exc), field="--plat") from None
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise RelocationError(f"needs more than {plat} allows (tag {relocation.platform}): "
+                              f"{'; '.join(problems[:3])}{more}", package=label)
+
+
+def license_sources(artifact: Artifact) -> list[tuple[str, str]]:
+    """``(path in the package, path under dist-info/licenses/)`` of the
+    artifact's licence files: ``info/licenses/`` (conda-build's
+    ``license_file``), else what the payload keeps under ``share/licenses/``
+    (conda-forge's GCC runtime packages ship their licence texts only there)."""
+    if artifact.licenses:
+        return [(f"info/licenses/{p}", p) for p in artifact.licenses]
+    found = []
+    for path in sorted(artifact.files):
+        for prefix in ("share/licenses/", "Library/share/licenses/"):
+            if path.startswith(prefix) and len(path) > len(prefix):
+                found.append((path, path[len(prefix):]))
+    return found
+
+
+def _upstream(artifact: Artifact, name: str) -> UpstreamMetadata | None:
+    """The core metadata of the artifact's own dist-info named ``name``."""
+    for dist_info in artifact.dist_infos:
+        if dist_info.name and canonicalize_name(dist_info.name) == canonicalize_name(name):
+            return dist_info.metadata
+    return None
 
 
 def _libs_dir(name: str) -> str:
@@ -330,26 +458,27 @@ def build_wheel(
     Returns its report and the Python dependencies that need wheels of their own.
     """
     fat = options.fatten
-    name = distribution_name(main)
+    names = session.names.with_known(facts_of(a) for a in closure.values())
+    name = names.distribution(facts_of(main))
     layout = Layout(libs_dir=_libs_dir(name), prefer=list(options.prefer))
     vendored_artifacts, requires_specs, python_deps = ([], list(main.depends), [])
     if fat:
-        vendored_artifacts, requires_specs, python_deps = _walk_closure(main, closure, options.bundle_python_deps)
+        vendored_artifacts, requires_specs, python_deps = _walk_closure(main, closure, options.bundle_python_deps,
+                                                                        names)
     add_artifact(layout, main, main=True)
     for dep in vendored_artifacts:
         add_artifact(layout, dep, main=is_python_package(dep))
     layout.check_conflicts()
     if fat:
         prune_vendored(layout, {main.label} | {a.label for a in vendored_artifacts if is_python_package(a)})
-    name_map = {n: distribution_name(a) for n, a in closure.items()}
-    requires = [r for r in (requirement(s, name_map, main.label) for s in requires_specs) if r]
+    requires = requirements(requires_specs, names, main.channel, main.label)
     # Thin wheels find their dependencies' libraries in the sibling <dep>.libs.
     dependency_libs = []
     if not fat:
-        for spec in main.depends:
+        for spec in names.expand_aliases(main.depends, main.channel):
             dep_name = _spec_name(spec)
-            if not is_plumbing(dep_name) and not (dep_name in closure and is_python_package(closure[dep_name])):
-                dependency_libs.append(_libs_dir(name_map.get(dep_name) or wheel_name_for_conda(dep_name)))
+            if not is_plumbing(dep_name) and not names.provides_python(names.facts(dep_name, main.channel)):
+                dependency_libs.append(_libs_dir(names.dependency(dep_name, main.channel)))
     family, machine = SUBDIR_PLATFORMS.get(main.subdir, ("any", "any")) if main.subdir != "noarch" else ("any", "any")
     if family == "any" and main.subdir != "noarch":
         raise PressError(f"unknown subdir {main.subdir}", package=main.label)
@@ -361,7 +490,11 @@ def build_wheel(
     relocation = None
     if binaries:
         kwargs = {"dist": dist} if family == "win" else {}
+        if family == "linux" and not fat:
+            kwargs["dependency_provides"] = _runtime_providers(main, closure, names)
         relocation = relocator(layout, fat=fat, dependency_libs=dependency_libs, stage=stage, machine=machine, **kwargs)
+        if family == "linux" and options.plat:
+            _check_ceiling(layout, relocation, options.plat, machine, main.label)
         notes += relocation.notes
         platform = relocation.platform
     else:
@@ -379,6 +512,18 @@ def build_wheel(
     tag = f"{tags.python}-{tags.abi}-{platform}"
     filename = f"{dist}-{version}-{build_tag}-{tag}.whl"
     dist_info = f"{dist}-{version}.dist-info"
+    # Licences: the main package's, and one folder per vendored package that ships files.
+    license_files: list[str] = []
+    license_members: list[Member] = []
+    shipping = {f.owner for f in layout.files.values()} | {main.label}
+    for artifact, prefix in [(main, "")] + [(a, f"vendored/{a.name}/") for a in vendored_artifacts
+                                            if a.label in shipping]:
+        for source, license_path in license_sources(artifact):
+            if not source.startswith("info/"):  # a payload licence text: kept once, in dist-info
+                layout.files.pop(f"{layout.libs_dir}/{source}", None)
+            license_files.append(prefix + license_path)
+            license_members.append(Member(f"{dist_info}/licenses/{prefix}{license_path}", root=artifact.root,
+                                          rel=source))
     members: list[Member] = []
     placeholders: list[list[str]] = []
     for arc, staged in sorted(layout.files.items()):
@@ -398,13 +543,12 @@ def build_wheel(
         console = entry_points.setdefault("console_scripts", {})
         for index, command in enumerate(sorted(layout.commands)):
             console.setdefault(command, f"{module}:cmd_{index}")
-    license_files = []
-    for artifact, prefix in [(main, "")] + [(a, f"vendored/{a.name}/") for a in vendored_artifacts]:
-        for license_path in artifact.licenses:
-            license_files.append(prefix + license_path)
-            members.append(Member(f"{dist_info}/licenses/{prefix}{license_path}", root=artifact.root,
-                                  rel=f"info/licenses/{license_path}"))
-    members.append(Member(f"{dist_info}/METADATA", data=build_metadata(main, name, requires, license_files)))
+    members += license_members
+    upstream = _upstream(main, name)
+    if upstream is not None:
+        notes += [f"{main.label}: upstream METADATA {d} (left out)" for d in upstream.dropped]
+    members.append(Member(f"{dist_info}/METADATA", data=build_metadata(main, name, requires, license_files,
+                                                                      upstream)))
     wheel_text = (
         "Wheel-Version: 1.0\n"
         f"Generator: press {__version__}\n"
@@ -421,7 +565,12 @@ def build_wheel(
         members.append(Member(f"{dist_info}/entry_points.txt", data=text.encode()))
     timestamp = main.identity.timestamp / 1000
     out = Path(options.wheel_dir) / filename
-    write_wheel(out, members, timestamp=timestamp, compresslevel=options.compresslevel, data_members=data_members)
+    claimed = claim(Path(options.wheel_dir), filename, name, main.name, main.source.name, main.sha256)
+    try:
+        write_wheel(out, members, timestamp=timestamp, compresslevel=options.compresslevel, data_members=data_members)
+    except BaseException:
+        release(Path(options.wheel_dir), claimed)
+        raise
     wheel = WheelReport(
         path=str(out),
         name=name,

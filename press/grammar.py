@@ -18,6 +18,7 @@ MAX_COMPONENT = 255
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONDA_NAME = re.compile(r"^[a-z0-9_][a-z0-9_.\-]{0,199}$")
+CONDA_NAME = _CONDA_NAME  # public: callers that check many names at once
 _CONDA_VERSION = re.compile(r"^[A-Za-z0-9_.+!*]{1,128}$")
 _BUILD_STRING = re.compile(r"^[A-Za-z0-9_.+]{1,200}$")
 _SUBDIR = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9]+)$")

@@ -36,6 +36,23 @@ _DEV_FILES = re.compile(
     r"|\.(a|la|prl)$"
 )
 _DROP = re.compile(r"(^|/)__pycache__/|\.pyc$|^info/")
+#: Files only a linker reads: static archives and libtool archives (never
+#: loaded at run time, so never shipped; auditwheel's users strip them too).
+_BUILD_ONLY = re.compile(r"\.(a|la)$")
+#: The start of a GNU ld linker script (``libgcc_s.so``: ``GROUP ( libgcc_s.so.1 -lgcc )``).
+_LD_SCRIPT = re.compile(rb"^\s*(/\*.*?\*/\s*)*(INPUT|GROUP|OUTPUT_FORMAT|SEARCH_DIR)\s*\(", re.S)
+
+
+def is_build_only(artifact: Artifact, path: str) -> bool:
+    """True for a static or libtool archive, or a GNU ld linker script posing
+    as a shared library (a small text ``lib*.so``): build-time files that a
+    wheel never needs."""
+    if _BUILD_ONLY.search(path):
+        return True
+    facts = artifact.files.get(path)
+    if not path.endswith(".so") or facts is None or facts.size > 4096:
+        return False
+    return bool(_LD_SCRIPT.match(artifact.root.read_bytes(path, 4096)))
 #: Script names a virtual environment or Python installation owns in its
 #: scripts directory: the interpreter and pip launchers, CPython's venv
 #: activators (Lib/venv/scripts), virtualenv's (activate.csh/.fish/.nu/.xsh,
@@ -93,7 +110,8 @@ class Layout:
     ``argv[0]`` to give it); ``scripts`` holds ``.data/scripts`` payloads;
     ``entry_points`` is ``{group: {name: value}}``; ``notes`` collects what
     the report should tell the user, ``copied_links`` (archive name -> note) the
-    symlinks stored as copies (see :meth:`all_notes`).
+    symlinks stored as copies (see :meth:`all_notes`); ``build_only`` the
+    static archives and linker scripts left out (``"<package>: <path>"``).
     """
 
     libs_dir: str
@@ -106,10 +124,16 @@ class Layout:
     extensions: list[str] = field(default_factory=list)
     prefer: list[str] = field(default_factory=list)
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)
+    build_only: list[str] = field(default_factory=list)
 
     def all_notes(self) -> list[str]:
-        """``notes`` plus the notes of copied symlinks still in the wheel."""
-        return self.notes + [note for arc, note in sorted(self.copied_links.items()) if arc in self.files]
+        """``notes``, the notes of copied symlinks still in the wheel, and a
+        count of the build-only files left out."""
+        notes = self.notes + [note for arc, note in sorted(self.copied_links.items()) if arc in self.files]
+        if self.build_only:
+            notes.append(f"{len(self.build_only)} build-only files (static archives, linker scripts) left out, "
+                         f"e.g. {self.build_only[0]}")
+        return notes
 
     def add(self, arcname: str, staged: StagedFile) -> None:
         """Add a file. When a second package ships the same path with other
@@ -253,6 +277,9 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
             continue
         if not main and _DEV_FILES.search(path):
             continue
+        if is_build_only(artifact, path):
+            layout.build_only.append(f"{label}: {path}")
+            continue
         if _command_dir(path):
             name = posixpath.basename(path)
             head = artifact.root.read_bytes(path, 4096)
@@ -317,6 +344,9 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
         if not (_SHARED_LIB.search(path) or path.endswith(".so")):
             layout.notes.append(f"{label}: dangling symlink {path} -> {target} left out")
         return
+    if is_build_only(artifact, path) or is_build_only(artifact, resolved):
+        layout.build_only.append(f"{label}: {path}")
+        return
     info = read_binary(artifact.root, resolved, label)
     if info is not None:
         if info.name:
@@ -356,8 +386,9 @@ def prune_vendored(layout: Layout, main_owners: set[str]) -> list[str]:
     (auditwheel's rule: vendor what the extensions load). A Windows DLL at
     the prefix root that ``Library/bin/`` also holds is dropped as a
     duplicate. Libraries in subdirectories of ``lib/`` (plugins loaded with
-    dlopen), what they need, and data files stay. Returns the archive names
-    dropped.
+    dlopen), what they need, and data files stay, except the data of a
+    package none of whose libraries or programs is left. Returns the archive
+    names dropped.
     """
     prefix = layout.libs_dir + "/"
     dropped = []
@@ -398,9 +429,19 @@ def prune_vendored(layout: Layout, main_owners: set[str]) -> list[str]:
                 if arc not in reachable:
                     reachable.add(arc)
                     stack.append(arc)
+    had_binaries = {f.owner for f in layout.files.values() if f.binary is not None}
     for arc, staged in list(layout.files.items()):
         if staged.binary is not None and staged.owner not in main_owners and top_lib(arc) and arc not in reachable:
             drop(arc)
+    # A package whose every library and program went serves nothing: its
+    # data (ncurses' terminfo database, say) goes too.
+    unused = had_binaries - {f.owner for f in layout.files.values() if f.binary is not None} - main_owners
+    for arc, staged in list(layout.files.items()):
+        if staged.owner in unused:
+            drop(arc)
+    if unused:
+        layout.notes.append(f"vendored packages none of whose libraries the wheel needs, left out with their data: "
+                            f"{', '.join(sorted(unused))}")
     return dropped
 
 

@@ -1,49 +1,46 @@
-"""Wheel core metadata (METADATA 2.4) from conda's index and about data.
+"""Wheel core metadata (METADATA 2.4) from the package's own Python metadata,
+conda's index and about data.
 
-Names: the PyPI name comes from the package's own ``*.dist-info/METADATA`` or
-``*.egg-info/PKG-INFO`` (as parselmouth does), else a short table of known
-conda/PyPI mismatches (from grayskull's list), else the conda name.
-Requirements: conda MatchSpecs become PEP 508 requirements, with conda-only
-plumbing (``python``, ``python_abi``, ``_*``, ``__*``, ``pybind11-abi``,
-``ca-certificates``) dropped.
+Precedence (``docs/metadata.md``): the package's own ``*.dist-info/METADATA``
+is the base (description and its content type, summary, keywords,
+classifiers, Project-URLs, authors, extras); conda overrides what it knows
+better (version, dependencies, licence, Requires-Python) and fills what the
+package does not say (summary, description, URLs from ``about.json``).
+Names come from :mod:`press.names`. Requirements: conda MatchSpecs become
+PEP 508 requirements, with conda-only plumbing (``python``, ``python_abi``,
+``_*``, ``__*``, ``pybind11-abi``, ``ca-certificates``) dropped.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Iterable
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata
-from packaging.utils import canonicalize_name
 
 from .artifact import Artifact
-from .package import DistInfo
 from .errors import MetadataError, SpecError
+from .names import Names
+from .package import UpstreamMetadata
 from .version import to_pep440, version_spec_to_pep440
-
-#: conda name -> PyPI name where they differ (grayskull's and parselmouth's common cases).
-KNOWN_PYPI_NAMES = {
-    "matplotlib-base": "matplotlib",
-    "pytorch": "torch",
-    "pytorch-cpu": "torch",
-    "dask-core": "dask",
-    "msgpack-python": "msgpack",
-    "pytables": "tables",
-    "py-opencv": "opencv-python",
-    "opencv": "opencv-python",
-    "libopencv": "opencv-python",
-    "typing_extensions": "typing-extensions",
-    "ruamel.yaml": "ruamel.yaml",
-    "pyqt": "PyQt5",
-    "py-lief": "lief",
-    "tensorflow-base": "tensorflow",
-}
 
 #: conda packages that exist only for conda's own bookkeeping.
 PLUMBING = {"python", "python_abi", "pybind11-abi", "ca-certificates", "pip", "setuptools-scm", "ucrt", "vc"}
 
-_NAME_OK = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)
+#: Core metadata field names as the core metadata specification spells them
+#: (packaging's own serialiser writes them in lower case, which twine and
+#: older tools do not read), in the specification's order.
+FIELD_NAMES = {
+    "metadata-version": "Metadata-Version", "name": "Name", "version": "Version", "dynamic": "Dynamic",
+    "platform": "Platform", "supported-platform": "Supported-Platform", "summary": "Summary",
+    "description-content-type": "Description-Content-Type", "keywords": "Keywords", "home-page": "Home-page",
+    "download-url": "Download-URL", "author": "Author", "author-email": "Author-email",
+    "maintainer": "Maintainer", "maintainer-email": "Maintainer-email", "license": "License",
+    "license-expression": "License-Expression", "license-file": "License-File", "classifier": "Classifier",
+    "requires-dist": "Requires-Dist", "requires-python": "Requires-Python",
+    "requires-external": "Requires-External", "project-url": "Project-URL", "provides-extra": "Provides-Extra",
+    "provides-dist": "Provides-Dist", "obsoletes-dist": "Obsoletes-Dist",
+}
 
 
 def is_plumbing(conda_name: str) -> bool:
@@ -55,37 +52,25 @@ def is_plumbing(conda_name: str) -> bool:
     return conda_name.startswith("_") or conda_name in PLUMBING
 
 
-def wheel_name_for_conda(conda_name: str) -> str:
-    """A valid core-metadata Name for a conda package with no Python metadata:
-    the known PyPI name, else the conda name with leading/trailing characters
-    that the Name grammar forbids stripped (``_libgcc_mutex`` -> ``libgcc_mutex``)."""
-    name = KNOWN_PYPI_NAMES.get(conda_name, conda_name)
-    name = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", name)
-    if not _NAME_OK.match(name):
-        raise MetadataError(f"conda name {conda_name!r} cannot be made a valid distribution name")
-    return name
+def spec_name(spec: str) -> str:
+    """The normalised package name of a MatchSpec string (py-rattler).
+    Raises :class:`SpecError` when it does not parse."""
+    from rattler import MatchSpec
+
+    try:
+        return MatchSpec(spec).name.normalized
+    except Exception as exc:
+        raise SpecError(f"{spec!r} is not a valid MatchSpec: {exc}") from exc
 
 
-def pypi_name_from(dist_infos: Iterable[DistInfo], conda_name: str) -> str | None:
-    """The Name recorded by the package's own Python metadata, or None.
-
-    When several dist-infos are present, the one whose name matches the conda
-    name (after normalisation) wins, else the first one.
-    """
-    names = [d.name for d in dist_infos if d.name]
-    for name in names:
-        if canonicalize_name(name) == canonicalize_name(conda_name):
-            return name
-    return names[0] if names else None
-
-
-def requirement(spec: str, name_map: dict[str, str], package: str | None = None) -> str | None:
+def requirement(spec: str, names: Names, channel: str | None, package: str | None = None) -> str | None:
     """Translate one conda MatchSpec string into a PEP 508 requirement string.
 
-    ``name_map`` maps conda names to PyPI names (missing names fall back to
-    :func:`wheel_name_for_conda`). Returns ``None`` for plumbing. Raises
-    :class:`SpecError` when the MatchSpec does not parse, :class:`VersionError`
-    when a version in it has no PEP 440 form.
+    ``names`` (:class:`~press.names.Names`) gives the distribution name;
+    ``channel`` is the dependent's (assumed for dependencies press knows
+    nothing of). Returns ``None`` for plumbing. Raises :class:`SpecError`
+    when the MatchSpec does not parse, :class:`VersionError` when a version
+    in it has no PEP 440 form.
     """
     from rattler import MatchSpec
 
@@ -96,9 +81,17 @@ def requirement(spec: str, name_map: dict[str, str], package: str | None = None)
     conda_name = match.name.normalized
     if is_plumbing(conda_name):
         return None
-    name = name_map.get(conda_name) or wheel_name_for_conda(conda_name)
+    name = names.dependency(conda_name, channel)
     version = version_spec_to_pep440(str(match.version), package) if match.version else None
     return f"{name}{version or ''}"
+
+
+def requirements(specs: Iterable[str], names: Names, channel: str | None, package: str | None = None) -> list[str]:
+    """PEP 508 requirements for ``specs``, plumbing dropped and every alias
+    replaced by what it depends on (:meth:`~press.names.Names.expand_aliases`).
+    Sorted, without duplicates."""
+    result = [requirement(s, names, channel, package) for s in names.expand_aliases(specs, channel)]
+    return sorted(dict.fromkeys(r for r in result if r))
 
 
 def requires_python(depends: Iterable[str], package: str | None = None) -> str | None:
@@ -117,47 +110,101 @@ def build_metadata(
     name: str,
     requires_dist: list[str],
     license_files: list[str],
+    upstream: UpstreamMetadata | None = None,
 ) -> bytes:
     """Serialise METADATA (core metadata 2.4) for ``artifact``.
 
-    ``name`` is the distribution name; ``requires_dist`` PEP 508 strings;
-    ``license_files`` paths relative to ``.dist-info/licenses/``. The conda
-    license becomes ``License-Expression`` when it is a valid SPDX expression,
-    ``License`` otherwise. Raises :class:`MetadataError` when ``packaging``
-    rejects the result.
+    ``name`` is the distribution name; ``requires_dist`` PEP 508 strings
+    (conda's dependencies, already translated); ``license_files`` paths
+    relative to ``.dist-info/licenses/``; ``upstream`` the package's own
+    core metadata, the base that conda's data overrides (see the module
+    docstring). The conda licence becomes ``License-Expression`` when it is a
+    valid SPDX expression (``License ::`` classifiers are then left out, as
+    PEP 639 asks), ``License`` otherwise. Field names are spelled as in the
+    core metadata specification. Raises :class:`MetadataError` when
+    ``packaging`` rejects the result.
     """
     about = artifact.about
+    up = upstream or UpstreamMetadata()
     raw: RawMetadata = {
         "metadata_version": "2.4",
         "name": name,
         "version": to_pep440(artifact.version, artifact.label),
     }
-    summary = about.summary or about.description or ""
+    summary = up.summary or about.summary or about.description or ""
     if summary:
         raw["summary"] = " ".join(summary.split())[:512]
-    if about.description and about.description.strip():
+    if up.description and up.description.strip():
+        raw["description"] = up.description
+        raw["description_content_type"] = up.description_content_type or "text/plain"
+    elif about.description and about.description.strip():
         raw["description"] = about.description
         raw["description_content_type"] = "text/plain"
+    else:  # twine and PyPI expect a long description; say what the wheel is
+        raw["description"] = (f"{raw.get('summary') or name}\n\nThe conda package {artifact.label} "
+                              f"({artifact.subdir}) as a wheel, made by press.\n")
+        raw["description_content_type"] = "text/plain"
+    if up.keywords:
+        raw["keywords"] = list(up.keywords)
+    for key in ("author", "author_email", "maintainer", "maintainer_email"):
+        if getattr(up, key):
+            raw[key] = getattr(up, key)  # type: ignore[literal-required]
     license_text = (artifact.identity.license or about.license or "").strip()
+    expression = None
     if license_text:
         try:
-            raw["license_expression"] = str(canonicalize_license_expression(license_text))
+            expression = str(canonicalize_license_expression(license_text))
         except InvalidLicenseExpression:
             raw["license"] = license_text
+    elif up.license_expression:
+        expression = up.license_expression
+    elif up.license:
+        raw["license"] = up.license
+    if expression:
+        raw["license_expression"] = expression
+    classifiers = [c for c in up.classifiers if not (expression and c.startswith("License ::"))]
+    if classifiers:
+        raw["classifiers"] = classifiers
     if license_files:
         raw["license_files"] = sorted(license_files)
-    urls = {label: value for label, value in (("Homepage", about.home), ("Source", about.dev_url),
-                                                ("Documentation", about.doc_url)) if value}
+    urls = dict(up.project_urls)
+    labels = {label.lower().replace("-", "").replace("_", "") for label in urls}
+    conda_urls = (("Homepage", up.home_page or about.home), ("Source", about.dev_url), ("Documentation", about.doc_url))
+    for label, value in conda_urls:
+        if value and label.lower() not in labels and value not in urls.values():
+            urls[label] = value
     if urls:
         raw["project_urls"] = urls
-    python_spec = requires_python(artifact.depends, artifact.label)
+    python_spec = requires_python(artifact.depends, artifact.label) or up.requires_python
     if python_spec:
         raw["requires_python"] = python_spec
-    if requires_dist:
-        raw["requires_dist"] = sorted(dict.fromkeys(requires_dist))
+    extras = [r for r in up.requires_dist]
+    if requires_dist or extras:
+        raw["requires_dist"] = sorted(dict.fromkeys(requires_dist)) + sorted(dict.fromkeys(extras))
+    if up.provides_extra:
+        raw["provides_extra"] = list(up.provides_extra)
     try:
         metadata = Metadata.from_raw(raw)
     except (InvalidMetadata, ExceptionGroup) as exc:  # noqa: F821 - builtin on 3.11
         details = "; ".join(str(e) for e in getattr(exc, "exceptions", [exc]))
         raise MetadataError(f"invalid wheel metadata: {details}", package=artifact.label) from exc
-    return bytes(metadata.as_rfc822())
+    return serialise(metadata)
+
+
+def serialise(metadata: Metadata) -> bytes:
+    """``packaging``'s RFC 822 form of ``metadata`` (its folding and body
+    unchanged) with the field names spelled as the core metadata
+    specification does (:data:`FIELD_NAMES`). Raises :class:`MetadataError`
+    for a field name it does not know."""
+    data = bytes(metadata.as_rfc822())
+    head, sep, body = data.partition(b"\n\n")
+    lines = []
+    for line in head.split(b"\n"):
+        if line[:1] not in (b" ", b"\t") and b":" in line:
+            key, rest = line.split(b":", 1)
+            spelled = FIELD_NAMES.get(key.decode("ascii", "replace").lower())
+            if spelled is None:
+                raise MetadataError(f"packaging wrote an unknown METADATA field {key!r}")
+            line = spelled.encode("ascii") + b":" + rest
+        lines.append(line)
+    return b"\n".join(lines) + sep + body

@@ -103,14 +103,45 @@ class About:
 
 
 @dataclass(frozen=True)
+class UpstreamMetadata:
+    """The fields press carries over from a package's own core metadata
+    (``METADATA``/``PKG-INFO``), each checked with ``packaging``'s rules for
+    core metadata 2.4; a field that fails is left out and named in
+    ``dropped`` (``"<field>: <reason>"``) rather than failing the package.
+    ``project_urls``: ``(label, http(s) URL)`` pairs in file order;
+    ``requires_dist``: only the requirements conditional on an extra (the
+    rest comes from conda's ``depends``); ``provides_extra``: those extras."""
+
+    summary: str | None = None
+    description: str | None = None
+    description_content_type: str | None = None
+    keywords: tuple[str, ...] = ()
+    classifiers: tuple[str, ...] = ()
+    project_urls: tuple[tuple[str, str], ...] = ()
+    home_page: str | None = None
+    author: str | None = None
+    author_email: str | None = None
+    maintainer: str | None = None
+    maintainer_email: str | None = None
+    license: str | None = None
+    license_expression: str | None = None
+    requires_python: str | None = None
+    requires_dist: tuple[str, ...] = ()
+    provides_extra: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DistInfo:
     """A package's own Python metadata directory (``*.dist-info``/``*.egg-info``)
     in site-packages: its ``path`` in the package, the ``Name`` it declares
-    (PEP 508 grammar; None when it declares none) and its entry points."""
+    (PEP 508 grammar; None when it declares none), its entry points and the
+    rest of its core metadata (:class:`UpstreamMetadata`)."""
 
     path: str
     name: str | None
     entry_points: tuple[EntryPoint, ...] = ()
+    metadata: UpstreamMetadata = UpstreamMetadata()
 
 
 def site_packages_prefix(path: str) -> str | None:
@@ -395,6 +426,85 @@ def parse_core_metadata_name(data: bytes, package: str, field: str) -> str | Non
     if found is None:
         return None
     return checked(grammar.distribution_name, found.group(1).strip(), package, f"{field}: Name")
+
+
+_UPSTREAM_TEXT = ("summary", "description_content_type", "home_page", "author", "author_email", "maintainer",
+                  "maintainer_email", "license", "license_expression", "requires_python")
+
+
+def _metadata_field_error(key: str, value: Any) -> str | None:
+    """Why ``packaging`` refuses ``value`` for core-metadata field ``key``
+    (checked alone, in a 2.4 document), or None."""
+    from packaging.metadata import InvalidMetadata, Metadata
+
+    try:
+        Metadata.from_raw({"metadata_version": "2.4", "name": "x", "version": "0", key: value})  # type: ignore[misc]
+    except (InvalidMetadata, ExceptionGroup) as exc:  # noqa: F821 - builtin on 3.11
+        return "; ".join(str(e) for e in getattr(exc, "exceptions", [exc]))
+    return None
+
+
+def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | None, UpstreamMetadata]:
+    """A METADATA/PKG-INFO file: its ``Name`` (PEP 508 grammar, an error
+    when invalid; None when absent) and the :class:`UpstreamMetadata` press
+    carries into the wheel. Non-UTF-8 text is an error; a field that
+    ``packaging`` refuses is dropped and named in ``dropped``."""
+    from packaging.metadata import parse_email
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    name = parse_core_metadata_name(data, package, field)
+    text = decode_text(data, package, field)
+    raw, _unparsed = parse_email(text)
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key in _UPSTREAM_TEXT:
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip():
+            value = " ".join(value.split()) if key == "summary" else value.strip()
+            reason = _metadata_field_error(key, value)
+            if key == "home_page" and not reason:
+                try:
+                    grammar.http_url(value)
+                except ValueError as exc:
+                    reason = str(exc)
+            if reason:
+                dropped.append(f"{key}: {reason}")
+            else:
+                kept[key] = value
+    description = raw.get("description")
+    if isinstance(description, str) and description.strip():
+        kept["description"] = description
+    for key in ("keywords", "classifiers"):
+        values = [v.strip() for v in raw.get(key) or [] if isinstance(v, str) and v.strip() and v.isprintable()]
+        kept[key] = tuple(dict.fromkeys(values))
+    urls = []
+    for label, url in (raw.get("project_urls") or {}).items():
+        try:
+            if not 0 < len(label) <= 32 or not label.isprintable():
+                raise ValueError(f"label {label!r} is not 1 to 32 printable characters")
+            urls.append((label, grammar.http_url(url)))
+        except ValueError as exc:
+            dropped.append(f"project_urls: {exc}")
+    kept["project_urls"] = tuple(urls)
+    requires, extras = [], []
+    for text_requirement in raw.get("requires_dist") or []:
+        try:
+            requirement = Requirement(text_requirement)
+        except InvalidRequirement as exc:
+            dropped.append(f"requires_dist: {exc}")
+            continue
+        if requirement.marker is not None and "extra" in str(requirement.marker):
+            requires.append(str(requirement))
+    for extra in raw.get("provides_extra") or []:
+        try:
+            from packaging.utils import canonicalize_name
+
+            extras.append(canonicalize_name(extra, validate=True))
+        except Exception:
+            dropped.append(f"provides_extra: {extra!r} is not a valid extra name")
+    kept["requires_dist"] = tuple(dict.fromkeys(requires))
+    kept["provides_extra"] = tuple(dict.fromkeys(extras))
+    return name, UpstreamMetadata(**kept, dropped=tuple(dropped))
 
 
 def load_yaml(text: str, package: str, field: str) -> Any:

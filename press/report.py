@@ -67,6 +67,8 @@ class ConversionReport:
     """All wheels of one :func:`press.convert` call, in the order written."""
 
     wheels: list[WheelReport] = field(default_factory=list)
+    #: ``[artifact, reason]`` of artifacts that made no wheel (metapackage aliases).
+    skipped: list[list[str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,4 +76,5 @@ class ConversionReport:
         return all(w.validation is None or w.validation.status != "failed" for w in self.wheels)
 
     def to_json(self) -> str:
-        return json.dumps({"ok": self.ok, "wheels": [asdict(w) for w in self.wheels]}, indent=2, sort_keys=True)
+        return json.dumps({"ok": self.ok, "wheels": [asdict(w) for w in self.wheels], "skipped": self.skipped},
+                          indent=2, sort_keys=True)

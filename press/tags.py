@@ -147,6 +147,38 @@ def manylinux_tag(
     return f"linux_{machine}", reasons
 
 
+def policy_ceiling(plat: str, machine: str, needs: dict[str, dict[str, set[str]]]) -> list[str]:
+    """What keeps a wheel from ``plat`` (a manylinux tag or alias, auditwheel's
+    ``--plat``): for each ELF file (archive name) -> library -> symbol
+    versions it needs from the system, each library off the policy's
+    allow-list and each symbol version beyond the policy's limits, as
+    ``"<file>: <library> <version>"`` lines. Raises ``ValueError`` for a tag
+    that names no policy of auditwheel's data for ``machine``."""
+    from auditwheel.architecture import Architecture
+    from auditwheel.libc import Libc
+    from auditwheel.policy import WheelPolicies
+
+    policies = WheelPolicies(libc=Libc.GLIBC, arch=Architecture(machine))
+    policy = next((p for p in policies if plat == p.name or plat in p.aliases), None)
+    if policy is None or policy.name.startswith("linux"):
+        names = ", ".join(sorted(p.name for p in policies if not p.name.startswith("linux")))
+        raise ValueError(f"{plat!r} is not a manylinux policy for {machine} (one of: {names})")
+    problems = []
+    for arc, libraries in sorted(needs.items()):
+        for library, versions in sorted(libraries.items()):
+            if re.match(r"^ld-linux.*|^ld64\.so\.\d$", library):
+                continue
+            if library not in policy.whitelist:
+                problems.append(f"{arc}: {library} (not on {policy.name}'s allow-list)")
+                continue
+            for version in sorted(versions):
+                prefix, _, number = version.partition("_")
+                allowed = policy.symbol_versions.get(prefix)
+                if allowed is not None and number not in allowed:
+                    problems.append(f"{arc}: {library} {version}")
+    return problems
+
+
 def macos_tag(min_os: tuple[int, int], arch: str) -> str:
     """The ``macosx_X_Y_<arch>`` platform tag for a minimum macOS version.
 

@@ -36,7 +36,8 @@ def fixture_packages(tmp_path_factory) -> dict[str, Path]:
     spec = importlib.util.spec_from_file_location("press_fixtures_build", ROOT / "recipes-fixtures" / "build.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    out = tmp_path_factory.mktemp("fixture-channel")
+    out = tmp_path_factory.mktemp("fx") / "fixtures"  # native packages: fixtures-<name> (docs/metadata.md)
+    out.mkdir()
     built = module.build(out)
     built["PLACEHOLDER"] = module.PLACEHOLDER
     built["channel"] = out

@@ -244,7 +244,7 @@ def test_selection_latest_names_and_python(tmp_path, fixture_packages):
     assert {a: r["status"] for a, r in results.items() if a.endswith(".conda")} == {
         "press-fx-shared-2.0-0.conda": "converted", "press-fx-shared-1.0-0.conda": "skipped"}
     assert results["press-fx-shared-1.0-0.conda"]["reason"] == "not the newest (--latest)"
-    assert sorted(p.name for p in (tmp_path / "out").glob("*.whl")) == ["press_fx_shared-2.0-0_0-py3-none-manylinux_2_5_x86_64.whl"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.whl")) == ["fixtures_press_fx_shared-2.0-0_0-py3-none-manylinux_2_5_x86_64.whl"]
     other = press_channel(channel, tmp_path / "out311", tmp_path / "cache", "-n", "press-fx-coexist-*", "--python", "3.11")
     reasons = {r["artifact"]: r["reason"] for r in json.loads(other.stdout)["results"]}
     assert reasons["press-fx-coexist-a-1.0-0.conda"] == "built for Python 3.12, not requested"

@@ -21,7 +21,7 @@ def test_symlinked_library_stored_once_and_executable_runs(fixture_packages, tmp
     with zipfile.ZipFile(wheel["path"]) as archive:
         names = archive.namelist()
         libs = [n for n in names if "libpressln" in n]
-        assert libs == ["press_fx_symlinks.libs/lib/libpressln.so.1"]
+        assert libs == ["fixtures_press_fx_symlinks.libs/lib/libpressln.so.1"]
         payload = archive.read(libs[0])
     assert payload[:4] == b"\x7fELF"
     assert wheel["tags"].startswith("py3-none-manylinux_")
@@ -36,8 +36,8 @@ def test_placeholders_handled_and_reported(fixture_packages, tmp_path, cache_dir
     wheel = _convert(fixture_packages["placeholder.tar.bz2"], tmp_path / "out", cache_dir)
     reported = {path: mode for path, mode in wheel["placeholders"]}
     assert reported == {
-        "press_fx_placeholder.libs/bin/press-fx-hello": "text",
-        "press_fx_placeholder.libs/lib/libpressfx.so.1": "binary",
+        "fixtures_press_fx_placeholder.libs/bin/press-fx-hello": "text",
+        "fixtures_press_fx_placeholder.libs/lib/libpressfx.so.1": "binary",
     }
     with zipfile.ZipFile(wheel["path"]) as archive:
         script = [n for n in archive.namelist() if n.endswith(".data/scripts/press-fx-py")]

@@ -64,7 +64,7 @@ def test_bomb_within_a_raised_cap_converts(tmp_path, cache_dir, fixture_packages
     result, out = press_isolated(tmp_path, cache_dir, str(fixture_packages["bomb.conda"]),
                                  env={"PRESS_MAX_UNPACKED_SIZE": str(64 << 20)})
     assert result.returncode == 0, result.stderr
-    assert [p.name for p in out.iterdir()] == ["press_fx_bomb-1.0.0-0_0-py3-none-any.whl"]
+    assert [p.name for p in out.iterdir() if p.name != ".press-state"] == ["fixtures_press_fx_bomb-1.0.0-0_0-py3-none-any.whl"]
 
 
 def test_case_only_names_are_fine_on_linux(tmp_path, cache_dir):
@@ -72,7 +72,7 @@ def test_case_only_names_are_fine_on_linux(tmp_path, cache_dir):
     ncurses = ROOT.parent / "shared" / "channels" / "conda-forge" / "linux-64" / "ncurses-6.5-h2d0b736_2.conda"
     result, out = press_isolated(tmp_path, cache_dir, str(ncurses))
     assert result.returncode == 0, result.stderr
-    assert len(list(out.iterdir())) == 1
+    assert len([p for p in out.iterdir() if p.name != ".press-state"]) == 1
 
 
 def _repack(tmp_path: Path, source: Path, mutate) -> Path:
@@ -147,5 +147,5 @@ def test_fattening_conflict_names_both_owners(tmp_path, cache_dir, fixture_packa
         import zipfile
 
         with zipfile.ZipFile(wheel["path"]) as archive:
-            assert archive.read("press_fx_clash_a.libs/share/press-fx-clash/config.txt") == f"setting = from {preferred}\n".encode()
+            assert archive.read("fixtures_press_fx_clash_a.libs/share/press-fx-clash/config.txt") == f"setting = from {preferred}\n".encode()
         assert any("kept " + preferred in note for note in wheel["notes"])

@@ -84,9 +84,9 @@ def test_names_come_from_python_metadata_and_versions_are_pep440(thin):
     by_conda = {w["conda_packages"][0]: w for w in report["wheels"]}
     assert by_conda["brotli-python-1.1.0-py312h2ec8cdc_2.conda"]["name"] == "Brotli"
     assert by_conda["tzdata-2025a-h78e105d_0.conda"]["version"] == "2025.post1"
-    assert by_conda["_libgcc_mutex-0.1-conda_forge.tar.bz2"]["name"] == "libgcc_mutex"
+    assert by_conda["_libgcc_mutex-0.1-conda_forge.tar.bz2"]["name"] == "conda-forge-libgcc_mutex"
     cffi = by_conda["cffi-1.17.1-py312h06ac9bb_0.conda"]
-    assert "libffi>=3.4,<4.0a0" in cffi["requires_dist"] and "pycparser" in cffi["requires_dist"]
+    assert "conda-forge-libffi>=3.4,<4.0a0" in cffi["requires_dist"] and "pycparser" in cffi["requires_dist"]
 
 
 @pytest.mark.slow

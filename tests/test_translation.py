@@ -8,8 +8,11 @@ from packaging.version import Version
 
 from press.errors import VersionError
 from press.metadata import requirement
+from press.names import Names, load_mapping
 from press.tags import PythonTags, python_tags
 from press.version import to_pep440
+
+NAMES = Names(load_mapping())
 
 
 @pytest.mark.parametrize("conda,pep", [
@@ -31,11 +34,11 @@ def test_untranslatable_version_names_the_package():
 
 
 @pytest.mark.parametrize("spec,expected", [
-    ("libffi >=3.4,<4.0a0", "libffi>=3.4,<4.0a0"),
+    ("libffi >=3.4,<4.0a0", "conda-forge-libffi>=3.4,<4.0a0"),
     ("pycparser", "pycparser"),
     ("numpy=1.26", "numpy==1.26.*"),
     ("matplotlib-base >=3.8", "matplotlib>=3.8"),
-    ("openssl >=1.1.1w,<1.1.2a", "openssl>=1.1.1.post23,<=1.1.2.post1,!=1.1.2.post1"),
+    ("openssl >=1.1.1w,<1.1.2a", "conda-forge-openssl>=1.1.1.post23,<=1.1.2.post1,!=1.1.2.post1"),
     ("foo <2", "foo<=2,!=2"), ("foo >1.2", "foo>=1.2,!=1.2"), ("foo <2.0a0", "foo<2.0a0"),
     ("foo >=1|<0.5", "foo"),
     ("python >=3.12,<3.13.0a0", None),
@@ -44,7 +47,7 @@ def test_untranslatable_version_names_the_package():
     ("__glibc >=2.17", None),
 ])
 def test_matchspec_to_pep508(spec, expected):
-    result = requirement(spec, {})
+    result = requirement(spec, NAMES, "conda-forge")
     assert result == expected
     if result:
         Requirement(result)

@@ -19,6 +19,7 @@ from rattler import VersionSpec
 
 from press.errors import PressError, VersionError
 from press.metadata import requirement
+from press.names import Names, load_mapping
 from press.version import to_pep440, version_spec_to_pep440
 
 number = st.integers(min_value=0, max_value=30)
@@ -30,6 +31,8 @@ suffix = st.one_of(
     st.tuples(st.sampled_from(["a", "b", "rc"]), number).map(lambda t: f"{t[0]}{t[1]}"),
     number.map(lambda n: f".post{n}"),
 )
+
+NAMES = Names(load_mapping())
 
 
 def same_length_versions(length: int, count: int):
@@ -108,7 +111,7 @@ conda_specs = st.integers(1, 4).flatmap(specs_and_candidates).map(lambda t: t[0]
 @given(conda_specs)
 @settings(max_examples=SCALE or 300, deadline=None)
 def test_specs_become_valid_pep508(spec):
-    result = requirement(f"foo {spec}", {})
+    result = requirement(f"foo {spec}", NAMES, "conda-forge")
     assert result is not None
     parsed = Requirement(result)
     assert parsed.name == "foo"
@@ -131,7 +134,7 @@ def test_specs_accept_the_same_versions(case):
 @settings(max_examples=SCALE or 300, deadline=None)
 def test_garbage_specs_fail_cleanly(text):
     try:
-        result = requirement(text, {})
+        result = requirement(text, NAMES, "conda-forge")
     except PressError:
         return
     if result is not None:

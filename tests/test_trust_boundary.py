@@ -261,7 +261,7 @@ def test_big_member_is_streamed(tmp_path):
     artifact = build(spec, tmp_path / "in", ".conda")
     result, out, peak_kb = run_isolated(tmp_path, str(artifact))
     assert result.returncode == 0, result.stderr
-    (wheel,) = out.iterdir()
+    (wheel,) = out.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert archive.getinfo("press_hx.libs/share/hx/big.bin").file_size == 384 << 20
     assert peak_kb < 300_000, f"peak RSS {peak_kb} kB for a 384 MiB member"
@@ -271,7 +271,7 @@ def _convert(tmp_path: Path, spec: Spec) -> tuple[str, list[str], dict[str, byte
     artifact = build(spec, tmp_path / "in", ".tar.bz2")
     result, out, _peak = run_isolated(tmp_path, "--json", str(artifact))
     assert result.returncode == 0, result.stderr
-    (wheel,) = out.iterdir()
+    (wheel,) = out.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         return result.stdout, archive.namelist(), {n: archive.read(n) for n in archive.namelist()}
 

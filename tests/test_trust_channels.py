@@ -97,9 +97,10 @@ def test_cache_is_not_shared_between_channels_without_sha256(tmp_path):
             assert result.returncode == 0, result.stderr
         finally:
             server.shutdown()
-        (wheel,) = out.iterdir()
+        (wheel,) = out.glob("*.whl")
         with zipfile.ZipFile(wheel) as archive:
-            contents.append(archive.read("press_hx.libs/share/hx/which.txt"))
+            (member,) = [n for n in archive.namelist() if n.endswith(".libs/share/hx/which.txt")]
+            contents.append(archive.read(member))
     assert contents == [b"one\n", b"two\n"]
 
 
@@ -145,4 +146,4 @@ def test_fifo_in_a_local_channel_is_skipped_with_a_note(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "evil-1.0-0.conda is not a regular file; skipped" in result.stderr
     assert "dangling-1.0-0.conda: No such file or directory; skipped" in result.stderr
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["press_hx-1.0-0_0-py3-none-any.whl"]
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name != ".press-state"] == ["channel_press_hx-1.0-0_0-py3-none-any.whl"]  # native: <channel dir>-<name>

@@ -19,11 +19,17 @@ from .common import Relocation, content_hash, hashed_name, rename_arc, staged_co
 from .elf import ElfInfo, patch_elf
 
 
-def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str) -> Relocation:
+def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str,
+                   dependency_provides: dict[str, str] | None = None) -> Relocation:
     """Relocate the ELF files of ``layout`` in place (edited copies go to
     ``stage``). ``dependency_libs``: the ``<dep>.libs`` directories of a thin
-    wheel's dependency wheels. ``machine``: ``x86_64``, ``aarch64`` ...
+    wheel's dependency wheels; ``dependency_provides``: SONAME -> the
+    ``<dep>.libs`` directory of the dependency wheel (direct or not) that
+    ships it, which wins over the system copy even for allow-listed
+    libraries (a thin wheel links the C++ runtime of its closure, as conda
+    does). ``machine``: ``x86_64``, ``aarch64`` ...
     Returns the :class:`Relocation`; raises :class:`~press.errors.RelocationError`."""
+    provides = dependency_provides or {}
     allowed = allowed_libraries(machine)
     libs = layout.libs_dir + "/"
     elves = {a: f for a, f in layout.files.items() if isinstance(f.binary, ElfInfo) and f.binary.dynamic}
@@ -57,6 +63,11 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
                 entry = "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
                 if entry not in runpath:
                     runpath.append(entry)
+            elif needed in provides and not fat:
+                deps[needed] = "dependency wheel"
+                entry = f"$ORIGIN/{posixpath.relpath(provides[needed] + '/lib', here)}"
+                if entry not in runpath:
+                    runpath.append(entry)
             elif needed in allowed or needed.startswith("ld-linux") or not dependency_libs:
                 deps[needed] = "system" if (needed in allowed or needed.startswith("ld-")) else "unresolved"
                 result.external.setdefault(needed, set()).update(info.version_needs.get(needed, set()))
@@ -65,7 +76,9 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
                 needs_dependency = True
         if needs_dependency:
             for dep_libs in dependency_libs:
-                runpath.append(f"$ORIGIN/{posixpath.relpath(dep_libs + '/lib', here)}")
+                entry = f"$ORIGIN/{posixpath.relpath(dep_libs + '/lib', here)}"
+                if entry not in runpath:
+                    runpath.append(entry)
         result.dependencies[arc] = deps
         rename = {n: renames[n] for n in info.needed if n in renames}
         new_soname = renames.get(info.soname) if info.soname else None

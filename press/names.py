@@ -1,0 +1,337 @@
+"""Distribution names for conda packages: one rule in every mode.
+
+A conda package becomes a wheel, and a conda dependency a ``Requires-Dist``,
+under a core-metadata ``Name``. Thin, fat, single-artifact and batch
+conversions all call :class:`Names`, so one artifact always gets one name,
+and every requirement on it uses that name. The rule (``docs/metadata.md``):
+
+1. The package's own ``*.dist-info``/``*.egg-info`` ``Name``, when press has
+   the artifact (parselmouth derives the mapping below the same way).
+2. Otherwise the conda-forge -> PyPI mapping (:class:`NameMapping`: the
+   shipped parselmouth data, a refreshed copy in the cache, then the user's
+   ``--name-mapping`` overrides). A package that provides several
+   distributions is named by the one matching its conda name without a
+   ``python``/``py`` affix (``msgpack-python`` -> ``msgpack``), else the one
+   equal to its conda name, else the first.
+3. A package with no Python distribution (``null`` in the mapping, or
+   unmapped and without site-packages) is *native*: its name is
+   ``<native prefix><conda name>``, the prefix derived from its channel
+   (``conda-forge-libffi``, ``anaconda-openssl``; ``--native-prefix``
+   overrides), in the spirit of NVIDIA's ``nvidia-*`` runtime wheels and the
+   pynativelib proposal, so it can never take a bare name an unrelated PyPI
+   project owns.
+4. An *alias* (no Python distribution of its own, and a dependency with the
+   same normalised name, like ``typing-extensions`` -> ``typing_extensions``)
+   gets no wheel; a requirement on it becomes requirements on what it
+   depends on.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from packaging.utils import canonicalize_name
+
+from . import grammar
+from .errors import PressError
+
+#: Where upstream publishes the mapping (prefix-dev/parselmouth, BSD-3-Clause).
+MAPPING_URL = ("https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/v0/conda-forge/"
+               "compressed_mapping.json")
+#: The shipped copy, inside the package.
+SHIPPED = "conda-forge-pypi-mapping.json.gz"
+#: The refreshed copy, under the cache directory.
+REFRESHED = Path("name-mapping") / "conda-forge-pypi-mapping.json"
+
+#: The core metadata Name grammar (the same rule as packaging's ``validate=True``).
+_DISTRIBUTION_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)
+_PYTHON_AFFIX = re.compile(r"^(python-|py-)|(-python|-py)$")
+#: Channel names whose packages Anaconda builds (``defaults`` and ``pkgs/*``).
+_ANACONDA = {"defaults", "main", "free", "r", "msys2", "anaconda"}
+
+
+@dataclass(frozen=True)
+class NameMapping:
+    """conda name -> the distribution names it provides (a tuple, possibly of
+    several) or ``None`` (no Python distribution). ``sources`` says which
+    files were merged, later ones overriding earlier ones."""
+
+    entries: Mapping[str, tuple[str, ...] | None]
+    sources: tuple[str, ...] = ()
+
+    def knows(self, conda_name: str) -> bool:
+        return conda_name in self.entries
+
+    def get(self, conda_name: str) -> tuple[str, ...] | None:
+        """The mapped names; ``None`` for a ``null`` entry or an unknown name
+        (tell them apart with :meth:`knows`)."""
+        return self.entries.get(conda_name)
+
+
+def parse_mapping(data: bytes, source: str, *, strict: bool) -> dict[str, tuple[str, ...] | None]:
+    """Parse a mapping document (JSON object: conda name -> list of
+    distribution names, or ``null``; parselmouth's ``compressed_mapping.json``
+    format). ``strict`` (a user's file): any bad entry is an error naming it;
+    otherwise (the shipped or a downloaded copy) bad entries are skipped.
+    Raises :class:`~press.errors.InvalidInputError`."""
+    from .package import invalid, load_json
+
+    document = load_json(data, source, "name mapping")
+    result: dict[str, tuple[str, ...] | None] = {}
+    conda_ok, name_ok = grammar.CONDA_NAME.match, _DISTRIBUTION_NAME.match
+    for key, value in document.items():
+        if value is None and conda_ok(key):
+            result[key] = None
+            continue
+        if (conda_ok(key) and isinstance(value, list) and value
+                and all(isinstance(v, str) and name_ok(v) for v in value)):
+            result[key] = tuple(value)
+            continue
+        if strict:  # the slow path only says what is wrong
+            try:
+                grammar.conda_name(key)
+                for v in value if isinstance(value, list) and value else [value]:
+                    grammar.distribution_name(v)
+                raise ValueError(f"{value!r} is not null or a list of distribution names")
+            except ValueError as exc:
+                raise invalid(source, f"name mapping: {key}", str(exc)) from None
+    return result
+
+
+def _read_shipped() -> bytes:
+    return gzip.decompress(resources.files("press").joinpath("data", SHIPPED).read_bytes())
+
+
+@functools.lru_cache(maxsize=8)
+def load_mapping(cache_dir: Path | None = None, overrides: tuple[Path, ...] = ()) -> NameMapping:
+    """The mapping press uses: the shipped copy, replaced by a refreshed one
+    in ``cache_dir`` when present (:func:`refresh_mapping`), then each file
+    of ``overrides`` (JSON in the same format; its entries win). Cached per
+    process. Raises :class:`~press.errors.PressError` for an unreadable or
+    invalid override file."""
+    entries = parse_mapping(_read_shipped(), "shipped name mapping", strict=False)
+    sources = [f"press/data/{SHIPPED}"]
+    refreshed = Path(cache_dir) / REFRESHED if cache_dir else None
+    if refreshed is not None and refreshed.is_file():
+        entries = parse_mapping(refreshed.read_bytes(), str(refreshed), strict=False)
+        sources = [str(refreshed)]
+    for path in overrides:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise PressError(f"cannot read the name mapping: {exc.strerror}", package=str(path)) from None
+        entries.update(parse_mapping(data, str(path), strict=True))
+        sources.append(str(path))
+    return NameMapping(entries, tuple(sources))
+
+
+def refresh_mapping(cache_dir: Path, url: str = MAPPING_URL) -> tuple[Path, int]:
+    """Download the mapping from ``url`` (default :data:`MAPPING_URL`) into
+    ``cache_dir`` (``name-mapping/conda-forge-pypi-mapping.json``), where
+    :func:`load_mapping` prefers it to the shipped copy. The download is
+    capped at the ``metadata_size`` limit, parsed and checked before it is
+    renamed into place. Returns the path and the number of entries. Raises
+    :class:`~press.errors.FetchError` or
+    :class:`~press.errors.InvalidInputError`."""
+    from .errors import FetchError
+    from .fetch import _download
+    from .files import atomic_write
+    from .limits import limit
+
+    target = Path(cache_dir) / REFRESHED
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        if url.startswith("file://"):
+            from urllib.parse import unquote, urlparse
+
+            data = Path(unquote(urlparse(url).path)).read_bytes()
+        else:
+            try:
+                ok = _download(url, tmp, limit("metadata_size"))
+            except Exception as exc:
+                raise FetchError(f"cannot download the name mapping: {exc}", package=url) from None
+            if not ok:
+                raise FetchError("the name mapping is larger than the metadata_size limit", package=url)
+            data = tmp.read_bytes()
+        entries = parse_mapping(data, url, strict=False)
+        if not entries:
+            raise FetchError("the downloaded name mapping has no valid entries", package=url)
+        atomic_write(target, data)
+    finally:
+        tmp.unlink(missing_ok=True)
+    load_mapping.cache_clear()
+    return target, len(entries)
+
+
+def native_prefix(channel: str | None) -> str:
+    """The default native-name prefix for packages of ``channel`` (a name,
+    URL or directory): its last path component, lower-cased, with Anaconda's
+    ``defaults``/``pkgs/*`` spelled ``anaconda``; ``conda`` when unknown.
+    ``https://conda.anaconda.org/conda-forge`` -> ``conda-forge-``."""
+    text = (channel or "").rstrip("/\\")
+    last = re.split(r"[/\\]", text)[-1] if text else ""
+    last = re.sub(r"[^a-z0-9]+", "-", last.lower()).strip("-")
+    if last in _ANACONDA:
+        last = "anaconda"
+    return f"{last or 'conda'}-"
+
+
+def _primary(conda_name: str, names: tuple[str, ...]) -> str:
+    """The name a package providing several distributions is known by."""
+    wanted = [canonicalize_name(_PYTHON_AFFIX.sub("", conda_name)), canonicalize_name(conda_name)]
+    for target in wanted:
+        for name in names:
+            if canonicalize_name(name) == target:
+                return name
+    return names[0]
+
+
+@dataclass(frozen=True)
+class PackageFacts:
+    """What naming needs to know of a conda package: its conda ``name``,
+    ``channel`` (None: unknown), ``depends`` (MatchSpec strings), the
+    ``dist_names`` its own Python metadata declares (empty when press has not
+    unpacked it, or it has none) and ``python``: whether it is a Python
+    package (``noarch: python``, site-packages content, or a dependency on
+    ``python``/``python_abi``; None when nothing is known of it)."""
+
+    name: str
+    channel: str | None = None
+    depends: tuple[str, ...] = ()
+    dist_names: tuple[str, ...] = ()
+    python: bool | None = None
+
+
+def is_python_record(depends: Iterable[str], noarch: str | None) -> bool:
+    """A Python package as far as its record shows: ``noarch: python`` or a
+    dependency on ``python``/``python_abi``."""
+    return noarch == "python" or any(_python_dep(d) for d in depends)
+
+
+def record_facts(name: str, channel: str | None, depends: Iterable[str], noarch: str | None) -> PackageFacts:
+    """:class:`PackageFacts` from a repodata record's fields."""
+    depends = tuple(depends)
+    return PackageFacts(name, channel, depends, (), is_python_record(depends, noarch))
+
+
+@dataclass(frozen=True)
+class Names:
+    """The naming rule of this module, for one conversion or batch.
+
+    ``mapping``: the :class:`NameMapping`; ``prefix``: the native-name
+    prefix for every channel (None: each package's channel decides, see
+    :func:`native_prefix`); ``known``: conda name -> :class:`PackageFacts`
+    of the packages press knows more of than their name (the solved
+    closure's artifacts, the batch's repodata records)."""
+
+    mapping: NameMapping
+    prefix: str | None = None
+    known: Mapping[str, PackageFacts] = field(default_factory=dict)
+
+    def with_known(self, facts: Iterable[PackageFacts]) -> "Names":
+        """A copy that also knows ``facts`` (later entries win)."""
+        known = dict(self.known)
+        known.update({f.name: f for f in facts})
+        return Names(self.mapping, self.prefix, known)
+
+    def facts(self, conda_name: str, channel: str | None = None) -> PackageFacts:
+        """What is known of ``conda_name`` (only its name and the assumed
+        ``channel`` when nothing is)."""
+        return self.known.get(conda_name) or PackageFacts(conda_name, channel)
+
+    def native(self, conda_name: str, channel: str | None) -> str:
+        """``<prefix><conda name>``, checked against the Name grammar.
+        Raises :class:`~press.errors.PressError` when it does not fit."""
+        stem = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", conda_name)  # _libgcc_mutex -> libgcc_mutex
+        name = f"{self.prefix if self.prefix is not None else native_prefix(channel)}{stem}"
+        try:
+            return grammar.distribution_name(name)
+        except ValueError as exc:
+            raise PressError(f"native distribution name: {exc}", package=conda_name) from None
+
+    def provides_python(self, facts: PackageFacts) -> bool:
+        """False for a native package: no dist-info, and ``null`` in the
+        mapping, or unmapped and not a Python package."""
+        if facts.dist_names or self.mapping.get(facts.name):
+            return True
+        if self.mapping.knows(facts.name):
+            return False
+        return facts.python is not False
+
+    def alias_target(self, facts: PackageFacts) -> tuple[str, ...] | None:
+        """The depends an alias stands for (all of its own), or None when
+        ``facts`` is not an alias: a package without a Python distribution of
+        its own (no dist-info, ``null`` or unmapped in the mapping) that
+        depends on a package of the same normalised name."""
+        from .metadata import is_plumbing, spec_name
+
+        if facts.dist_names or self.mapping.get(facts.name):
+            return None
+        own = canonicalize_name(facts.name)
+        for spec in facts.depends:
+            dep = spec_name(spec)
+            if dep == facts.name or is_plumbing(dep):
+                continue
+            names = [dep, *(self.mapping.get(dep) or ()), *self.facts(dep).dist_names]
+            if any(canonicalize_name(n) == own for n in names):
+                return facts.depends
+        return None
+
+    def distribution(self, facts: PackageFacts, channel: str | None = None) -> str:
+        """The distribution name of a package (rules 1 to 3 of the module;
+        ``channel`` is assumed when ``facts`` has none). Raises
+        :class:`~press.errors.PressError` when no valid name results."""
+        channel = facts.channel if facts.channel is not None else channel
+        if facts.dist_names:
+            for name in facts.dist_names:
+                if canonicalize_name(name) == canonicalize_name(facts.name):
+                    return name
+            return facts.dist_names[0]
+        mapped = self.mapping.get(facts.name)
+        if mapped:
+            return _primary(facts.name, mapped)
+        if not self.provides_python(facts):
+            return self.native(facts.name, channel)
+        name = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", facts.name)
+        try:
+            return grammar.distribution_name(name)
+        except ValueError as exc:
+            raise PressError(f"no distribution name: {exc}", package=facts.name) from None
+
+    def expand_aliases(self, specs: Iterable[str], channel: str | None) -> list[str]:
+        """``specs`` (MatchSpec strings) with every alias replaced by what it
+        depends on, recursively (each alias once), order kept."""
+        from .metadata import spec_name
+
+        result: list[str] = []
+        seen: set[str] = set()
+        stack = list(specs)
+        while stack:
+            spec = stack.pop(0)
+            name = spec_name(spec)
+            target = self.alias_target(self.facts(name, channel))
+            if target is None:
+                result.append(spec)
+            elif name not in seen:
+                seen.add(name)
+                stack += [s for s in target if spec_name(s) != name]
+        return result
+
+    def dependency(self, conda_name: str, channel: str | None) -> str:
+        """The distribution name a requirement on ``conda_name`` uses
+        (``channel``: the dependent's, assumed for a package press knows
+        nothing of)."""
+        return self.distribution(self.facts(conda_name, channel), channel)
+
+
+def _python_dep(spec: str) -> bool:
+    head = re.split(r"[\s=<>!~\[]", spec.strip(), maxsplit=1)[0]
+    return head in ("python", "python_abi")

@@ -1,0 +1,108 @@
+"""Who made each wheel of a wheel directory: press never overwrites another package's wheel.
+
+Before a wheel is renamed into a wheel directory, :func:`claim` records two
+facts under ``<wheel dir>/.press-state/owners/``:
+
+- ``dist-<normalised name>.json``: the conda package (name) that owns the
+  distribution name. Another conda package that maps to the same
+  distribution (two packages with one dist-info Name, a metapackage named
+  like its target) is refused: pip would treat their wheels as versions of
+  one project.
+- ``wheel-<file name>.json``: the conda artifact (file name and sha256) the
+  wheel file is made from. Another artifact that would produce the same file
+  name is refused; the same artifact may write it again (a re-run, new
+  options).
+
+Claims are created with ``link(2)`` of a complete temporary file, so the
+first of two concurrent jobs (batch workers, two ``press`` runs) wins and
+the other sees its whole record. A wheel file already present without a
+claim (put there by something else) is never replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from .errors import PressError
+
+#: Claims directory, inside the batch state directory (ignored by the index).
+OWNERS = Path(".press-state") / "owners"
+
+
+class ClashError(PressError):
+    """Two conda artifacts would make the same wheel file or distribution."""
+
+
+def _create(path: Path, record: dict[str, str]) -> dict[str, str] | None:
+    """Create ``path`` holding ``record`` unless it exists; returns the
+    existing record (None when this call created it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, sort_keys=True))
+    try:
+        os.link(tmp, path)
+        return None
+    except FileExistsError:
+        try:
+            existing = json.loads(path.read_text())
+        except (OSError, ValueError):
+            existing = {}
+        return existing if isinstance(existing, dict) else {}
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def claim(wheel_dir: Path, file_name: str, dist: str, conda_name: str, artifact: str, sha256: str) -> list[Path]:
+    """Record that conda package ``conda_name`` (artifact file ``artifact``,
+    hex ``sha256``) writes wheel ``file_name`` of distribution ``dist`` into
+    ``wheel_dir``. Raises :class:`ClashError` naming both artifacts when the
+    distribution belongs to another conda package or the file name to
+    another artifact, or when a wheel of that name that press did not record
+    is already there. Returns the claim files this call created, for
+    :func:`release` when the wheel is not written after all."""
+    owners = Path(wheel_dir) / OWNERS
+    mine = {"conda": conda_name, "artifact": artifact, "sha256": sha256}
+    created: list[Path] = []
+    dist_claim = owners / f"dist-{canonicalize_name(dist)}.json"
+    existing = _create(dist_claim, mine)
+    if existing is None:
+        created.append(dist_claim)
+    if existing is not None and existing.get("conda") != conda_name:
+        release(wheel_dir, created)
+        raise ClashError(
+            f"distribution {dist!r} is already made from {existing.get('artifact', '?')} in {wheel_dir}; "
+            f"{artifact} is another conda package ({conda_name}) of the same distribution name, and pip would "
+            "mix their wheels up. Convert them into separate wheel directories, or map one of them to another "
+            "name with --name-mapping", package=artifact)
+    target = Path(wheel_dir) / file_name
+    unrecorded = target.exists() and not (owners / f"wheel-{file_name}.json").exists()
+    wheel_claim = owners / f"wheel-{file_name}.json"
+    existing = _create(wheel_claim, mine)
+    if existing is None:
+        created.append(wheel_claim)
+    if existing is not None and existing.get("sha256") != sha256:
+        release(wheel_dir, created)
+        raise ClashError(
+            f"{file_name} in {wheel_dir} is made from {existing.get('artifact', '?')}; {artifact} would "
+            "overwrite it with other content", package=artifact)
+    if unrecorded:
+        release(wheel_dir, created)
+        raise ClashError(f"{file_name} already exists in {wheel_dir} and press has no record of making it from "
+                         f"{artifact}; remove it or choose another wheel directory", package=artifact)
+    return created
+
+
+def release(wheel_dir: Path, created: list[Path]) -> None:
+    """Undo the claims of one :func:`claim` call (the wheel was not
+    written), and remove the claims directory when that leaves it empty."""
+    for path in created:
+        Path(path).unlink(missing_ok=True)
+    for directory in (Path(wheel_dir) / OWNERS, Path(wheel_dir) / OWNERS.parent):
+        try:
+            directory.rmdir()
+        except OSError:
+            break
