@@ -228,9 +228,10 @@ def convert(
             if target not in files and target.endswith((".conda", ".tar.bz2")) and ("/" in target or os.sep in target):
                 raise PressError("no such artifact file", package=target)
         jobs: list[tuple[Artifact, dict[str, Artifact]]] = []
+        given = {a.name: a for a in (session.open(Path(p)) for p in files)}  # thin: they know each other
         for path in files:
             artifact = session.open(Path(path))
-            closure = {artifact.name: artifact}
+            closure = dict(given) if not options.fatten else {artifact.name: artifact}
             if options.fatten:
                 deps = [d for d in artifact.depends if not is_plumbing(_spec_name(d))]
                 if deps:

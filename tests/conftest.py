@@ -45,6 +45,20 @@ def fixture_packages(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def thin_conversion(tmp_path_factory, cache_dir) -> tuple[Path, dict]:
+    """Every real linux-64 and noarch artifact of the sample converted thin for
+    CPython 3.12 (no validation): (wheel dir, the --json report)."""
+    import json
+
+    artifacts = sorted(p for sub in ("linux-64", "noarch") for p in (CONDA_FORGE / sub).iterdir()
+                       if p.name.endswith((".conda", ".tar.bz2")))
+    out = tmp_path_factory.mktemp("thin")
+    result = run_press("--subdir", "linux-64", "--python", "3.12", "--no-validate", "-w", str(out), "--json", "-q",
+                       *map(str, artifacts), cache=cache_dir, check=True)
+    return out, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
 def py312() -> Path:
     exe = find_interpreter("3.12")
     if exe is None:

@@ -19,16 +19,9 @@ ARTIFACTS = sorted(p for sub in ("linux-64", "noarch") for p in (CONDA_FORGE / s
                    if p.name.endswith((".conda", ".tar.bz2")))
 
 
-def _convert(out: Path, cache: Path) -> dict:
-    result = run_press("--subdir", "linux-64", "--python", "3.12", "--no-validate", "-w", str(out), "--json", "-q",
-                       *map(str, ARTIFACTS), cache=cache, check=True)
-    return json.loads(result.stdout)
-
-
 @pytest.fixture(scope="module")
-def thin(tmp_path_factory, cache_dir) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("thin")
-    return out, _convert(out, cache_dir)
+def thin(thin_conversion) -> tuple[Path, dict]:
+    return thin_conversion
 
 
 def test_every_artifact_yields_one_valid_wheel(thin):
@@ -93,7 +86,8 @@ def test_names_come_from_python_metadata_and_versions_are_pep440(thin):
 def test_same_input_gives_byte_identical_wheels(thin, tmp_path, cache_dir):
     out, _ = thin
     subset = tmp_path / "again"
-    _convert(subset, cache_dir)
+    run_press("--subdir", "linux-64", "--python", "3.12", "--no-validate", "-w", str(subset), "-q",
+              *map(str, ARTIFACTS), cache=cache_dir, check=True)
     first = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.glob("*.whl")}
     second = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in subset.glob("*.whl")}
     assert first == second

@@ -1,0 +1,278 @@
+"""Wheels that publish and install (issue 10): spec-cased METADATA that twine
+accepts, one conda -> PyPI name mapping in every mode, native packages under
+prefixed names, aliases without wheels, clashes refused, upstream metadata
+kept, licences per vendored package, thin wheels on their closure's runtime."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.metadata import Metadata
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from conftest import CONDA_FORGE, HOTFIX, ROOT, make_venv, run_in, run_press, serve, uv_install
+from press.names import MAPPING_URL, Names, PackageFacts, load_mapping, native_prefix
+
+MAPPING = Path(ROOT).parent / "shared" / "data" / "conda-forge-pypi-mapping.json"
+
+
+def metadata_of(wheel: Path) -> tuple[bytes, Metadata]:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        data = archive.read(name)
+    return data, Metadata.from_email(data, validate=True)
+
+
+def twine_check(wheels: list[Path]) -> None:
+    result = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *map(str, wheels)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def press_channel(channel: str, out: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "press", "channel", channel, "--subdir", "linux-64", "--python",
+                           "3.12", "-w", str(out), "--cache-dir", str(cache), "--json", "-j", "1", *args],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+@pytest.fixture(scope="module")
+def thin_report(thin_conversion) -> dict:
+    return thin_conversion[1]
+
+
+@pytest.fixture(scope="module")
+def thin_dir(thin_conversion) -> Path:
+    return thin_conversion[0]
+
+
+def test_shipped_mapping_is_the_reference_data():
+    """The mapping inside the package holds exactly the parselmouth data of ../shared/data."""
+    shipped = json.loads(gzip.decompress((ROOT / "press" / "data" / "conda-forge-pypi-mapping.json.gz").read_bytes()))
+    assert shipped == json.loads(MAPPING.read_bytes())
+    mapping = load_mapping()
+    assert len(mapping.entries) == len(shipped) == 33909
+    assert mapping.get("brotli-python") == ("brotli",) and mapping.get("fmt") is None and mapping.knows("fmt")
+    assert (ROOT / "press" / "data" / "conda-forge-pypi-mapping.LICENSE").read_text().startswith("BSD 3-Clause")
+
+
+def test_naming_rule():
+    names = Names(load_mapping())
+    assert native_prefix("https://conda.anaconda.org/conda-forge/") == "conda-forge-"
+    assert native_prefix("https://repo.anaconda.com/pkgs/main") == native_prefix("defaults") == "anaconda-"
+    assert native_prefix(None) == "conda-"
+    # several distributions: the one matching the conda name without its python affix
+    assert names.dependency("msgpack-python", "conda-forge") == "msgpack"
+    assert names.dependency("pyqt", "conda-forge") == "pyqt5"
+    # native packages never take the bare name an unrelated PyPI project owns
+    for native in ("fmt", "tk", "zstd", "krb5", "readline", "openssl", "libffi"):
+        assert names.dependency(native, "conda-forge") == f"conda-forge-{native}"
+    assert Names(load_mapping(), prefix="acme-").dependency("fmt", "conda-forge") == "acme-fmt"
+    # an alias: null in the mapping, depends on a package of its normalised name
+    alias = PackageFacts("typing-extensions", "conda-forge", ("typing_extensions ==4.12.2 pyha770c72_1",), (), True)
+    assert names.with_known([alias]).expand_aliases(["typing-extensions >=4.6"], "conda-forge") == [
+        "typing_extensions ==4.12.2 pyha770c72_1"]
+    assert names.alias_target(PackageFacts("libgcc-ng", "conda-forge", ("libgcc 14.2.0 h77fa898_1",))) is None
+
+
+def test_dependency_names_agree_with_each_artifacts_own_name(thin_report):
+    """One rule in every mode: a dependency named from the mapping alone (batch,
+    single artifact) gets the name its own wheel carries (from its dist-info)."""
+    names = Names(load_mapping())
+    mapping = load_mapping()
+    for wheel in thin_report["wheels"]:
+        conda_name = wheel["conda_packages"][0].rsplit("-", 2)[0]
+        if mapping.knows(conda_name):
+            assert canonicalize_name(names.dependency(conda_name, "conda-forge")) == canonicalize_name(wheel["name"]), \
+                conda_name
+
+
+def test_native_wheels_never_carry_bare_names_and_twine_accepts_every_wheel(thin_report, thin_dir):
+    mapping = load_mapping()
+    natives = 0
+    for wheel in thin_report["wheels"]:
+        conda_name = wheel["conda_packages"][0].rsplit("-", 2)[0]
+        if mapping.knows(conda_name) and mapping.get(conda_name) is None:
+            natives += 1
+            assert wheel["name"].startswith("conda-forge-"), wheel["name"]
+            assert canonicalize_name(wheel["name"]) != canonicalize_name(conda_name)
+    # no requirement names a native package by its bare conda name (someone else's project on PyPI)
+    python_names = {canonicalize_name(n) for v in mapping.entries.values() if v for n in v}
+    bare_natives = {canonicalize_name(k) for k, v in mapping.entries.items() if v is None} - python_names
+    made = {canonicalize_name(w["name"]) for w in thin_report["wheels"]}
+    for wheel in thin_report["wheels"]:
+        for text in wheel["requires_dist"]:
+            name = canonicalize_name(Requirement(text).name)
+            assert name not in bare_natives, (wheel["name"], text)
+            if name.startswith("conda-forge-"):
+                assert name in made, (wheel["name"], text)
+    assert natives >= 40
+    wheels = sorted(thin_dir.glob("*.whl"))
+    twine_check(wheels)
+    data, metadata = metadata_of(next(w for w in wheels if w.name.startswith("requests-")))
+    assert data.startswith(b"Metadata-Version: 2.4\nName: requests\nVersion: 2.32.3\n")
+    assert metadata.description_content_type == "text/markdown"  # requests' own README, from its dist-info
+
+
+def test_thin_wheels_link_their_closures_runtime(thin_report):
+    """libstdc++/libgcc_s resolve to the libstdcxx/libgcc wheels, so conda-forge's
+    newer GLIBCXX symbols no longer raise thin C++ wheels above manylinux_2_17."""
+    by_conda = {w["conda_packages"][0].rsplit("-", 2)[0]: w for w in thin_report["wheels"]}
+    for name in ("fmt", "yaml-cpp", "libmamba", "libnghttp2", "libmambapy", "libcurl"):
+        wheel = by_conda[name]
+        platform = wheel["tags"].split("-")[-1]
+        assert platform in ("manylinux_2_5_x86_64", "manylinux_2_12_x86_64", "manylinux_2_17_x86_64"), (name, platform)
+        links = {lib: where for deps in wheel["dependencies"].values() for lib, where in deps.items()}
+        if "libstdc++.so.6" in links:
+            assert links["libstdc++.so.6"] == "dependency wheel", name
+
+
+def test_plat_ceiling_names_file_library_and_symbol(tmp_path, cache_dir):
+    args = ("-c", str(CONDA_FORGE), "--subdir", "linux-64", "--python", "3.12", "--repodata-patch", str(HOTFIX),
+            "--no-validate", "-w", str(tmp_path / "out"), "-q")
+    refused = run_press(*args, "--plat", "manylinux_2_5_x86_64", "--fatten", "zstandard", cache=cache_dir)
+    assert refused.returncode == 1
+    assert "needs more than manylinux_2_5_x86_64 allows" in refused.stderr
+    assert ".so: libc.so.6 GLIBC_2." in refused.stderr and refused.stderr.count("\n") == 1
+    assert not list((tmp_path / "out").glob("*.whl"))
+    bad = run_press(*args, "--plat", "manylinux_9_99_x86_64", "zstandard", cache=cache_dir)
+    assert bad.returncode == 1 and "is not a manylinux policy" in bad.stderr
+    ok = run_press(*args, "--plat", "manylinux2014_x86_64", "--fatten", "zstandard", cache=cache_dir)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_fat_wheels_pass_twine_and_ship_licences_of_what_they_vendor(tmp_path, cache_dir):
+    out = tmp_path / "out"
+    result = run_press("-c", str(CONDA_FORGE), "--subdir", "linux-64", "--python", "3.12", "--repodata-patch",
+                       str(HOTFIX), "--no-validate", "--fatten", "-w", str(out), "--json", "-q", "cffi", "zstandard",
+                       cache=cache_dir, check=True)
+    wheels = sorted(out.glob("*.whl"))
+    twine_check(wheels)
+    cwc = subprocess.run([sys.executable, "-m", "check_wheel_contents", *map(str, wheels)], capture_output=True,
+                         text=True)
+    assert "W004" not in cwc.stdout, cwc.stdout
+    zstandard = next(w for w in wheels if w.name.startswith("zstandard-"))
+    with zipfile.ZipFile(zstandard) as archive:
+        names = archive.namelist()
+    _, metadata = metadata_of(zstandard)
+    licences = sorted(n.split(".dist-info/licenses/", 1)[1] for n in names if ".dist-info/licenses/" in n)
+    assert sorted(metadata.license_files) == licences
+    vendored_libs = [n for n in names if n.startswith("zstandard.libs/lib/") and ".so" in n]
+    assert vendored_libs and all(not n.endswith(".so") for n in vendored_libs)  # no linker scripts
+    shipped = {n.split("/")[1] for n in licences if n.startswith("vendored/")}
+    assert shipped == {"zstd"}  # libzlib, libgcc and libstdcxx ship nothing in this wheel
+    report = json.loads(result.stdout)
+    notes = [n for w in report["wheels"] for n in w["notes"]]
+    assert any("build-only files" in n and "libgcc_s.so" in n for n in notes)
+
+
+@pytest.fixture(scope="module")
+def alias_channel(fixture_packages, tmp_path_factory) -> Path:
+    """The fixture channel's noarch alias pair, the alias's user and the two
+    packages of one distribution, in a channel directory of their own."""
+    root = tmp_path_factory.mktemp("alias") / "fixtures"
+    (root / "noarch").mkdir(parents=True)
+    for key in ("alias", "aliasreal", "user", "dista", "distb", "purepy"):
+        source = fixture_packages[f"{key}.conda"]
+        shutil.copyfile(source, root / "noarch" / source.name)
+    return root
+
+
+def test_alias_makes_no_wheel_and_its_dependents_install(alias_channel, tmp_path, cache_dir, py312):
+    out = tmp_path / "out"
+    result = run_press("-c", str(alias_channel), "--subdir", "linux-64", "--python", "3.12", "--no-validate",
+                       "-w", str(out), "--json", "-q", "press-fx-alias-user", cache=cache_dir, check=True)
+    report = json.loads(result.stdout)
+    assert sorted(w["name"] for w in report["wheels"]) == ["press-fx-alias", "press-fx-alias-user"]
+    (skipped,) = report["skipped"]
+    assert skipped[0] == "press-fx-alias-1.0-0.conda" and "alias of press_fx_alias" in skipped[1]
+    user = next(w for w in report["wheels"] if w["name"] == "press-fx-alias-user")
+    assert user["requires_dist"] == ["press-fx-alias==1.0"]  # the alias's own pin on its target
+    real = next(Path(w["path"]) for w in report["wheels"] if w["name"] == "press-fx-alias")
+    data, metadata = metadata_of(real)
+    # the package's own metadata is the base ...
+    assert metadata.summary == "Real package behind an alias (upstream summary)"
+    assert metadata.description_content_type == "text/markdown" and "**markdown**" in metadata.description
+    assert metadata.keywords == ["press", "fixture", "alias"]
+    assert metadata.classifiers == ["Programming Language :: Python :: 3"]  # License :: left to License-Expression
+    assert metadata.project_urls["Source"] == "https://example.invalid/press-fx-alias"
+    assert metadata.provides_extra == ["speed"] and 'press-fx-purepy; extra == "speed"' in map(str, metadata.requires_dist)
+    # ... and conda's knowledge overrides it
+    assert str(metadata.license_expression) == "MIT" and str(metadata.version) == "1.0"
+    twine_check(sorted(out.glob("*.whl")))
+    python = make_venv(py312, tmp_path / "venv")
+    uv_install(python, "--find-links", str(out), "press-fx-alias-user")
+    assert run_in(python, "import press_fx_alias_user; print(press_fx_alias_user.VERSION)", tmp_path).strip() == "1.0"
+    # the same from a batch wheelhouse: the alias job makes nothing, dependents require the real one
+    house = tmp_path / "house"
+    batch = press_channel(str(alias_channel), house, cache_dir, "-n", "press*alias*")
+    assert batch.returncode == 0, batch.stderr
+    results = {r["artifact"]: r for r in json.loads(batch.stdout)["results"]}
+    assert results["press-fx-alias-1.0-0.conda"]["status"] == "skipped"
+    python = make_venv(py312, tmp_path / "venv2")
+    uv_install(python, "--find-links", str(house), "press-fx-alias-user")
+    assert run_in(python, "import press_fx_alias_user; print(press_fx_alias_user.VERSION)", tmp_path).strip() == "1.0"
+
+
+def test_two_packages_of_one_distribution_are_refused(alias_channel, tmp_path, cache_dir):
+    out = tmp_path / "out"
+    single = run_press("-c", str(alias_channel), "--subdir", "linux-64", "--no-validate", "-w", str(out), "-q",
+                       "press-fx-dist-a", "press-fx-dist-b", cache=cache_dir)
+    assert single.returncode == 1
+    assert single.stderr.startswith("press: error: press-fx-dist-") and single.stderr.count("\n") == 1
+    assert "press-fx-dist-a-1.0-0.conda" in single.stderr and "press-fx-dist-b-1.0-0.conda" in single.stderr
+    assert len(list(out.glob("*.whl"))) == 1  # the first stays, nothing was overwritten
+    house = tmp_path / "house"
+    batch = press_channel(str(alias_channel), house, cache_dir, "-n", "press-fx-dist-*")
+    assert batch.returncode == 1
+    results = {r["artifact"]: r for r in json.loads(batch.stdout)["results"] if r["artifact"].endswith(".conda")}
+    assert results["press-fx-dist-a-1.0-0.conda"]["status"] == "converted"
+    assert results["press-fx-dist-b-1.0-0.conda"]["status"] == "failed"
+    assert "press-fx-dist-a-1.0-0.conda" in results["press-fx-dist-b-1.0-0.conda"]["reason"]
+    (wheel,) = house.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("press_fx_dist/__init__.py").endswith(b'WHO = "a"\n')
+    # a user's mapping gives the second package a distribution of its own
+    override = tmp_path / "names.json"
+    override.write_text(json.dumps({"press-fx-dist-b": ["press-fx-dist-b"]}))
+    renamed = run_press("-c", str(alias_channel), "--subdir", "linux-64", "--no-validate", "-w", str(tmp_path / "o2"),
+                        "--json", "-q", "--name-mapping", str(override), "--native-prefix", "acme-",
+                        str(alias_channel / "noarch" / "press-fx-dist-b-1.0-0.conda"), cache=cache_dir)
+    assert renamed.returncode == 0, renamed.stderr
+
+
+def test_name_mapping_refresh_over_http_and_bad_overrides(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "mapping.json").write_text(json.dumps({"fmt": ["fmt-from-upstream"], "BAD NAME": None}))
+    server, url = serve(served)
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-m", "press", "name-mapping", "--cache-dir", str(cache)]
+    try:
+        result = subprocess.run([*command, "--refresh", "--url", f"{url}/mapping.json", "fmt"], capture_output=True,
+                                text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stderr
+    assert "fmt: fmt-from-upstream" in result.stdout and "1 entries" in result.stderr
+    assert MAPPING_URL.startswith("https://raw.githubusercontent.com/prefix-dev/parselmouth/")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"fmt": ["not a name!"]}))
+    refused = subprocess.run([*command, "--name-mapping", str(bad)], capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"press: error: {bad}: name mapping: fmt: ")
+
+
+def test_python_values_are_checked(tmp_path, cache_dir):
+    for value in ("banana", "3", "all3.12"):
+        result = run_press("--python", value, "cffi", cache=cache_dir)
+        assert result.returncode == 2 and "is not a Python version X.Y" in result.stderr
