@@ -196,6 +196,15 @@ def _start(options: ConvertOptions | None, progress: Progress | None) -> tuple[C
     """Defaults filled in (Python: the running interpreter), a session, an
     empty report, and the wheel directory created."""
     options = options or ConvertOptions()
+    if options.plat:
+        from .tags import SUBDIR_PLATFORMS, policy_ceiling
+
+        family, machine = SUBDIR_PLATFORMS.get(options.subdir, ("any", "any"))
+        if family == "linux":
+            try:
+                policy_ceiling(options.plat, machine, {})
+            except ValueError as exc:
+                raise PressError(str(exc), field="--plat") from None
     if options.python is None:
         options.python = f"{sys.version_info[0]}.{sys.version_info[1]}"
     session = _Session(options, progress or (lambda message: None))
