@@ -218,7 +218,7 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
     patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
     source = channel_source(options.channel, cache, options.subdir, patches)
     gateway = make_gateway(cache)
-    platforms = [options.subdir, "noarch"]
+    platforms = list(dict.fromkeys([options.subdir, "noarch"]))  # --subdir noarch: once
 
     async def records() -> list:
         names = await gateway.names([source], platforms)

@@ -304,7 +304,7 @@ def solve(
             sources,
             parsed,
             gateway=gateway,
-            platforms=[subdir, "noarch"],
+            platforms=list(dict.fromkeys([subdir, "noarch"])),
             virtual_packages=virtual_packages(subdir, python),
             channel_priority=ChannelPriority.Strict,
             constraints=constraints,

@@ -305,3 +305,13 @@ def test_requests_and_conda_install_with_pip_from_a_thin_batch_wheelhouse(tmp_pa
     run = subprocess.run([str(venv / "bin" / "python"), "-c", "import requests; print(requests.__version__)"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0 and run.stdout.strip() == "2.32.3", run.stderr
+
+
+def test_subdir_noarch_converts_each_artifact_once(fixture_packages, tmp_path, cache_dir):
+    result = subprocess.run([sys.executable, "-m", "press", "channel", str(fixture_packages["channel"]), "--subdir",
+                             "noarch", "--python", "3.12", "-w", str(tmp_path / "out"), "--cache-dir", str(cache_dir),
+                             "--json", "-j", "1", "-n", "press-fx-purepy"], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert result.returncode == 0, result.stderr
+    artifacts = [r["artifact"] for r in json.loads(result.stdout)["results"]]
+    assert artifacts == ["press-fx-purepy-1.0.0-0.conda"]  # once (rattler prefers .conda to .tar.bz2)
