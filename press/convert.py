@@ -557,8 +557,9 @@ def build_wheel(
     upstream = _upstream(main, name)
     if upstream is not None:
         notes += [f"{main.label}: upstream METADATA {d} (left out)" for d in upstream.dropped]
+    provides = [d.name for d in main.dist_infos if d.name and canonicalize_name(d.name) != canonicalize_name(name)]
     members.append(Member(f"{dist_info}/METADATA", data=build_metadata(main, name, requires, license_files,
-                                                                      upstream)))
+                                                                      upstream, provides)))
     wheel_text = (
         "Wheel-Version: 1.0\n"
         f"Generator: press {__version__}\n"

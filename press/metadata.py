@@ -111,6 +111,7 @@ def build_metadata(
     requires_dist: list[str],
     license_files: list[str],
     upstream: UpstreamMetadata | None = None,
+    provides: list[str] | None = None,
 ) -> bytes:
     """Serialise METADATA (core metadata 2.4) for ``artifact``.
 
@@ -118,7 +119,9 @@ def build_metadata(
     (conda's dependencies, already translated); ``license_files`` paths
     relative to ``.dist-info/licenses/``; ``upstream`` the package's own
     core metadata, the base that conda's data overrides (see the module
-    docstring). The conda licence becomes ``License-Expression`` when it is a
+    docstring); ``provides``: the other distributions the package contains
+    (its other dist-infos: conda's ``pyqt`` holds PyQt5 and PyQt5-sip),
+    written as ``Provides-Dist``. The conda licence becomes ``License-Expression`` when it is a
     valid SPDX expression (``License ::`` classifiers are then left out, as
     PEP 639 asks), ``License`` otherwise. Field names are spelled as in the
     core metadata specification. Raises :class:`MetadataError` when
@@ -183,6 +186,8 @@ def build_metadata(
         raw["requires_dist"] = sorted(dict.fromkeys(requires_dist)) + sorted(dict.fromkeys(extras))
     if up.provides_extra:
         raw["provides_extra"] = list(up.provides_extra)
+    if provides:
+        raw["provides_dist"] = sorted(dict.fromkeys(provides))
     try:
         metadata = Metadata.from_raw(raw)
     except (InvalidMetadata, ExceptionGroup) as exc:  # noqa: F821 - builtin on 3.11

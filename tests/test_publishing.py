@@ -315,3 +315,22 @@ def test_subdir_noarch_converts_each_artifact_once(fixture_packages, tmp_path, c
     assert result.returncode == 0, result.stderr
     artifacts = [r["artifact"] for r in json.loads(result.stdout)["results"]]
     assert artifacts == ["press-fx-purepy-1.0.0-0.conda"]  # once (rattler prefers .conda to .tar.bz2)
+
+
+def test_a_package_of_several_distributions_names_them_all(tmp_path, cache_dir):
+    """conda's pyqt holds PyQt5 and PyQt5-sip: the wheel is named by one and
+    says it provides the other (Provides-Dist)."""
+    from hostile import Spec, build
+
+    site = "site-packages"
+    spec = Spec(name="pyqt", version="5.15.9", files={
+        f"{site}/PyQt5/__init__.py": b"",
+        f"{site}/PyQt5-5.15.9.dist-info/METADATA": b"Metadata-Version: 2.1\nName: PyQt5\nVersion: 5.15.9\n",
+        f"{site}/PyQt5_sip-12.12.2.dist-info/METADATA": b"Metadata-Version: 2.1\nName: PyQt5-sip\nVersion: 12.12.2\n",
+    }, link={"noarch": {"type": "python"}})
+    artifact = build(spec, tmp_path / "in", ".conda")
+    result = run_press("--no-validate", "-w", str(tmp_path / "out"), "--json", "-q", str(artifact), cache=cache_dir)
+    assert result.returncode == 0, result.stderr
+    (wheel,) = json.loads(result.stdout)["wheels"]
+    _, metadata = metadata_of(Path(wheel["path"]))
+    assert metadata.name == "PyQt5" and metadata.provides_dist == ["PyQt5-sip"]
