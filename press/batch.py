@@ -289,9 +289,7 @@ def _known_packages(found: list, options: BatchOptions, cache: Path) -> tuple:
     mapping = load_mapping(cache, tuple(Path(p) for p in options.name_mapping))
     newest: dict[str, object] = {}
     for record in sorted(found, key=lambda r: (Version(str(r.version)), int(r.build_number))):
-        name = record.name.normalized
-        if not mapping.get(name):
-            newest[name] = record
+        newest[record.name.normalized] = record
     facts = []
     for name, record in sorted(newest.items()):
         try:
@@ -299,7 +297,11 @@ def _known_packages(found: list, options: BatchOptions, cache: Path) -> tuple:
         except PressError:
             continue
         noarch = getattr(record, "noarch", None)
-        facts.append(record_facts(name, options.channel, depends, "python" if getattr(noarch, "python", False) else None))
+        fact = record_facts(name, options.channel, depends, "python" if getattr(noarch, "python", False) else None)
+        # Only what the mapping cannot tell: unmapped or null names (aliases,
+        # native or Python?), and mapped ones that are no Python package here.
+        if not mapping.get(name) or not fact.python:
+            facts.append(fact)
     return tuple(facts)
 
 

@@ -26,16 +26,22 @@ def _python_version(ctx, param, value):
     return value
 
 
+def _plat(ctx, param, value):
+    if value is not None and not re.fullmatch(r"[a-z0-9_]{1,64}", value):
+        raise click.BadParameter(f"{value!r} is not a platform tag (e.g. manylinux_2_28_x86_64)")
+    return value
+
+
 def _native_prefix(ctx, param, value):
-    if value is not None and not re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)?", value):
-        raise click.BadParameter(f"{value!r} is not a distribution-name prefix (letters, digits, '.', '_', '-')")
+    if value is not None and not re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]{0,63})?", value):
+        raise click.BadParameter(f"{value!r} is not a distribution-name prefix (up to 64 letters, digits, '.', '_', '-')")
     return value
 
 
 def _naming_options(function):
     """``--name-mapping``, ``--native-prefix`` and ``--plat``, shared by both commands."""
     function = click.option(
-        "--plat", metavar="TAG",
+        "--plat", metavar="TAG", callback=_plat,
         help="Fail any Linux wheel that needs more than this manylinux policy allows, naming the file, library "
              "and symbol version (auditwheel's --plat), e.g. manylinux_2_28_x86_64 or manylinux2014_x86_64.")(function)
     function = click.option(
@@ -105,10 +111,10 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
     else:
         for wheel in report.wheels:
             click.echo(wheel.summary())
-        for artifact, reason in report.skipped:
-            click.echo(f"{artifact}: {reason}")
             if wheel.validation and wheel.validation.status != "passed":
                 click.echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
+        for artifact, reason in report.skipped:
+            click.echo(f"{artifact}: {reason}")
     if not report.ok:
         sys.exit(1)
 

@@ -385,7 +385,7 @@ def _runtime_providers(main: Artifact, closure: dict[str, Artifact], names: Name
             continue
         seen.add(dep)
         facts = names.facts(dep, main.channel)
-        if names.provides_python(facts):
+        if names.is_python(facts):
             continue
         libs = _libs_dir(names.dependency(dep, main.channel))
         artifact = closure.get(dep)
@@ -487,7 +487,7 @@ def build_wheel(
     if not fat:
         for spec in names.expand_aliases(main.depends, main.channel):
             dep_name = _spec_name(spec)
-            if not is_plumbing(dep_name) and not names.provides_python(names.facts(dep_name, main.channel)):
+            if not is_plumbing(dep_name) and not names.is_python(names.facts(dep_name, main.channel)):
                 dependency_libs.append(_libs_dir(names.dependency(dep_name, main.channel)))
     family, machine = SUBDIR_PLATFORMS.get(main.subdir, ("any", "any")) if main.subdir != "noarch" else ("any", "any")
     if family == "any" and main.subdir != "noarch":
@@ -531,6 +531,8 @@ def build_wheel(
         for source, license_path in license_sources(artifact):
             if not source.startswith("info/"):  # a payload licence text: kept once, in dist-info
                 layout.files.pop(f"{layout.libs_dir}/{source}", None)
+            if not prefix and license_path.split("/", 1)[0] == "vendored":
+                license_path = f"{main.name}/{license_path}"  # vendored/ holds vendored packages' only
             license_files.append(prefix + license_path)
             license_members.append(Member(f"{dist_info}/licenses/{prefix}{license_path}", root=artifact.root,
                                           rel=source))

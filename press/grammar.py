@@ -17,22 +17,22 @@ MAX_PATH = 4096
 MAX_COMPONENT = 255
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONDA_NAME = re.compile(r"^[a-z0-9_][a-z0-9_.\-]{0,199}$")
+_CONDA_NAME = re.compile(r"^[a-z0-9_][a-z0-9_.\-]{0,199}\Z")
 CONDA_NAME = _CONDA_NAME  # public: callers that check many names at once
-_CONDA_VERSION = re.compile(r"^[A-Za-z0-9_.+!*]{1,128}$")
-_BUILD_STRING = re.compile(r"^[A-Za-z0-9_.+]{1,200}$")
-_SUBDIR = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9]+)$")
+_CONDA_VERSION = re.compile(r"^[A-Za-z0-9_.+!*]{1,128}\Z")
+_BUILD_STRING = re.compile(r"^[A-Za-z0-9_.+]{1,200}\Z")
+_SUBDIR = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9]+)\Z")
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _DOTTED = rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*"
-_MODULE = re.compile(rf"^{_DOTTED}$")
+_MODULE = re.compile(rf"^{_DOTTED}\Z")
 _EXTRAS = r"\[[ \t]*[A-Za-z0-9_.\-]+(?:[ \t]*,[ \t]*[A-Za-z0-9_.\-]+)*[ \t]*\]"
-_OBJECT_REF = re.compile(rf"^{_DOTTED}[ \t]*(?::[ \t]*{_DOTTED})?[ \t]*(?:{_EXTRAS})?$")
-_ENTRY_POINT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
-_GROUP = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
-_FILE_NAME = re.compile(r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
-_ARCHIVE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+!\-]{0,250}\.(conda|tar\.bz2)$")
+_OBJECT_REF = re.compile(rf"^{_DOTTED}[ \t]*(?::[ \t]*{_DOTTED})?[ \t]*(?:{_EXTRAS})?\Z")
+_ENTRY_POINT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}\Z")
+_GROUP = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}\Z")
+_FILE_NAME = re.compile(r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?\Z")
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}\Z")
+_MD5 = re.compile(r"^[0-9a-fA-F]{32}\Z")
+_ARCHIVE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+!\-]{0,250}\.(conda|tar\.bz2)\Z")
 
 
 def relative_path(value: object) -> str:
@@ -126,7 +126,7 @@ def distribution_name(value: object) -> str:
     metadata specification, checked by packaging). Returned as written."""
     from packaging.utils import InvalidName, canonicalize_name
 
-    if not isinstance(value, str):
+    if not isinstance(value, str) or _CONTROL.search(value):  # packaging's own check lets a final newline by
         raise ValueError(f"{value!r} is not a distribution name")
     try:
         canonicalize_name(value, validate=True)

@@ -13,6 +13,7 @@ PEP 508 requirements, with conda-only plumbing (``python``, ``python_abi``,
 
 from __future__ import annotations
 
+import contextlib
 from typing import Iterable
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
@@ -134,14 +135,14 @@ def build_metadata(
         "name": name,
         "version": to_pep440(artifact.version, artifact.label),
     }
-    summary = up.summary or about.summary or about.description or ""
+    summary = _printable(up.summary or about.summary or about.description or "")
     if summary:
         raw["summary"] = " ".join(summary.split())[:512]
     if up.description and up.description.strip():
-        raw["description"] = up.description
-        raw["description_content_type"] = up.description_content_type or "text/plain"
+        raw["description"] = _printable(up.description, keep="\n\t\r")
+        raw["description_content_type"] = _renderable(raw["description"], up.description_content_type)
     elif about.description and about.description.strip():
-        raw["description"] = about.description
+        raw["description"] = _printable(about.description, keep="\n\t")
         raw["description_content_type"] = "text/plain"
     else:  # twine and PyPI expect a long description; say what the wheel is
         raw["description"] = (f"{raw.get('summary') or name}\n\nThe conda package {artifact.label} "
@@ -152,7 +153,7 @@ def build_metadata(
     for key in ("author", "author_email", "maintainer", "maintainer_email"):
         if getattr(up, key):
             raw[key] = getattr(up, key)  # type: ignore[literal-required]
-    license_text = (artifact.identity.license or about.license or "").strip()
+    license_text = _printable(artifact.identity.license or about.license or "").strip()
     expression = None
     if license_text:
         try:
@@ -194,6 +195,27 @@ def build_metadata(
         details = "; ".join(str(e) for e in getattr(exc, "exceptions", [exc]))
         raise MetadataError(f"invalid wheel metadata: {details}", package=artifact.label) from exc
     return serialise(metadata)
+
+
+def _renderable(description: str, content_type: str | None) -> str:
+    """The content type to declare: the package's own, unless it is
+    reStructuredText (declared, or by default) that PyPI's renderer
+    (readme_renderer, as ``twine check`` runs it) refuses; then ``text/plain``."""
+    if content_type and not content_type.startswith("text/x-rst"):
+        return content_type
+    import io
+
+    from readme_renderer.rst import render
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        rendered = render(description, stream=io.StringIO())
+    return (content_type or "text/x-rst") if rendered is not None else "text/plain"
+
+
+def _printable(text: str, keep: str = "") -> str:
+    """``text`` without control characters (terminal escapes in ``pip show``),
+    except those in ``keep``."""
+    return "".join(c for c in text if c.isprintable() or c in keep)
 
 
 def serialise(metadata: Metadata) -> bytes:

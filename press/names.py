@@ -52,7 +52,7 @@ SHIPPED = "conda-forge-pypi-mapping.json.gz"
 REFRESHED = Path("name-mapping") / "conda-forge-pypi-mapping.json"
 
 #: The core metadata Name grammar (the same rule as packaging's ``validate=True``).
-_DISTRIBUTION_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)
+_DISTRIBUTION_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.I)
 _PYTHON_AFFIX = re.compile(r"^(python-|py-)|(-python|-py)$")
 #: Channel names whose packages Anaconda builds (``defaults`` and ``pkgs/*``).
 _ANACONDA = {"defaults", "main", "free", "r", "msys2", "anaconda"}
@@ -140,7 +140,8 @@ def refresh_mapping(cache_dir: Path, url: str = MAPPING_URL) -> tuple[Path, int]
     ``cache_dir`` (``name-mapping/conda-forge-pypi-mapping.json``), where
     :func:`load_mapping` prefers it to the shipped copy. The download is
     capped at the ``metadata_size`` limit, parsed and checked before it is
-    renamed into place. Returns the path and the number of entries. Raises
+    renamed into place; one with fewer than half the shipped copy's entries
+    is refused (a truncated or wrong file would turn Python packages native). Returns the path and the number of entries. Raises
     :class:`~press.errors.FetchError` or
     :class:`~press.errors.InvalidInputError`."""
     from .errors import FetchError
@@ -155,7 +156,10 @@ def refresh_mapping(cache_dir: Path, url: str = MAPPING_URL) -> tuple[Path, int]
         if url.startswith("file://"):
             from urllib.parse import unquote, urlparse
 
-            data = Path(unquote(urlparse(url).path)).read_bytes()
+            try:
+                data = Path(unquote(urlparse(url).path)).read_bytes()
+            except OSError as exc:
+                raise FetchError(f"cannot read the name mapping: {exc.strerror}", package=url) from None
         else:
             try:
                 ok = _download(url, tmp, limit("metadata_size"))
@@ -165,8 +169,10 @@ def refresh_mapping(cache_dir: Path, url: str = MAPPING_URL) -> tuple[Path, int]
                 raise FetchError("the name mapping is larger than the metadata_size limit", package=url)
             data = tmp.read_bytes()
         entries = parse_mapping(data, url, strict=False)
-        if not entries:
-            raise FetchError("the downloaded name mapping has no valid entries", package=url)
+        shipped = len(json.loads(_read_shipped()))
+        if len(entries) < shipped // 2:
+            raise FetchError(f"the downloaded name mapping has {len(entries)} valid entries, the shipped one "
+                             f"{shipped}: not a full mapping (put overrides in a --name-mapping file)", package=url)
         atomic_write(target, data)
     finally:
         tmp.unlink(missing_ok=True)
@@ -176,12 +182,28 @@ def refresh_mapping(cache_dir: Path, url: str = MAPPING_URL) -> tuple[Path, int]
 
 def native_prefix(channel: str | None) -> str:
     """The default native-name prefix for packages of ``channel`` (a name,
-    URL or directory): its last path component, lower-cased, with Anaconda's
-    ``defaults``/``pkgs/*`` spelled ``anaconda``; ``conda`` when unknown.
+    URL or directory): the channel's name, lower-cased: a URL's last path
+    component (before ``/label/...``; never its host or credentials unless
+    it has no path), a directory's own name (resolved, so ``.`` is the
+    current directory's), Anaconda's ``defaults``/``pkgs/*`` as
+    ``anaconda``; ``conda`` when unknown.
     ``https://conda.anaconda.org/conda-forge`` -> ``conda-forge-``."""
-    text = (channel or "").rstrip("/\\")
-    last = re.split(r"[/\\]", text)[-1] if text else ""
-    last = re.sub(r"[^a-z0-9]+", "-", last.lower()).strip("-")
+    from urllib.parse import unquote, urlparse
+
+    text = (channel or "").strip()
+    parts: list[str] = []
+    if "://" in text:
+        parsed = urlparse(text)
+        parts = [p for p in unquote(parsed.path).split("/") if p] or [parsed.hostname or ""]
+    elif text:
+        path = Path(text).expanduser()
+        if path.exists() or text.startswith((".", "/", "~")):
+            parts = list(path.resolve().parts[1:])
+        else:
+            parts = [p for p in re.split(r"[/\\]", text) if p]
+    if "label" in parts[:-1]:
+        parts = parts[:parts.index("label")]
+    last = re.sub(r"[^a-z0-9]+", "-", (parts[-1] if parts else "").lower()).strip("-")[:48].strip("-")
     if last in _ANACONDA:
         last = "anaconda"
     return f"{last or 'conda'}-"
@@ -269,21 +291,37 @@ class Names:
             return False
         return facts.python is not False
 
+    def is_python(self, facts: PackageFacts) -> bool:
+        """Whether a package is a Python package (its files go to
+        site-packages, no native libraries for dependents to link): what
+        press saw of it (artifact or record) when it saw anything, else the
+        mapping's word."""
+        if facts.python is not None:
+            return facts.python
+        return bool(facts.dist_names) or bool(self.mapping.get(facts.name))
+
     def alias_target(self, facts: PackageFacts) -> tuple[str, ...] | None:
         """The depends an alias stands for (all of its own), or None when
-        ``facts`` is not an alias: a package without a Python distribution of
-        its own (no dist-info, ``null`` or unmapped in the mapping) that
-        depends on a package of the same normalised name."""
+        ``facts`` is not an alias: a package without a dist-info of its own
+        that depends on a package of the same name: the same normalised conda
+        name, or, for a mapped package, the same distribution
+        (``typing-extensions`` -> ``typing_extensions``; ``matplotlib`` ->
+        ``matplotlib-base``, both ``matplotlib`` on PyPI)."""
         from .metadata import is_plumbing, spec_name
 
-        if facts.dist_names or self.mapping.get(facts.name):
+        if facts.dist_names:
             return None
-        own = canonicalize_name(facts.name)
+        mapped = self.mapping.get(facts.name)
+        own = canonicalize_name(_primary(facts.name, mapped) if mapped else facts.name)
         for spec in facts.depends:
             dep = spec_name(spec)
             if dep == facts.name or is_plumbing(dep):
                 continue
-            names = [dep, *(self.mapping.get(dep) or ()), *self.facts(dep).dist_names]
+            dep_facts = self.facts(dep)
+            if mapped:
+                names = [self.distribution(dep_facts, facts.channel)]
+            else:
+                names = [dep, *(self.mapping.get(dep) or ()), *dep_facts.dist_names]
             if any(canonicalize_name(n) == own for n in names):
                 return facts.depends
         return None

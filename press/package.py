@@ -444,6 +444,29 @@ def _metadata_field_error(key: str, value: Any) -> str | None:
     return None
 
 
+def _needs_an_extra(markers: list) -> bool:
+    """True when a parsed PEP 508 marker (``Marker._markers``) can only hold
+    with an extra requested: every ``or`` branch has an ``extra == "..."``
+    term in its ``and`` chain."""
+    branches: list[list] = [[]]
+    for item in markers:
+        if item == "or":
+            branches.append([])
+        elif item != "and":
+            branches[-1].append(item)
+
+    def term(item: Any) -> bool:
+        if isinstance(item, list):
+            return _needs_an_extra(item)
+        if isinstance(item, tuple) and len(item) == 3:
+            left, op, right = item
+            variables = [v for v in (left, right) if type(v).__name__ == "Variable"]
+            return str(op) == "==" and len(variables) == 1 and variables[0].value == "extra"
+        return False
+
+    return all(any(term(item) for item in branch) for branch in branches)
+
+
 def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | None, UpstreamMetadata]:
     """A METADATA/PKG-INFO file: its ``Name`` (PEP 508 grammar, an error
     when invalid; None when absent) and the :class:`UpstreamMetadata` press
@@ -461,7 +484,8 @@ def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | No
         value = raw.get(key)
         if isinstance(value, str) and value.strip():
             value = " ".join(value.split()) if key == "summary" else value.strip()
-            reason = _metadata_field_error(key, value)
+            reason = None if value.isprintable() else "holds control characters"
+            reason = reason or _metadata_field_error(key, value)
             if key == "home_page" and not reason:
                 try:
                     grammar.http_url(value)
@@ -493,13 +517,13 @@ def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | No
         except InvalidRequirement as exc:
             dropped.append(f"requires_dist: {exc}")
             continue
-        if requirement.marker is not None and "extra" in str(requirement.marker):
+        if requirement.marker is not None and _needs_an_extra(requirement.marker._markers):
             requires.append(str(requirement))
     for extra in raw.get("provides_extra") or []:
         try:
             from packaging.utils import canonicalize_name
 
-            extras.append(canonicalize_name(extra, validate=True))
+            extras.append(canonicalize_name(grammar.distribution_name(extra), validate=True))
         except Exception:
             dropped.append(f"provides_extra: {extra!r} is not a valid extra name")
     kept["requires_dist"] = tuple(dict.fromkeys(requires))

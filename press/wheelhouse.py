@@ -21,6 +21,7 @@ claim (put there by something else) is never replaced.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -37,9 +38,16 @@ class ClashError(PressError):
     """Two conda artifacts would make the same wheel file or distribution."""
 
 
+def _claim_path(owners: Path, kind: str, key: str) -> Path:
+    """A claim file name of bounded length: a readable head and a hash of the key."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return owners / f"{kind}-{key[:80]}-{digest}.json"
+
+
 def _create(path: Path, record: dict[str, str]) -> dict[str, str] | None:
     """Create ``path`` holding ``record`` unless it exists; returns the
-    existing record (None when this call created it)."""
+    existing record (None when this call created it; ``{}`` when it cannot
+    be read)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, sort_keys=True))
@@ -62,38 +70,55 @@ def claim(wheel_dir: Path, file_name: str, dist: str, conda_name: str, artifact:
     ``wheel_dir``. Raises :class:`ClashError` naming both artifacts when the
     distribution belongs to another conda package or the file name to
     another artifact, or when a wheel of that name that press did not record
-    is already there. Returns the claim files this call created, for
+    is already there; :class:`~press.errors.PressError` when the claims
+    cannot be written. Returns the claim files this call created, for
     :func:`release` when the wheel is not written after all."""
-    owners = Path(wheel_dir) / OWNERS
-    mine = {"conda": conda_name, "artifact": artifact, "sha256": sha256}
     created: list[Path] = []
-    dist_claim = owners / f"dist-{canonicalize_name(dist)}.json"
+    try:
+        _claim(Path(wheel_dir), file_name, dist, conda_name, artifact, sha256, created)
+    except ClashError:
+        release(wheel_dir, created)
+        raise
+    except OSError as exc:
+        release(wheel_dir, created)
+        raise PressError(f"cannot record the wheel's owner in {Path(wheel_dir) / OWNERS}: {exc.strerror or exc}",
+                         package=artifact) from None
+    except BaseException:
+        release(wheel_dir, created)
+        raise
+    return created
+
+
+def _unreadable(existing: dict[str, str], path: Path) -> str:
+    return existing.get("artifact") or f"an unreadable claim ({path}; remove it if no wheel needs it)"
+
+
+def _claim(wheel_dir: Path, file_name: str, dist: str, conda_name: str, artifact: str, sha256: str,
+           created: list[Path]) -> None:
+    owners = wheel_dir / OWNERS
+    mine = {"conda": conda_name, "artifact": artifact, "sha256": sha256}
+    dist_claim = _claim_path(owners, "dist", canonicalize_name(dist))
     existing = _create(dist_claim, mine)
     if existing is None:
         created.append(dist_claim)
-    if existing is not None and existing.get("conda") != conda_name:
-        release(wheel_dir, created)
+    elif existing.get("conda") != conda_name:
         raise ClashError(
-            f"distribution {dist!r} is already made from {existing.get('artifact', '?')} in {wheel_dir}; "
+            f"distribution {dist!r} is already made from {_unreadable(existing, dist_claim)} in {wheel_dir}; "
             f"{artifact} is another conda package ({conda_name}) of the same distribution name, and pip would "
             "mix their wheels up. Convert them into separate wheel directories, or map one of them to another "
             "name with --name-mapping", package=artifact)
-    target = Path(wheel_dir) / file_name
-    unrecorded = target.exists() and not (owners / f"wheel-{file_name}.json").exists()
-    wheel_claim = owners / f"wheel-{file_name}.json"
+    target = wheel_dir / file_name
+    wheel_claim = _claim_path(owners, "wheel", file_name)
+    unrecorded = target.exists() and not wheel_claim.exists()
     existing = _create(wheel_claim, mine)
     if existing is None:
         created.append(wheel_claim)
-    if existing is not None and existing.get("sha256") != sha256:
-        release(wheel_dir, created)
-        raise ClashError(
-            f"{file_name} in {wheel_dir} is made from {existing.get('artifact', '?')}; {artifact} would "
-            "overwrite it with other content", package=artifact)
+    elif existing.get("sha256") != sha256:
+        raise ClashError(f"{file_name} in {wheel_dir} is made from {_unreadable(existing, wheel_claim)}; "
+                         f"{artifact} would overwrite it with other content", package=artifact)
     if unrecorded:
-        release(wheel_dir, created)
         raise ClashError(f"{file_name} already exists in {wheel_dir} and press has no record of making it from "
                          f"{artifact}; remove it or choose another wheel directory", package=artifact)
-    return created
 
 
 def release(wheel_dir: Path, created: list[Path]) -> None:

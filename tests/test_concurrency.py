@@ -22,7 +22,7 @@ def _press(cache: Path, out: Path, *args: str) -> subprocess.Popen:
 
 
 def _digests(directory: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
 class SlowHandler(ChannelHandler):

@@ -151,15 +151,17 @@ def test_thin_windows_wheels_chain_their_dll_loaders(tmp_path, cache_dir):
     result = run_press("-c", str(CHANNELS / "defaults"), "--subdir", "win-64", "--python", "3.11",
                        "-w", str(tmp_path), "--json", "-q", "zstandard", cache=cache_dir, check=True)
     wheels = {w["name"]: w for w in json.loads(result.stdout)["wheels"]}
-    assert {"zstandard", "zstd", "zlib", "lz4-c", "xz"} <= {n.replace("_", "-") for n in wheels}
+    # defaults' native packages are named anaconda-<name> (docs/metadata.md)
+    assert {"zstandard", "anaconda-zstd", "anaconda-zlib", "anaconda-lz4-c", "anaconda-xz"} <= {
+        n.replace("_", "-") for n in wheels}
     for wheel in wheels.values():
         assert wheel["validation"]["status"] == "passed", (wheel["name"], wheel["validation"])
     with zipfile.ZipFile(wheels["zstandard"]["path"]) as archive:
         loader = archive.read("_press_dlls_zstandard.py").decode()
-    assert "_press_dlls_zstd" in loader
-    zstd = next(w for n, w in wheels.items() if n == "zstd")
+    assert "_press_dlls_anaconda_zstd" in loader
+    zstd = wheels["anaconda-zstd"]
     with zipfile.ZipFile(zstd["path"]) as archive:
-        loader = archive.read("_press_dlls_zstd.py").decode()
-        launcher = archive.read("_press_commands_zstd.py").decode()
-    assert "DLL_DIRECTORIES = ['zstd.libs/Library/bin']" in loader and "_press_dlls_zlib" in loader
-    assert "_DLL_LOADER = '_press_dlls_zstd'" in launcher  # zstd.exe gets the chain's directories on PATH
+        loader = archive.read("_press_dlls_anaconda_zstd.py").decode()
+        launcher = archive.read("_press_commands_anaconda_zstd.py").decode()
+    assert "DLL_DIRECTORIES = ['anaconda_zstd.libs/Library/bin']" in loader and "_press_dlls_anaconda_zlib" in loader
+    assert "_DLL_LOADER = '_press_dlls_anaconda_zstd'" in launcher  # zstd.exe gets the chain's directories on PATH

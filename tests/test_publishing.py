@@ -255,17 +255,24 @@ def test_two_packages_of_one_distribution_are_refused(alias_channel, tmp_path, c
 def test_name_mapping_refresh_over_http_and_bad_overrides(tmp_path):
     served = tmp_path / "served"
     served.mkdir()
-    (served / "mapping.json").write_text(json.dumps({"fmt": ["fmt-from-upstream"], "BAD NAME": None}))
+    upstream = json.loads(MAPPING.read_bytes())
+    upstream.update({"fmt": ["fmt-from-upstream"], "BAD NAME": None})
+    (served / "mapping.json").write_text(json.dumps(upstream))
+    (served / "tiny.json").write_text(json.dumps({"fmt": ["fmt"]}))
     server, url = serve(served)
     cache = tmp_path / "cache"
     command = [sys.executable, "-m", "press", "name-mapping", "--cache-dir", str(cache)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     try:
+        tiny = subprocess.run([*command, "--refresh", "--url", f"{url}/tiny.json"], capture_output=True, text=True,
+                              env=env)
         result = subprocess.run([*command, "--refresh", "--url", f"{url}/mapping.json", "fmt"], capture_output=True,
-                                text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                                text=True, env=env)
     finally:
         server.shutdown()
+    assert tiny.returncode == 1 and "not a full mapping" in tiny.stderr  # a wrong file never replaces the data
     assert result.returncode == 0, result.stderr
-    assert "fmt: fmt-from-upstream" in result.stdout and "1 entries" in result.stderr
+    assert "fmt: fmt-from-upstream" in result.stdout and "33909 entries" in result.stderr  # the bad key left out
     assert MAPPING_URL.startswith("https://raw.githubusercontent.com/prefix-dev/parselmouth/")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"fmt": ["not a name!"]}))
@@ -334,3 +341,44 @@ def test_a_package_of_several_distributions_names_them_all(tmp_path, cache_dir):
     (wheel,) = json.loads(result.stdout)["wheels"]
     _, metadata = metadata_of(Path(wheel["path"]))
     assert metadata.name == "PyQt5" and metadata.provides_dist == ["PyQt5-sip"]
+
+
+def test_review_findings_stay_fixed(tmp_path, alias_channel, cache_dir):
+    """What a red-team pass over this issue's code found, each as a check."""
+    from press import grammar
+    from press.names import parse_mapping
+    from press.package import parse_core_metadata
+    from press.wheelhouse import ClashError, claim
+
+    # a final newline is not part of a name ($ in a regex would let it by)
+    for check, value in ((grammar.conda_name, "hx\n"), (grammar.build_string, "0\n"),
+                         (grammar.distribution_name, "x\n")):
+        with pytest.raises(ValueError):
+            check(value)
+    with pytest.raises(Exception, match="libffi"):
+        parse_mapping(b'{"libffi\\n": null}', "f.json", strict=True)
+    # only requirements that need an extra are carried over; control characters are not
+    _, upstream = parse_core_metadata(
+        b'Metadata-Version: 2.1\nName: x\nVersion: 1\nSummary: a \x1b[31mred\x1b[0m summary\n'
+        b'Requires-Dist: evil1; platform_machine != "extra"\nRequires-Dist: evil2; python_version > "0" or extra == "x"\n'
+        b'Requires-Dist: good; python_version > "3" and extra == "x"\n\nbody', "p", "f")
+    assert upstream.requires_dist == ('good; python_version > "3" and extra == "x"',)
+    assert upstream.summary is None and any("control characters" in d for d in upstream.dropped)
+    # a metapackage whose dependency is the same PyPI distribution is an alias; pyqt is not
+    names = Names(load_mapping())
+    assert names.alias_target(PackageFacts("matplotlib", "conda-forge", ("matplotlib-base >=3.9.0",))) is not None
+    assert names.alias_target(PackageFacts("pyqt", "conda-forge", ("pyqt5-sip 12.12.2",), (), True)) is None
+    # prefixes: resolved directories, no credentials, no labels
+    assert native_prefix("https://user:secret@example.org/acme/label/rc") == "acme-"
+    assert native_prefix(str(alias_channel / "noarch" / "..")) == "fixtures-"
+    # converting only an alias says so (no wheel, no crash)
+    result = run_press("--no-validate", "-w", str(tmp_path / "out"), "-q",
+                       str(alias_channel / "noarch" / "press-fx-alias-1.0-0.conda"), cache=cache_dir)
+    assert result.returncode == 0 and "an alias of press_fx_alias" in result.stdout, result.stderr
+    # claims: bounded file names, unreadable claims named as such
+    long_name = "x" * 200 + "-1.0-0_" + "b" * 20 + "-py3-none-any.whl"  # 246 characters: fits, its claims too
+    created = claim(tmp_path / "house", long_name, "x" * 200, "x" * 200, "a.conda", "0" * 64)
+    assert all(len(p.name) < 120 for p in created)
+    (created[0]).write_text("garbage")
+    with pytest.raises(ClashError, match="unreadable claim"):
+        claim(tmp_path / "house", "y-1.0-py3-none-any.whl", "x" * 200, "other", "b.conda", "1" * 64)
