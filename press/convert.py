@@ -26,7 +26,7 @@ from .package import UpstreamMetadata, parse_record_depends, site_packages_prefi
 from .fetch import fetch
 from .layout import Layout, add_artifact, launcher_module, prune_vendored
 from .metadata import build_metadata, is_plumbing, requirements, spec_name
-from .names import Names, PackageFacts, is_python_record, load_mapping
+from .names import Names, PackageFacts, is_python_record, load_mapping, native_prefix
 from .relocate.elf import ElfInfo
 from .relocate.linux import relocate_linux
 from .relocate.macho import MachOInfo
@@ -578,7 +578,8 @@ def build_wheel(
         members.append(Member(f"{dist_info}/entry_points.txt", data=text.encode()))
     timestamp = main.identity.timestamp / 1000
     out = Path(options.wheel_dir) / filename
-    claimed = claim(Path(options.wheel_dir), filename, name, main.name, main.source.name, main.sha256)
+    claimed = claim(Path(options.wheel_dir), filename, name, main.name, main.source.name, main.sha256,
+                    f"{native_prefix(main.channel).rstrip('-')}/{main.version}")
     try:
         write_wheel(out, members, timestamp=timestamp, compresslevel=options.compresslevel, data_members=data_members)
     except BaseException:

@@ -43,14 +43,15 @@ _BUILD_ONLY = re.compile(r"\.(a|la)$")
 _LD_SCRIPT = re.compile(rb"^\s*(/\*.*?\*/\s*)*(INPUT|GROUP|OUTPUT_FORMAT|SEARCH_DIR)\s*\(", re.S)
 
 
-def is_build_only(artifact: Artifact, path: str) -> bool:
+def is_build_only(artifact: Artifact, path: str, named: str | None = None) -> bool:
     """True for a static or libtool archive, or a GNU ld linker script posing
     as a shared library (a small text ``lib*.so``): build-time files that a
-    wheel never needs."""
-    if _BUILD_ONLY.search(path):
+    wheel never needs. ``named``: the name it is reached by (a symlink's)."""
+    named = named or path
+    if _BUILD_ONLY.search(named):
         return True
     facts = artifact.files.get(path)
-    if not path.endswith(".so") or facts is None or facts.size > 4096:
+    if not named.endswith(".so") or facts is None or facts.size > 4096:
         return False
     return bool(_LD_SCRIPT.match(artifact.root.read_bytes(path, 4096)))
 #: Script names a virtual environment or Python installation owns in its
@@ -344,7 +345,7 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
         if not (_SHARED_LIB.search(path) or path.endswith(".so")):
             layout.notes.append(f"{label}: dangling symlink {path} -> {target} left out")
         return
-    if is_build_only(artifact, path) or is_build_only(artifact, resolved):
+    if is_build_only(artifact, resolved, named=path) or is_build_only(artifact, resolved):
         layout.build_only.append(f"{label}: {path}")
         return
     info = read_binary(artifact.root, resolved, label)

@@ -14,6 +14,7 @@ PEP 508 requirements, with conda-only plumbing (``python``, ``python_abi``,
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Iterable
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
@@ -171,12 +172,18 @@ def build_metadata(
         raw["classifiers"] = classifiers
     if license_files:
         raw["license_files"] = sorted(license_files)
+    # The package's own URLs when it has any (conda recipes get dev_url and
+    # doc_url wrong often enough: tqdm's swaps them); conda's otherwise.
     urls = dict(up.project_urls)
-    labels = {label.lower().replace("-", "").replace("_", "") for label in urls}
-    conda_urls = (("Homepage", up.home_page or about.home), ("Source", about.dev_url), ("Documentation", about.doc_url))
-    for label, value in conda_urls:
-        if value and label.lower() not in labels and value not in urls.values():
-            urls[label] = value
+    if urls:
+        labels = {re.sub(r"[^a-z]", "", label.lower()) for label in urls}
+        if up.home_page and not labels & {"homepage", "home"} and up.home_page not in urls.values():
+            urls["Homepage"] = up.home_page
+    else:
+        for label, value in (("Homepage", up.home_page or about.home), ("Source", about.dev_url),
+                             ("Documentation", about.doc_url)):
+            if value and value not in urls.values():
+                urls[label] = value
     if urls:
         raw["project_urls"] = urls
     python_spec = requires_python(artifact.depends, artifact.label) or up.requires_python

@@ -359,9 +359,10 @@ class Names:
             spec = stack.pop(0)
             name = spec_name(spec)
             target = self.alias_target(self.facts(name, channel))
-            if target is None:
-                result.append(spec)
-            elif name not in seen:
+            if target is None or name in seen:  # an alias cycle keeps the requirement itself
+                if target is None or not any(spec_name(s) == name for s in result):
+                    result.append(spec)
+            else:
                 seen.add(name)
                 stack += [s for s in target if spec_name(s) != name]
         return result

@@ -467,6 +467,18 @@ def _needs_an_extra(markers: list) -> bool:
     return all(any(term(item) for item in branch) for branch in branches)
 
 
+def _unfold_description(text: str) -> str:
+    """A description given as an old-style ``Description:`` header has its
+    continuation lines indented by 8 spaces (or ``7 spaces + |``, as
+    setuptools once wrote them); the body form has none. Remove that."""
+    lines = text.split("\n")
+    rest = [line for line in lines[1:] if line.strip()]
+    for margin in ("       |", "        "):
+        if rest and all(line.startswith(margin) for line in rest):
+            return "\n".join([lines[0]] + [line[len(margin):] for line in lines[1:]])
+    return text
+
+
 def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | None, UpstreamMetadata]:
     """A METADATA/PKG-INFO file: its ``Name`` (PEP 508 grammar, an error
     when invalid; None when absent) and the :class:`UpstreamMetadata` press
@@ -497,7 +509,7 @@ def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | No
                 kept[key] = value
     description = raw.get("description")
     if isinstance(description, str) and description.strip():
-        kept["description"] = description
+        kept["description"] = _unfold_description(description)
     for key in ("keywords", "classifiers"):
         values = [v.strip() for v in raw.get(key) or [] if isinstance(v, str) and v.strip() and v.isprintable()]
         kept[key] = tuple(dict.fromkeys(values))

@@ -1,8 +1,13 @@
 """Who made each wheel of a wheel directory: press never overwrites another package's wheel.
 
-Before a wheel is renamed into a wheel directory, :func:`claim` records two
-facts under ``<wheel dir>/.press-state/owners/``:
+Before a wheel is renamed into a wheel directory, :func:`claim` records three
+facts under ``<wheel dir>/.press-state/owners/`` (file names bounded: a head
+of the key and its hash):
 
+- ``conda-<name>@<channel>/<version>``: the distribution name a conda
+  package version of a channel was made under. Making it again under
+  another (a changed ``--native-prefix`` or ``--name-mapping``) is refused:
+  one package would be installable twice, under two names.
 - ``dist-<normalised name>.json``: the conda package (name) that owns the
   distribution name. Another conda package that maps to the same
   distribution (two packages with one dist-info Name, a metapackage named
@@ -64,18 +69,21 @@ def _create(path: Path, record: dict[str, str]) -> dict[str, str] | None:
         tmp.unlink(missing_ok=True)
 
 
-def claim(wheel_dir: Path, file_name: str, dist: str, conda_name: str, artifact: str, sha256: str) -> list[Path]:
+def claim(wheel_dir: Path, file_name: str, dist: str, conda_name: str, artifact: str, sha256: str,
+          scope: str = "") -> list[Path]:
     """Record that conda package ``conda_name`` (artifact file ``artifact``,
     hex ``sha256``) writes wheel ``file_name`` of distribution ``dist`` into
-    ``wheel_dir``. Raises :class:`ClashError` naming both artifacts when the
-    distribution belongs to another conda package or the file name to
-    another artifact, or when a wheel of that name that press did not record
-    is already there; :class:`~press.errors.PressError` when the claims
+    ``wheel_dir``; ``scope`` names its channel and version. Raises
+    :class:`ClashError` naming both artifacts when the distribution belongs
+    to another conda package, the conda package (that channel's, that
+    version) was made under another distribution name (``--native-prefix``/``--name-mapping``
+    changed), the file name belongs to another artifact, or a wheel of that
+    name that press did not record is already there; :class:`~press.errors.PressError` when the claims
     cannot be written. Returns the claim files this call created, for
     :func:`release` when the wheel is not written after all."""
     created: list[Path] = []
     try:
-        _claim(Path(wheel_dir), file_name, dist, conda_name, artifact, sha256, created)
+        _claim(Path(wheel_dir), file_name, dist, conda_name, artifact, sha256, scope, created)
     except ClashError:
         release(wheel_dir, created)
         raise
@@ -94,9 +102,19 @@ def _unreadable(existing: dict[str, str], path: Path) -> str:
 
 
 def _claim(wheel_dir: Path, file_name: str, dist: str, conda_name: str, artifact: str, sha256: str,
-           created: list[Path]) -> None:
+           scope: str, created: list[Path]) -> None:
     owners = wheel_dir / OWNERS
-    mine = {"conda": conda_name, "artifact": artifact, "sha256": sha256}
+    mine = {"conda": conda_name, "artifact": artifact, "sha256": sha256, "dist": canonicalize_name(dist)}
+    package_claim = _claim_path(owners, "conda", f"{conda_name}@{scope}")
+    existing = _create(package_claim, mine)
+    if existing is None:
+        created.append(package_claim)
+    elif existing.get("dist") != canonicalize_name(dist):
+        raise ClashError(
+            f"conda package {conda_name} is already made as distribution {existing.get('dist', '?')!r} in "
+            f"{wheel_dir} (from {_unreadable(existing, package_claim)}); {artifact} would add it again as "
+            f"{dist!r} (a changed --native-prefix or --name-mapping?). Use another wheel directory",
+            package=artifact)
     dist_claim = _claim_path(owners, "dist", canonicalize_name(dist))
     existing = _create(dist_claim, mine)
     if existing is None:

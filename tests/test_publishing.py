@@ -379,6 +379,16 @@ def test_review_findings_stay_fixed(tmp_path, alias_channel, cache_dir):
     long_name = "x" * 200 + "-1.0-0_" + "b" * 20 + "-py3-none-any.whl"  # 246 characters: fits, its claims too
     created = claim(tmp_path / "house", long_name, "x" * 200, "x" * 200, "a.conda", "0" * 64)
     assert all(len(p.name) < 120 for p in created)
-    (created[0]).write_text("garbage")
+    next(p for p in created if p.name.startswith("dist-")).write_text("garbage")
     with pytest.raises(ClashError, match="unreadable claim"):
         claim(tmp_path / "house", "y-1.0-py3-none-any.whl", "x" * 200, "other", "b.conda", "1" * 64)
+
+
+def test_one_package_is_not_made_under_two_names_in_one_wheel_dir(tmp_path, cache_dir):
+    libffi = next((CONDA_FORGE / "linux-64").glob("libffi-*.tar.bz2"))
+    out = tmp_path / "out"
+    first = run_press("--no-validate", "-w", str(out), "-q", "--native-prefix", "foo-", str(libffi), cache=cache_dir)
+    assert first.returncode == 0, first.stderr
+    second = run_press("--no-validate", "-w", str(out), "-q", "--native-prefix", "bar-", str(libffi), cache=cache_dir)
+    assert second.returncode == 1 and "already made as distribution 'foo-libffi'" in second.stderr
+    assert [p.name.split("-")[0] for p in out.glob("*.whl")] == ["foo_libffi"]
