@@ -35,6 +35,8 @@ _DEV_FILES = re.compile(
     r"Library/share/pkgconfig/|Library/share/cmake/|Library/share/man/|Library/share/doc/|Library/lib/.*\.lib$)"
     r"|\.(a|la|prl)$"
 )
+#: Documentation no installed wheel can use (man cannot see into site-packages).
+_DOC_FILES = re.compile(r"^(Library/)?(share/man/|man/|share/doc/|share/info/|share/gtk-doc/)")
 _DROP = re.compile(r"(^|/)__pycache__/|\.pyc$|^info/")
 #: Files only a linker reads: static archives and libtool archives (never
 #: loaded at run time, so never shipped; auditwheel's users strip them too).
@@ -239,8 +241,10 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
     """Plan every payload file of ``artifact`` into ``layout``.
 
     ``main`` is False for a vendored dependency: its development files
-    (headers, static libraries, pkg-config, CMake, man pages) are left out and
-    its commands are not exposed. Raises
+    (headers, pkg-config, CMake) are left out and its commands are not
+    exposed. Man pages and docs are left out of every wheel (nothing an
+    installed wheel can use), and identical executables (one multi-call
+    binary under several names) are stored once, with a command per name. Raises
     :class:`~press.errors.UnsafeArchiveError` for a ``<name>.data``
     directory in site-packages, which pip would install outside it.
     """
@@ -256,6 +260,7 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
                 _add_entry_point(layout, artifact, point, f"{dist_info.path}/entry_points.txt")
     console = layout.entry_points.get("console_scripts", {})
     symlinks: list[str] = []
+    programs: dict[str, str] = {}  # sha256 -> archive name of an executable binary already planned
     for path in sorted(entries):
         entry = entries[path]
         if entry.path_type == "directory" or _DROP.search(path):
@@ -276,7 +281,7 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
                 layout.extensions.append(rel)
             layout.add(rel, staged)
             continue
-        if not main and _DEV_FILES.search(path):
+        if (not main and _DEV_FILES.search(path)) or _DOC_FILES.search(path):
             continue
         if is_build_only(artifact, path):
             layout.build_only.append(f"{label}: {path}")
@@ -300,9 +305,19 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
             if name and _SHARED_LIB.search(path) and posixpath.basename(path) != name:
                 # Store the library once, under the name the dynamic linker looks for.
                 arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{name}".replace("//", "/")
-        layout.add(arcname, staged)
         is_dll = path.lower().endswith((".dll", ".pyd"))
-        if main and _command_dir(path) and (staged.mode & 0o100 or path.lower().endswith(".exe")) and not is_dll:
+        runs = _command_dir(path) and (staged.mode & 0o100 or path.lower().endswith(".exe")) and not is_dll
+        if main and runs and staged.binary is not None and staged.sha256 in programs:
+            # A multi-call program stored once (bzip2, bunzip2, bzcat are one
+            # binary): the other names become commands that run that copy.
+            command = _command_name(layout, artifact, path)
+            if command is not None:
+                layout.commands.setdefault(command, (programs[staged.sha256], posixpath.basename(path)))
+            continue
+        layout.add(arcname, staged)
+        if main and runs:
+            if staged.binary is not None and staged.sha256:
+                programs.setdefault(staged.sha256, arcname)
             command = _command_name(layout, artifact, path)
             if command is not None:
                 layout.commands.setdefault(command, (arcname, posixpath.basename(path)))
@@ -336,7 +351,7 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
         if kind == "file" and rel is not None:
             layout.add(rel, _staged(artifact, resolved))
         return
-    if not main and _DEV_FILES.search(path):
+    if (not main and _DEV_FILES.search(path)) or _DOC_FILES.search(path):
         return
     if kind == "dir":
         layout.notes.append(f"{label}: directory symlink {path} -> {target} left out")
