@@ -267,7 +267,8 @@ def _alias_note(artifact: Artifact, names: Names) -> str | None:
         return None
     real = sorted({spec_name(s) for s in target if not is_plumbing(spec_name(s))})
     files = f"; its {len(artifact.paths)} files are not shipped" if artifact.paths else ""
-    return f"an alias of {', '.join(real)} (no Python distribution of its own): no wheel, dependents require {', '.join(real)}{files}"
+    return (f"an alias of {', '.join(real)} (no dist-info of its own): no wheel, dependents require "
+            f"{', '.join(real)}{files}")
 
 
 def convert_records(

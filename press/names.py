@@ -20,10 +20,11 @@ and every requirement on it uses that name. The rule (``docs/metadata.md``):
    overrides), in the spirit of NVIDIA's ``nvidia-*`` runtime wheels and the
    pynativelib proposal, so it can never take a bare name an unrelated PyPI
    project owns.
-4. An *alias* (no Python distribution of its own, and a dependency with the
-   same normalised name, like ``typing-extensions`` -> ``typing_extensions``)
-   gets no wheel; a requirement on it becomes requirements on what it
-   depends on.
+4. An *alias* (no dist-info of its own, and a dependency of the same name:
+   the same normalised conda name, ``typing-extensions`` ->
+   ``typing_extensions``, or the same mapped distribution, ``matplotlib`` ->
+   ``matplotlib-base``) gets no wheel; a requirement on it becomes
+   requirements on what it depends on.
 """
 
 from __future__ import annotations
