@@ -54,7 +54,7 @@ class BatchOptions:
     ``jobs``: worker processes (1 runs in this process); ``scheduler``: a
     Dask distributed scheduler address (overrides ``jobs``);
     ``repodata_patch``: patch instructions for a local directory channel;
-    ``name_mapping``/``native_prefix``/``plat``: as in
+    ``name_mapping``/``native_prefix``/``plat``/``channel_priority``: as in
     :class:`~press.convert.ConvertOptions`.
     """
 
@@ -74,6 +74,7 @@ class BatchOptions:
     name_mapping: list[Path] = field(default_factory=list)
     native_prefix: str | None = None
     plat: str | None = None
+    channel_priority: str = "strict"
     #: set by :func:`convert_channel`: names every job of the batch converts.
     batch_names: frozenset[str] = frozenset()
     #: set by :func:`convert_channel`: what naming needs of the channel's
@@ -354,7 +355,7 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
     notes: list[str] = []
     try:
         base = [__version__, job.sha256, sorted(job.depends), job.python, options.subdir, options.fatten,
-                options.bundle_python_deps, options.prefer, options.native_prefix, options.plat,
+                options.bundle_python_deps, options.prefer, options.native_prefix, options.plat, options.channel_priority,
                 [str(p) for p in options.name_mapping]]
         closures = None
         if options.fatten:
@@ -364,7 +365,8 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
                 from .channel import load_repodata_patch
 
                 patches = load_repodata_patch(options.repodata_patch)
-            solved = solve([spec], [options.channel], options.subdir, job.python, cache, patches)
+            solved = solve([spec], [options.channel], options.subdir, job.python, cache, patches,
+                           channel_priority=options.channel_priority)
             closures = {job.file_name: solved}
             base.append(sorted([str(hex_digest(r.sha256)), sorted(r.depends)]
                                for r in solved))
@@ -379,6 +381,7 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
             python_deps_elsewhere=options.batch_names - {job.name},
             name_mapping=list(options.name_mapping), native_prefix=options.native_prefix,
             known_packages=options.known_packages, plat=options.plat,
+            channel_priority=options.channel_priority,
         )
         report = convert_records([job.record], convert_options, progress=notes.append, closures=closures)
         wheels = [Path(w.path).name for w in report.wheels]

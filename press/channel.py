@@ -7,7 +7,7 @@ of its subdirs has a ``repodata.json``; otherwise it is indexed into the cache
 (never into the user's directory) with a ``repodata.json`` whose
 ``info.base_url`` (CEP-15) points back at the user's files.
 
-Solving is py-rattler's (strict channel priority). The target interpreter is
+Solving is py-rattler's (strict channel priority unless ``--channel-priority`` says otherwise). The target interpreter is
 not taken from the channel: a virtual ``python`` record of the requested
 version satisfies ``python`` dependencies, so a channel without the
 interpreter package still solves.
@@ -31,9 +31,22 @@ from .files import atomic_write
 
 DEFAULT_CHANNEL = "conda-forge"
 
-#: Build string given to the virtual python record; python_abi's
-#: ``constrains: python 3.X.* *_cpython`` accepts it.
+#: conda's ``--channel-priority`` values (rattler's ``ChannelPriority`` members, capitalised).
+CHANNEL_PRIORITIES = ("strict", "flexible", "disabled")
+
+#: Build string of the virtual python record in conda-forge's convention:
+#: its python_abi ``constrains: python 3.X.* *_cpython``.
 VIRTUAL_PYTHON_BUILD = "0_cpython"
+
+
+def virtual_python_builds(python: str, freethreading: bool = False) -> list[str]:
+    """The build strings the virtual python record is offered under: one per
+    channel convention, since python_abi pins the build by glob:
+    conda-forge's ``*_cpython`` and Anaconda's ``*_cpXY`` (``*_cpXYt`` for a
+    free-threaded build). ``python``: ``X.Y`` or ``X.Y.Z``."""
+    major, minor = python.split(".")[:2]
+    tag = f"cp{major}{minor}{'t' if freethreading else ''}"
+    return [VIRTUAL_PYTHON_BUILD, f"0_{tag}"]
 
 
 def native_subdir() -> str:
@@ -55,7 +68,8 @@ def virtual_packages(subdir: str, python: str | None) -> list:
     conda-forge sysroot; the wheel's manylinux tag is computed later from the
     binaries, not from this), macOS ``__unix`` and ``__osx`` (11.0 on arm64,
     10.13 on x86_64), Windows ``__win``; all get ``__archspec``. ``python``
-    (``X.Y`` or ``X.Y.Z``) adds a virtual ``python`` record. Returns
+    (``X.Y`` or ``X.Y.Z``) adds virtual ``python`` records, one per
+    build-string convention (:func:`virtual_python_builds`). Returns
     ``rattler.GenericVirtualPackage`` objects.
     """
     from rattler import BuildString, GenericVirtualPackage, PackageName, Version
@@ -73,7 +87,7 @@ def virtual_packages(subdir: str, python: str | None) -> list:
     elif system == "win":
         result += [vp("__win", "0")]
     if python:
-        result.append(vp("python", python_full_version(python), VIRTUAL_PYTHON_BUILD))
+        result += [vp("python", python_full_version(python), build) for build in virtual_python_builds(python)]
     return result
 
 
@@ -268,13 +282,18 @@ def solve(
     patches: dict | None = None,
     notes: list[str] | None = None,
     channel_names: dict[str, str] | None = None,
+    channel_priority: str = "strict",
 ) -> list:
     """Solve ``specs`` (MatchSpec strings) against ``channels`` for ``subdir``.
 
     Returns the solved rattler ``RepoDataRecord`` objects (virtual packages
     excluded). ``patches`` (see :func:`index_local_channel`) apply to local directory
     channels. ``python`` (``X.Y``) is provided as a virtual package; its records are not
-    part of the result. Strict channel priority, highest versions. What
+    part of the result. ``channel_priority`` is conda's: ``strict`` (the
+    default: a name found in a higher-priority channel is taken only from
+    there), ``flexible`` (prefer higher channels, fall back to lower ones
+    when a solve needs it) or ``disabled`` (the highest version wins,
+    whichever channel has it). Highest versions otherwise. What
     indexing local directories left out is described in ``notes``;
     ``channel_names`` receives, per channel URL that records carry, the
     channel as the user gave it (local directories are indexed in the cache).
@@ -285,19 +304,26 @@ def solve(
     from rattler import ChannelPriority, MatchSpec
     from rattler import solve as rattler_solve
 
+    if channel_priority not in CHANNEL_PRIORITIES:
+        raise SolveError(f"channel priority {channel_priority!r} is not one of {', '.join(CHANNEL_PRIORITIES)}")
+    priority = getattr(ChannelPriority, channel_priority.capitalize())
     parsed = []
     for spec in specs:
         try:
             parsed.append(MatchSpec(spec))
         except Exception as exc:
             raise SpecError(f"not a valid MatchSpec: {exc}", package=spec) from exc
-    sources = [channel_source(c, cache_dir, subdir, patches, notes) for c in channels]
+    index_notes: list[str] = []
+    sources = [channel_source(c, cache_dir, subdir, patches, index_notes) for c in channels]
+    if notes is not None:
+        notes += index_notes
     if channel_names is not None:
         channel_names.update({s.rstrip("/"): c for s, c in zip(sources, channels)})
     gateway = make_gateway(cache_dir)
     constraints = []
     if python:
-        constraints.append(f"python =={python_full_version(python)} {VIRTUAL_PYTHON_BUILD}")
+        # Only the virtual records have this version: the channel's own python never wins.
+        constraints.append(f"python =={python_full_version(python)}")
 
     async def run() -> list:
         return await rattler_solve(
@@ -306,7 +332,7 @@ def solve(
             gateway=gateway,
             platforms=list(dict.fromkeys([subdir, "noarch"])),
             virtual_packages=virtual_packages(subdir, python),
-            channel_priority=ChannelPriority.Strict,
+            channel_priority=priority,
             constraints=constraints,
         )
 
@@ -314,10 +340,14 @@ def solve(
         records = asyncio.run(run())
     except Exception as exc:
         text = str(exc)
+        # Archives a local channel could not index may be why: say so, whatever the mode.
+        unread = f" ({'; '.join(index_notes)})" if index_notes else ""
         missing = [s for s in specs if f"No candidates were found for {MatchSpec(s).name.normalized}" in text]
         if missing or "No candidates were found for" in text and len(specs) == 1:
-            raise SpecError(f"no package matching {missing[0] if missing else specs[0]!r} in {', '.join(channels)} for {subdir}", package=(missing or specs)[0]) from exc
+            raise SpecError(f"no package matching {missing[0] if missing else specs[0]!r} in {', '.join(channels)} "
+                            f"for {subdir}{unread}", package=(missing or specs)[0]) from exc
         if "GatewayError" in type(exc).__name__ or "could not find" in text:
             raise ChannelError(f"cannot read channel: {text}") from exc
-        raise SolveError(f"cannot solve for {subdir} (python {python or 'none'}): {text}", package=" ".join(specs)) from exc
+        raise SolveError(f"cannot solve for {subdir} (python {python or 'none'}): {text}{unread}",
+                         package=" ".join(specs)) from exc
     return list(records)

@@ -12,7 +12,7 @@ import re
 import click
 
 from . import __version__
-from .channel import DEFAULT_CHANNEL, native_subdir
+from .channel import CHANNEL_PRIORITIES, DEFAULT_CHANNEL, native_subdir
 from .convert import ConvertOptions, convert
 from .errors import PressError
 
@@ -39,7 +39,13 @@ def _native_prefix(ctx, param, value):
 
 
 def _naming_options(function):
-    """``--name-mapping``, ``--native-prefix`` and ``--plat``, shared by both commands."""
+    """``--name-mapping``, ``--native-prefix``, ``--plat`` and ``--channel-priority``, shared by both commands."""
+    function = click.option(
+        "--channel-priority", type=click.Choice(list(CHANNEL_PRIORITIES)), default="strict",
+        show_default=True,
+        help="conda's channel priority: strict takes a package only from the highest channel that has it; "
+             "flexible falls back to lower channels when the solve needs it; disabled takes the highest version "
+             "from any channel.")(function)
     function = click.option(
         "--plat", metavar="TAG", callback=_plat,
         help="Fail any Linux wheel that needs more than this manylinux policy allows, naming the file, library "
@@ -82,7 +88,8 @@ def _naming_options(function):
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.version_option(__version__, prog_name="press")
 def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_dir, cache_dir, validate,
-         python_exe, repodata_patch, prefer, plat, name_mapping, native_prefix, as_json, quiet) -> None:
+         python_exe, repodata_patch, prefer, channel_priority, plat, name_mapping, native_prefix, as_json,
+         quiet) -> None:
     """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels."""
     options = ConvertOptions(
         channels=list(channels) or [DEFAULT_CHANNEL],
@@ -99,6 +106,7 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
         name_mapping=list(name_mapping),
         native_prefix=native_prefix,
         plat=plat,
+        channel_priority=channel_priority,
     )
     progress = (lambda message: None) if quiet else (lambda message: click.echo(f"press: {message}", err=True))
     try:
@@ -154,7 +162,8 @@ def _duration(seconds: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the batch report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten, bundle_python_deps, prefer, jobs,
-                 scheduler, cache_dir, repodata_patch, plat, name_mapping, native_prefix, as_json, quiet) -> None:
+                 scheduler, cache_dir, repodata_patch, channel_priority, plat, name_mapping, native_prefix, as_json,
+                 quiet) -> None:
     """Convert a whole channel (or the part --name/--python/--latest select) into a
     wheelhouse that pip and uv install from. Re-runs convert only what changed."""
     from .batch import BatchOptions, convert_channel
@@ -164,6 +173,7 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
         latest=latest, fatten=fatten, bundle_python_deps=bundle_python_deps, prefer=list(prefer),
         cache_dir=cache_dir, jobs=jobs, scheduler=scheduler, repodata_patch=repodata_patch,
         name_mapping=list(name_mapping), native_prefix=native_prefix, plat=plat,
+        channel_priority=channel_priority,
     )
 
     def progress(state) -> None:

@@ -67,7 +67,9 @@ class ConvertOptions:
     (see :class:`press.names.Names`). Naming: :mod:`press.names`;
     ``plat``: a manylinux policy (``manylinux_2_28_x86_64`` or an alias) no
     Linux wheel may exceed, auditwheel's ``--plat``: a wheel that needs more
-    is an error naming the file, library and symbol version.
+    is an error naming the file, library and symbol version;
+    ``channel_priority``: ``strict`` (default), ``flexible`` or ``disabled``,
+    conda's meanings (see :func:`press.channel.solve`).
     """
 
     channels: list[str] = field(default_factory=lambda: [DEFAULT_CHANNEL])
@@ -87,6 +89,7 @@ class ConvertOptions:
     native_prefix: str | None = None
     known_packages: tuple[PackageFacts, ...] = ()
     plat: str | None = None
+    channel_priority: str = "strict"
 
 
 def default_cache_dir() -> Path:
@@ -182,7 +185,7 @@ class _Session:
             self.progress(f"solving {' '.join(specs)} for {self.options.subdir} (python {self.options.python})")
             notes: list[str] = []
             records = solve(specs, self.options.channels, self.options.subdir, self.options.python, self.cache_dir,
-                            self.patches, notes, self.channel_names)
+                            self.patches, notes, self.channel_names, self.options.channel_priority)
             for note in notes:
                 self.progress(note)
         result = {}
