@@ -11,12 +11,15 @@ from pathlib import Path
 class ValidationResult:
     """``status`` is ``passed``, ``failed`` or ``skipped``; ``reason`` says why
     for the last two; ``imports`` lists the import tests run; ``checks`` the
-    structural checks passed (foreign-platform wheels)."""
+    structural checks passed (foreign-platform wheels); ``kind`` is
+    ``install`` (installed in a venv of the target interpreter and imported)
+    or ``structural`` (a wheel for another platform: read, not run)."""
 
     status: str
     reason: str = ""
     imports: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    kind: str = "install"
 
 
 @dataclass
@@ -58,7 +61,10 @@ class WheelReport:
         """One human line: file name, tags, size, vendored library count."""
         size = f"{self.size / 1e6:.1f} MB" if self.size >= 1e5 else f"{self.size / 1e3:.1f} kB"
         vendored = f", {len(self.vendored_libraries)} vendored libraries" if self.vendored_libraries else ""
-        check = f", validation {self.validation.status}" if self.validation else ""
+        check = ""
+        if self.validation:
+            kind = "structural " if self.validation.kind == "structural" else ""
+            check = f", {kind}validation {self.validation.status}"
         return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{check}"
 
 

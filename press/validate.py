@@ -235,7 +235,7 @@ def validate_foreign(wheel: WheelReport, options) -> ValidationResult:
     python_tag, _abi, platform_tag = wheel.tags.split("-")
     target = uv_platform(platform_tag, options.subdir)
     if target is None:
-        return ValidationResult("skipped", f"no structural check for {platform_tag}")
+        return ValidationResult("skipped", f"no structural check for {platform_tag}", kind="structural")
     version = _target_python(wheel, options.python) or options.python or "3.12"
     checks: list[str] = []
     with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
@@ -253,7 +253,8 @@ def validate_foreign(wheel: WheelReport, options) -> ValidationResult:
             capture_output=True, text=True, env=env,
         )
         if install.returncode != 0:
-            return ValidationResult("failed", f"uv refuses the install for {target}: {install.stderr.strip()[-2000:]}")
+            return ValidationResult("failed", f"uv refuses the install for {target}: {install.stderr.strip()[-2000:]}",
+                                    kind="structural")
         checks.append(f"uv installs it for {target}, Python {version}")
         names = [p.name for p in site.rglob("*") if p.is_file()]
         problems = _extension_python_problems(names, python_tag)
@@ -273,5 +274,6 @@ def validate_foreign(wheel: WheelReport, options) -> ValidationResult:
             problems += check_elf_resolution(site, installed, allowed_libraries(arch), arch)
             checks.append("ELF dependencies resolve, machine matches the tag (pyelftools)")
         if problems:
-            return ValidationResult("failed", "; ".join(problems[:10]), checks=checks)
-    return ValidationResult("passed", "structural checks only: no such platform here", checks=checks)
+            return ValidationResult("failed", "; ".join(problems[:10]), checks=checks, kind="structural")
+    return ValidationResult("passed", "structural checks only: no such platform here", checks=checks,
+                            kind="structural")
