@@ -54,7 +54,8 @@ class BatchOptions:
     ``jobs``: worker processes (1 runs in this process); ``scheduler``: a
     Dask distributed scheduler address (overrides ``jobs``);
     ``repodata_patch``: patch instructions for a local directory channel;
-    ``name_mapping``/``native_prefix``/``plat``/``channel_priority``: as in
+    ``name_mapping``/``native_prefix``/``plat``/``channel_priority``/
+    ``exclude``/``include_dev``: as in
     :class:`~press.convert.ConvertOptions`.
     """
 
@@ -75,6 +76,8 @@ class BatchOptions:
     native_prefix: str | None = None
     plat: str | None = None
     channel_priority: str = "strict"
+    exclude: list[str] = field(default_factory=list)
+    include_dev: bool = False
     #: set by :func:`convert_channel`: names every job of the batch converts.
     batch_names: frozenset[str] = frozenset()
     #: set by :func:`convert_channel`: what naming needs of the channel's
@@ -356,6 +359,7 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
     try:
         base = [__version__, job.sha256, sorted(job.depends), job.python, options.subdir, options.fatten,
                 options.bundle_python_deps, options.prefer, options.native_prefix, options.plat, options.channel_priority,
+                sorted(options.exclude), options.include_dev,
                 [str(p) for p in options.name_mapping]]
         closures = None
         if options.fatten:
@@ -381,7 +385,8 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
             python_deps_elsewhere=options.batch_names - {job.name},
             name_mapping=list(options.name_mapping), native_prefix=options.native_prefix,
             known_packages=options.known_packages, plat=options.plat,
-            channel_priority=options.channel_priority,
+            channel_priority=options.channel_priority, exclude=list(options.exclude),
+            include_dev=options.include_dev,
         )
         report = convert_records([job.record], convert_options, progress=notes.append, closures=closures)
         wheels = [Path(w.path).name for w in report.wheels]

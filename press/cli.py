@@ -39,7 +39,16 @@ def _native_prefix(ctx, param, value):
 
 
 def _naming_options(function):
-    """``--name-mapping``, ``--native-prefix``, ``--plat`` and ``--channel-priority``, shared by both commands."""
+    """Options shared by both commands: naming, ``--plat``, channel
+    priority and what fat wheels vendor."""
+    function = click.option(
+        "--include-dev", is_flag=True,
+        help="With --fatten, keep vendored headers, pkg-config and CMake files (left out by default).")(function)
+    function = click.option(
+        "--exclude", "exclude", multiple=True, metavar="GLOB",
+        help="With --fatten, do not vendor files or libraries matching GLOB (fnmatch on the path inside the "
+             "package, e.g. 'share/terminfo/*', or the file name, e.g. 'libcurl.so.*'; repeatable). An excluded "
+             "library is expected on the target system (auditwheel's --exclude).")(function)
     function = click.option(
         "--channel-priority", type=click.Choice(list(CHANNEL_PRIORITIES)), default="strict",
         show_default=True,
@@ -88,8 +97,8 @@ def _naming_options(function):
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.version_option(__version__, prog_name="press")
 def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_dir, cache_dir, validate,
-         python_exe, repodata_patch, prefer, channel_priority, plat, name_mapping, native_prefix, as_json,
-         quiet) -> None:
+         python_exe, repodata_patch, prefer, include_dev, exclude, channel_priority, plat, name_mapping,
+         native_prefix, as_json, quiet) -> None:
     """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels."""
     options = ConvertOptions(
         channels=list(channels) or [DEFAULT_CHANNEL],
@@ -107,6 +116,8 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
         native_prefix=native_prefix,
         plat=plat,
         channel_priority=channel_priority,
+        exclude=list(exclude),
+        include_dev=include_dev,
     )
     progress = (lambda message: None) if quiet else (lambda message: click.echo(f"press: {message}", err=True))
     try:
@@ -162,8 +173,8 @@ def _duration(seconds: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the batch report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten, bundle_python_deps, prefer, jobs,
-                 scheduler, cache_dir, repodata_patch, channel_priority, plat, name_mapping, native_prefix, as_json,
-                 quiet) -> None:
+                 scheduler, cache_dir, repodata_patch, include_dev, exclude, channel_priority, plat, name_mapping,
+                 native_prefix, as_json, quiet) -> None:
     """Convert a whole channel (or the part --name/--python/--latest select) into a
     wheelhouse that pip and uv install from. Re-runs convert only what changed."""
     from .batch import BatchOptions, convert_channel
@@ -173,7 +184,7 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
         latest=latest, fatten=fatten, bundle_python_deps=bundle_python_deps, prefer=list(prefer),
         cache_dir=cache_dir, jobs=jobs, scheduler=scheduler, repodata_patch=repodata_patch,
         name_mapping=list(name_mapping), native_prefix=native_prefix, plat=plat,
-        channel_priority=channel_priority,
+        channel_priority=channel_priority, exclude=list(exclude), include_dev=include_dev,
     )
 
     def progress(state) -> None:

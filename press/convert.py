@@ -24,7 +24,7 @@ from .contained import Root
 from .errors import PressError
 from .package import UpstreamMetadata, parse_record_depends, site_packages_prefix
 from .fetch import fetch
-from .layout import Layout, add_artifact, launcher_module, prune_vendored
+from .layout import Layout, add_artifact, exclude_vendored, launcher_module, prune_vendored
 from .metadata import build_metadata, is_plumbing, requirements, spec_name
 from .names import Names, PackageFacts, is_python_record, load_mapping, native_prefix
 from .relocate.elf import ElfInfo
@@ -69,7 +69,11 @@ class ConvertOptions:
     Linux wheel may exceed, auditwheel's ``--plat``: a wheel that needs more
     is an error naming the file, library and symbol version;
     ``channel_priority``: ``strict`` (default), ``flexible`` or ``disabled``,
-    conda's meanings (see :func:`press.channel.solve`).
+    conda's meanings (see :func:`press.channel.solve`); ``exclude``: fnmatch
+    globs of vendored files or libraries a fat wheel leaves out (auditwheel's
+    ``--exclude``: an excluded library is expected on the target system and
+    does not count for the tag); ``include_dev``: keep vendored headers,
+    pkg-config and CMake files.
     """
 
     channels: list[str] = field(default_factory=lambda: [DEFAULT_CHANNEL])
@@ -90,6 +94,8 @@ class ConvertOptions:
     known_packages: tuple[PackageFacts, ...] = ()
     plat: str | None = None
     channel_priority: str = "strict"
+    exclude: list[str] = field(default_factory=list)
+    include_dev: bool = False
 
 
 def default_cache_dir() -> Path:
@@ -426,6 +432,16 @@ def _check_ceiling(layout: Layout, relocation, plat: str, machine: str, label: s
                               f"{'; '.join(problems[:3])}{more}", package=label)
 
 
+def _vendored_bytes(layout: Layout, main_owners: set[str]) -> dict[str, int]:
+    """Uncompressed bytes in the wheel per vendored package (label)."""
+    sizes: dict[str, int] = {}
+    for staged in layout.files.values():
+        if staged.owner not in main_owners:
+            stat = staged.root.lstat(staged.rel)
+            sizes[staged.owner] = sizes.get(staged.owner, 0) + (stat.st_size if stat else 0)
+    return dict(sorted(sizes.items()))
+
+
 def license_sources(artifact: Artifact) -> list[tuple[str, str]]:
     """``(path in the package, path under dist-info/licenses/)`` of the
     artifact's licence files: ``info/licenses/`` (conda-build's
@@ -474,7 +490,7 @@ def build_wheel(
     fat = options.fatten
     names = session.names.with_known(facts_of(a) for a in closure.values())
     name = names.distribution(facts_of(main))
-    layout = Layout(libs_dir=_libs_dir(name), prefer=list(options.prefer))
+    layout = Layout(libs_dir=_libs_dir(name), prefer=list(options.prefer), include_dev=options.include_dev)
     vendored_artifacts, requires_specs, python_deps = ([], list(main.depends), [])
     if fat:
         vendored_artifacts, requires_specs, python_deps = _walk_closure(main, closure, options.bundle_python_deps,
@@ -484,7 +500,12 @@ def build_wheel(
         add_artifact(layout, dep, main=is_python_package(dep))
     layout.check_conflicts()
     if fat:
-        prune_vendored(layout, {main.label} | {a.label for a in vendored_artifacts if is_python_package(a)})
+        main_owners = {main.label} | {a.label for a in vendored_artifacts if is_python_package(a)}
+        prune_vendored(layout, main_owners)
+        if options.exclude:
+            excluded = exclude_vendored(layout, main_owners, list(options.exclude))
+            if excluded:
+                layout.notes.append(f"--exclude left out {len(excluded)} vendored files, e.g. {excluded[0]}")
     requires = requirements(requires_specs, names, main.channel, main.label)
     # Thin wheels find their dependencies' libraries in the sibling <dep>.libs.
     dependency_libs = []
@@ -506,6 +527,8 @@ def build_wheel(
         kwargs = {"dist": dist} if family == "win" else {}
         if family == "linux" and not fat:
             kwargs["dependency_provides"] = _runtime_providers(main, closure, names)
+        if family == "linux" and options.exclude:
+            kwargs["excluded"] = list(options.exclude)
         relocation = relocator(layout, fat=fat, dependency_libs=dependency_libs, stage=stage, machine=machine, **kwargs)
         if family == "linux" and options.plat:
             _check_ceiling(layout, relocation, options.plat, machine, main.label)
@@ -604,6 +627,7 @@ def build_wheel(
         commands=sorted(entry_points.get("console_scripts", {})),
         placeholders=placeholders,
         notes=notes,
+        vendored_bytes=_vendored_bytes(layout, {main.label}),
         test_imports=list(dict.fromkeys(
             list(main.test_imports) + [i for a in vendored_artifacts if is_python_package(a) for i in a.test_imports]
         )),

@@ -128,6 +128,7 @@ class Layout:
     prefer: list[str] = field(default_factory=list)
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)
     build_only: list[str] = field(default_factory=list)
+    include_dev: bool = False
 
     def all_notes(self) -> list[str]:
         """``notes``, the notes of copied symlinks still in the wheel, and a
@@ -281,7 +282,7 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
                 layout.extensions.append(rel)
             layout.add(rel, staged)
             continue
-        if (not main and _DEV_FILES.search(path)) or _DOC_FILES.search(path):
+        if (not main and not layout.include_dev and _DEV_FILES.search(path)) or _DOC_FILES.search(path):
             continue
         if is_build_only(artifact, path):
             layout.build_only.append(f"{label}: {path}")
@@ -351,7 +352,7 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
         if kind == "file" and rel is not None:
             layout.add(rel, _staged(artifact, resolved))
         return
-    if (not main and _DEV_FILES.search(path)) or _DOC_FILES.search(path):
+    if (not main and not layout.include_dev and _DEV_FILES.search(path)) or _DOC_FILES.search(path):
         return
     if kind == "dir":
         layout.notes.append(f"{label}: directory symlink {path} -> {target} left out")
@@ -458,6 +459,25 @@ def prune_vendored(layout: Layout, main_owners: set[str]) -> list[str]:
     if unused:
         layout.notes.append(f"vendored packages none of whose libraries the wheel needs, left out with their data: "
                             f"{', '.join(sorted(unused))}")
+    return dropped
+
+
+def exclude_vendored(layout: Layout, main_owners: set[str], globs: list[str]) -> list[str]:
+    """Drop vendored files that match one of ``globs`` (fnmatch, against the
+    path inside the package prefix, ``share/terminfo/*``, or the file name,
+    ``libcurl.so.*``; auditwheel's ``--exclude``). Returns the archive names
+    dropped."""
+    import fnmatch
+
+    prefix = layout.libs_dir + "/"
+    dropped = []
+    for arc, staged in sorted(layout.files.items()):
+        if staged.owner in main_owners or not arc.startswith(prefix):
+            continue
+        rel = arc[len(prefix):]
+        if any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(posixpath.basename(rel), g) for g in globs):
+            del layout.files[arc]
+            dropped.append(arc)
     return dropped
 
 

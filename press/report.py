@@ -37,7 +37,9 @@ class WheelReport:
     binaries press edited;
     ``placeholders``: ``[path, mode]`` of files still holding a conda prefix
     placeholder; ``test_imports``: the conda recipe's import tests, run by
-    validation; ``notes``: other things the user should know.
+    validation; ``notes``: other things the user should know;
+    ``vendored_bytes``: per vendored conda package (label), the bytes of its
+    files in the wheel, uncompressed.
     """
 
     path: str
@@ -56,6 +58,7 @@ class WheelReport:
     notes: list[str] = field(default_factory=list)
     test_imports: list[str] = field(default_factory=list)
     validation: ValidationResult | None = None
+    vendored_bytes: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One human line: file name, tags, size, vendored library count."""

@@ -20,16 +20,24 @@ from .elf import ElfInfo, patch_elf
 
 
 def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str,
-                   dependency_provides: dict[str, str] | None = None) -> Relocation:
+                   dependency_provides: dict[str, str] | None = None, excluded: list[str] | None = None,
+                   ) -> Relocation:
     """Relocate the ELF files of ``layout`` in place (edited copies go to
     ``stage``). ``dependency_libs``: the ``<dep>.libs`` directories of a thin
     wheel's dependency wheels; ``dependency_provides``: SONAME -> the
     ``<dep>.libs`` directory of the dependency wheel (direct or not) that
     ships it, which wins over the system copy even for allow-listed
     libraries (a thin wheel links the C++ runtime of its closure, as conda
-    does). ``machine``: ``x86_64``, ``aarch64`` ...
+    does); ``excluded``: fnmatch globs of libraries the user keeps out
+    (``--exclude``): expected on the target system, so they count neither as
+    unresolved nor for the tag, as in auditwheel. ``machine``: ``x86_64``,
+    ``aarch64`` ...
     Returns the :class:`Relocation`; raises :class:`~press.errors.RelocationError`."""
     provides = dependency_provides or {}
+    import fnmatch
+
+    def is_excluded(soname: str) -> bool:
+        return any(fnmatch.fnmatchcase(soname, glob) for glob in excluded or ())
     allowed = allowed_libraries(machine)
     libs = layout.libs_dir + "/"
     elves = {a: f for a, f in layout.files.items() if isinstance(f.binary, ElfInfo) and f.binary.dynamic}
@@ -63,6 +71,8 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
                 entry = "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
                 if entry not in runpath:
                     runpath.append(entry)
+            elif is_excluded(needed):
+                deps[needed] = "excluded"
             elif needed in provides and not fat:
                 deps[needed] = "dependency wheel"
                 entry = f"$ORIGIN/{posixpath.relpath(provides[needed] + '/lib', here)}"
