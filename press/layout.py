@@ -303,8 +303,9 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
         staged.binary = read_binary(artifact.root, path, label)
         if staged.binary is not None:
             name = staged.binary.name
-            if name and _SHARED_LIB.search(path) and posixpath.basename(path) != name:
-                # Store the library once, under the name the dynamic linker looks for.
+            if name and _SHARED_LIB.search(path) and posixpath.basename(path) != name and _library_dir(path):
+                # Store the library once, under the name the dynamic linker looks for (plugins in
+                # subdirectories are opened by their file name, so they keep it).
                 arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{name}".replace("//", "/")
         is_dll = path.lower().endswith((".dll", ".pyd"))
         runs = _command_dir(path) and (staged.mode & 0o100 or path.lower().endswith(".exe")) and not is_dll
@@ -324,6 +325,12 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
                 layout.commands.setdefault(command, (arcname, posixpath.basename(path)))
     for path in symlinks:
         _add_symlink(layout, artifact, path, main)
+
+
+def _library_dir(path: str) -> bool:
+    """A top-level library directory of a prefix, where the dynamic linker
+    looks libraries up by name (not a plugin directory below it)."""
+    return posixpath.dirname(path) in ("lib", "lib64", "lib32", "Library/lib", "Library/bin", "")
 
 
 def _first_line_length(root: Root, rel: str) -> int:

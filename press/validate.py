@@ -184,9 +184,60 @@ def validate_wheel(wheel: WheelReport, options) -> ValidationResult:
                                        capture_output=True, text=True).stdout.strip())
             installed = _installed_files(site, wheel.path)
             problems = check_elf_resolution(site, installed, allowed_libraries(machine))
+            problems += load_shared_objects(python, site, installed, env, Path(tmp))
             if problems:
                 return ValidationResult("failed", "; ".join(problems[:10]), imports)
     return ValidationResult("passed", "", imports)
+
+
+#: A loader run in the validation venv: dlopen each path (RTLD_LAZY) and
+#: print the ones that fail as JSON.
+_DLOPEN = """
+import ctypes, json, os, sys
+failed = {}
+for path in json.loads(sys.argv[1]):
+    try:
+        ctypes.CDLL(path, mode=os.RTLD_LAZY)
+    except OSError as exc:
+        failed[path] = str(exc)
+print(json.dumps(failed))
+"""
+
+
+def load_shared_objects(python: Path, site: Path, installed: list[Path], env: dict, cwd: Path) -> list[str]:
+    """``dlopen`` (RTLD_LAZY, through ctypes in the validation venv's
+    interpreter) every shared library the wheel installs under a
+    ``<name>.libs/`` directory, plugins loaded by path included, and return
+    one problem line per library that does not load. DT_NEEDED resolution
+    alone misses a plugin renamed away from the name its host opens, or one
+    whose own dependencies are missing."""
+    import json
+
+    libraries = [p for p in installed if any(part.endswith(".libs") for part in p.relative_to(site).parts[:1])
+                 and re.search(r"\.so(\.\d+)*$", p.name) and _is_shared_object(p)]
+    if not libraries:
+        return []
+    run = subprocess.run([str(python), "-c", _DLOPEN, json.dumps([str(p) for p in libraries])],
+                         capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    if run.returncode != 0:
+        return [f"loading the vendored libraries crashed the interpreter: {run.stderr.strip()[-500:]}"]
+    failed = json.loads(run.stdout or "{}")
+    return [f"{Path(path).relative_to(site)} does not load: {reason}" for path, reason in sorted(failed.items())]
+
+
+def _is_shared_object(path: Path) -> bool:
+    """An ELF ET_DYN file without a program interpreter (a library, not a PIE executable)."""
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(4) != b"\x7fELF":
+                return False
+            handle.seek(0)
+            elf = ELFFile(handle)
+            return elf["e_type"] == "ET_DYN" and not any(s["p_type"] == "PT_INTERP" for s in elf.iter_segments())
+    except Exception:  # noqa: BLE001 - not an ELF file we can read: check_elf_resolution reports it
+        return False
 
 
 def _installed_files(site: Path, wheel_path: str) -> list[Path]:

@@ -1,7 +1,8 @@
 """Relocation plan for Linux wheels (ELF, glibc ``ld.so`` search rules).
 
-Fat wheels: every vendored shared library gets a content-hashed SONAME and
-file name (auditwheel's scheme), every ``DT_NEEDED`` and version requirement
+Fat wheels: every vendored shared library that a binary loads through
+DT_NEEDED gets a content-hashed SONAME and file name (auditwheel's scheme;
+plugins loaded by path keep theirs), every ``DT_NEEDED`` and version requirement
 follows, and each ELF file gets one ``DT_RUNPATH`` of ``$ORIGIN``-relative
 directories holding what it needs. Thin wheels: ``DT_NEEDED`` entries the
 wheel cannot satisfy are looked up in the dependency wheels' ``<dep>.libs/lib``.
@@ -43,9 +44,12 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
     elves = {a: f for a, f in layout.files.items() if isinstance(f.binary, ElfInfo) and f.binary.dynamic}
     renames: dict[str, str] = {}
     if fat:
+        # Only libraries some binary loads through DT_NEEDED are renamed;
+        # plugins dlopen'ed by path (krb5's preauth modules) keep their names.
+        needed_names = {n for f in elves.values() for n in f.binary.needed}  # type: ignore[union-attr]
         for arc, staged in sorted(elves.items()):
             soname = staged.binary.soname  # type: ignore[union-attr]
-            if arc.startswith(libs) and soname and soname not in renames:
+            if arc.startswith(libs) and soname and soname in needed_names and soname not in renames:
                 renames[soname] = hashed_name(soname, content_hash(staged))
         for arc in list(elves):
             soname = elves[arc].binary.soname  # type: ignore[union-attr]

@@ -39,9 +39,13 @@ def relocate_macos(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
     result = Relocation(platform="")
     renames: dict[str, str] = {}  # old file name -> new file name
     if fat:
+        # Only libraries a load command names are renamed; bundles and
+        # plugins loaded by path keep their names.
+        needed_names = {posixpath.basename(n) for f in machos.values() for n in f.binary.needed}  # type: ignore[union-attr]
         for arc, staged in sorted(machos.items()):
             name = staged.binary.name  # type: ignore[union-attr]
-            if arc.startswith(libs) and name and posixpath.basename(arc) == name and name not in renames:
+            if (arc.startswith(libs) and name and posixpath.basename(arc) == name and name not in renames
+                    and name in needed_names):
                 renames[name] = hashed_name(name, content_hash(staged))
                 machos[rename_arc(layout, arc, renames[name])] = machos.pop(arc)
     by_name: dict[str, str] = {}

@@ -56,9 +56,12 @@ def relocate_windows(
     pes = {a: f for a, f in layout.files.items() if isinstance(f.binary, PEInfo)}
     renames: dict[str, str] = {}  # lower-case old name -> new file name
     if fat:
+        # Only DLLs some PE file imports are renamed; plugins loaded by path keep their names.
+        needed_names = {n.lower() for f in pes.values() for n in f.binary.needed}  # type: ignore[union-attr]
         for arc, staged in sorted(pes.items()):
             base = posixpath.basename(arc)
-            if arc.startswith(libs) and base.lower().endswith(".dll") and not is_msvc_runtime(base):
+            if (arc.startswith(libs) and base.lower().endswith(".dll") and not is_msvc_runtime(base)
+                    and base.lower() in needed_names):
                 if base.lower() not in renames:
                     renames[base.lower()] = hashed_name(base, content_hash(staged))
                     pes[rename_arc(layout, arc, renames[base.lower()])] = pes.pop(arc)
