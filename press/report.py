@@ -61,14 +61,18 @@ class WheelReport:
     vendored_bytes: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
-        """One human line: file name, tags, size, vendored library count."""
+        """One human line: file name, tags, size, vendored library count,
+        validation (``structural`` for foreign wheels) and how many files
+        still hold a conda prefix placeholder."""
         size = f"{self.size / 1e6:.1f} MB" if self.size >= 1e5 else f"{self.size / 1e3:.1f} kB"
         vendored = f", {len(self.vendored_libraries)} vendored libraries" if self.vendored_libraries else ""
         check = ""
         if self.validation:
             kind = "structural " if self.validation.kind == "structural" else ""
             check = f", {kind}validation {self.validation.status}"
-        return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{check}"
+        held = (f", {len(self.placeholders)} files still hold the conda build prefix (see --json placeholders)"
+                if self.placeholders else "")
+        return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{check}{held}"
 
 
 @dataclass

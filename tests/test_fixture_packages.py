@@ -56,3 +56,9 @@ def test_noarch_entry_point_becomes_console_script(fixture_packages, tmp_path, c
     uv_install(python, wheel["path"])
     run = subprocess.run([str(tmp_path / "venv" / "bin" / "press-fx-purepy")], capture_output=True, text=True)
     assert run.stdout.strip() == "press-fx-purepy ok"
+
+
+def test_human_summary_says_how_many_files_hold_the_prefix(fixture_packages, tmp_path, cache_dir):
+    result = run_press("--subdir", "linux-64", "--python", "3.12", "--no-validate", "-w", str(tmp_path / "out"), "-q",
+                       str(fixture_packages["placeholder.conda"]), cache=cache_dir, check=True)
+    assert "2 files still hold the conda build prefix" in result.stdout

@@ -8,6 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from conftest import CFFI_CLOSURE, CHANNELS, CONDA_FORGE, run_press
 from hostile import Spec, build
 from press.channel import solve, virtual_python_builds
@@ -40,6 +42,7 @@ def test_virtual_python_meets_both_build_string_conventions(tmp_path, cache_dir)
     assert str(abi.build).endswith("_cp312") and any("*_cpython" in c for c in abi.constrains)
 
 
+@pytest.mark.slow
 def test_channel_priority_strict_flexible_disabled(tmp_path, cache_dir):
     """defaults' linux-64 sample lacks libgcc-ng; conda-forge has it, but under
     strict priority defaults' _libgcc_mutex blocks conda-forge's libgcc."""

@@ -24,6 +24,7 @@ def _fat_zstandard(tmp_path, cache_dir, name, *args):
         return wheel, archive.namelist()
 
 
+@pytest.mark.slow
 def test_exclude_and_include_dev(tmp_path, cache_dir):
     plain, names = _fat_zstandard(tmp_path, cache_dir, "plain")
     assert any(n.startswith("zstandard.libs/lib/libzstd-") for n in names)
