@@ -513,6 +513,9 @@ def build_wheel(
         for spec in names.expand_aliases(main.depends, main.channel):
             dep_name = _spec_name(spec)
             if not is_plumbing(dep_name) and not names.is_python(names.facts(dep_name, main.channel)):
+                known = closure.get(dep_name)
+                if known is not None and not any(p.startswith("lib/") and ".so" in p for p in known.files):
+                    continue  # a dependency that ships no library (a metapackage, data): no RUNPATH entry
                 dependency_libs.append(_libs_dir(names.dependency(dep_name, main.channel)))
     family, machine = SUBDIR_PLATFORMS.get(main.subdir, ("any", "any")) if main.subdir != "noarch" else ("any", "any")
     if family == "any" and main.subdir != "noarch":

@@ -34,6 +34,7 @@ _DEV_FILES = re.compile(
     r"share/gtk-doc/|share/aclocal/|conda-meta/|Library/include/|Library/lib/pkgconfig/|Library/lib/cmake/|"
     r"Library/share/pkgconfig/|Library/share/cmake/|Library/share/man/|Library/share/doc/|Library/lib/.*\.lib$)"
     r"|\.(a|la|prl)$"
+    r"|^(Library/)?(share|libexec)/([^/]+/)?examples?/"  # example programs and data (lzo, libxml2 ...)
 )
 #: Documentation no installed wheel can use (man cannot see into site-packages).
 _DOC_FILES = re.compile(r"^(Library/)?(share/man/|man/|share/doc/|share/info/|share/gtk-doc/)")

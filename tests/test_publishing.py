@@ -392,3 +392,30 @@ def test_one_package_is_not_made_under_two_names_in_one_wheel_dir(tmp_path, cach
     second = run_press("--no-validate", "-w", str(out), "-q", "--native-prefix", "bar-", str(libffi), cache=cache_dir)
     assert second.returncode == 1 and "already made as distribution 'foo-libffi'" in second.stderr
     assert [p.name.split("-")[0] for p in out.glob("*.whl")] == ["foo_libffi"]
+
+
+def test_thin_runpaths_are_unique_and_point_at_libraries(thin_dir):
+    """RUNPATH entries of thin wheels: no duplicates, none for metapackages
+    (libstdcxx-ng, libgcc-ng) or Python dependencies."""
+    import io
+
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+
+    checked = 0
+    for wheel in sorted(thin_dir.glob("conda_forge_*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            for info in archive.infolist():
+                data = archive.read(info) if info.file_size < 8 << 20 else b""
+                if data[:4] != b"\x7fELF":
+                    continue
+                for section in ELFFile(io.BytesIO(data)).iter_sections():
+                    if isinstance(section, DynamicSection):
+                        for tag in section.iter_tags():
+                            if tag.entry.d_tag == "DT_RUNPATH":
+                                entries = tag.runpath.split(":")
+                                checked += 1
+                                assert len(entries) == len(set(entries)), (wheel.name, info.filename, entries)
+                                assert not any(e.endswith(("_ng.libs/lib", "pycparser.libs/lib")) for e in entries), \
+                                    (wheel.name, info.filename, entries)
+    assert checked > 20
