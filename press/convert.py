@@ -339,11 +339,10 @@ def _build_all(
         if options.fatten and not options.bundle_python_deps:
             queue += [(dep, closure) for dep in python_deps if dep.name not in options.python_deps_elsewhere]
     if options.validate:
-        from .validate import validate_wheel
+        from .validate import validate_wheels
 
-        for wheel in report.wheels:
-            session.progress(f"validating {Path(wheel.path).name}")
-            wheel.validation = validate_wheel(wheel, options)
+        session.progress(f"validating {len(report.wheels)} wheels")
+        validate_wheels(report.wheels, options)
 
 
 def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: bool,

@@ -175,19 +175,9 @@ def validate_wheel(wheel: WheelReport, options) -> ValidationResult:
         )
         if install.returncode != 0:
             return ValidationResult("failed", f"install failed: {install.stderr.strip()[-2000:]}", imports)
-        for name in imports:
-            run = subprocess.run([str(python), "-c", f"import {name}"], capture_output=True, text=True, cwd=tmp, env=env)
-            if run.returncode != 0:
-                return ValidationResult("failed", f"import {name} failed: {run.stderr.strip()[-2000:]}", imports)
-        if platform_tag != "any":
-            site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"],
-                                       capture_output=True, text=True).stdout.strip())
-            installed = _installed_files(site, wheel.path)
-            problems = check_elf_resolution(site, installed, allowed_libraries(machine))
-            problems += load_shared_objects(python, site, installed, env, Path(tmp))
-            if problems:
-                return ValidationResult("failed", "; ".join(problems[:10]), imports)
-    return ValidationResult("passed", "", imports)
+        site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"],
+                                   capture_output=True, text=True).stdout.strip())
+        return _check_installed(wheel, python, site, env, Path(tmp), machine)
 
 
 #: A loader run in the validation venv: dlopen each path (RTLD_LAZY) and
@@ -238,6 +228,80 @@ def _is_shared_object(path: Path) -> bool:
             return elf["e_type"] == "ET_DYN" and not any(s["p_type"] == "PT_INTERP" for s in elf.iter_segments())
     except Exception:  # noqa: BLE001 - not an ELF file we can read: check_elf_resolution reports it
         return False
+
+
+def _is_native(wheel: WheelReport, options) -> bool:
+    """Whether ``wheel`` can be installed and run on this machine."""
+    import platform as _platform
+
+    from .channel import native_subdir
+
+    platform_tag = wheel.tags.split("-")[-1]
+    native = platform_tag.startswith(("manylinux", "linux")) and platform_tag.endswith(_platform.machine())
+    return native or (platform_tag == "any" and options.subdir in ("noarch", native_subdir()))
+
+
+def validate_wheels(wheels: list[WheelReport], options) -> None:
+    """Validate a set of wheels of one conversion, setting each one's
+    ``validation``: wheels this machine can run share one fresh venv per
+    target interpreter (all installed together, offline, from their wheel
+    directory, as ``pip install`` of the set would), then each wheel's import
+    tests, ELF resolution and library loading run against it. When the
+    joint install fails, each wheel is validated alone
+    (:func:`validate_wheel`) so the failure names its wheel. Other platforms
+    get :func:`validate_foreign`."""
+    import platform as _platform
+
+    groups: dict[str | None, list[WheelReport]] = {}
+    for wheel in wheels:
+        if not _is_native(wheel, options):
+            wheel.validation = validate_foreign(wheel, options)
+        else:
+            groups.setdefault(_target_python(wheel, options.python), []).append(wheel)
+    for version, group in groups.items():
+        exe = Path(options.python_exe) if options.python_exe else (find_interpreter(version) if version else None)
+        if exe is None or len(group) == 1 or (version and interpreter_version(exe) != version):
+            for wheel in group:
+                wheel.validation = validate_wheel(wheel, options)
+            continue
+        with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
+            venv = Path(tmp) / "venv"
+            uv = _uv()
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_"))}
+            made = subprocess.run([uv, "venv", "-q", "-p", str(exe), str(venv)], capture_output=True, text=True,
+                                  env=env)
+            python = venv / "bin" / "python"
+            links = sorted({str(Path(w.path).parent) for w in group})
+            install = subprocess.run(
+                [uv, "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache", "--no-index",
+                 *[a for d in links for a in ("--find-links", d)], *[w.path for w in group]],
+                capture_output=True, text=True, env=env,
+            ) if made.returncode == 0 else made
+            if install.returncode != 0:
+                for wheel in group:
+                    wheel.validation = validate_wheel(wheel, options)
+                continue
+            site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"],
+                                       capture_output=True, text=True).stdout.strip())
+            for wheel in group:
+                wheel.validation = _check_installed(wheel, python, site, env, Path(tmp), _platform.machine())
+
+
+def _check_installed(wheel: WheelReport, python: Path, site: Path, env: dict, cwd: Path, machine: str
+                     ) -> ValidationResult:
+    """Import tests, ELF resolution and library loading of an installed wheel."""
+    imports = list(wheel.test_imports)
+    for name in imports:
+        run = subprocess.run([str(python), "-c", f"import {name}"], capture_output=True, text=True, cwd=cwd, env=env)
+        if run.returncode != 0:
+            return ValidationResult("failed", f"import {name} failed: {run.stderr.strip()[-2000:]}", imports)
+    if wheel.tags.split("-")[-1] != "any":
+        installed = _installed_files(site, wheel.path)
+        problems = check_elf_resolution(site, installed, allowed_libraries(machine))
+        problems += load_shared_objects(python, site, installed, env, cwd)
+        if problems:
+            return ValidationResult("failed", "; ".join(problems[:10]), imports)
+    return ValidationResult("passed", "", imports)
 
 
 def _installed_files(site: Path, wheel_path: str) -> list[Path]:
