@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -376,6 +377,9 @@ def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: b
     return vendored, requires, python_deps
 
 
+#: A shared library file of any platform (ELF, Mach-O, PE).
+_LIBRARY_FILE = re.compile(r"\.(so(\.\d+)*|dylib|dll)$", re.I)
+
 #: SONAME -> the conda-forge package that ships it, for dependencies press
 #: has not unpacked (a batch's thin jobs): the GCC runtime.
 RUNTIME_PROVIDERS = {"libstdc++.so.6": "libstdcxx", "libgcc_s.so.1": "libgcc", "libgomp.so.1": "libgomp"}
@@ -513,7 +517,7 @@ def build_wheel(
             dep_name = _spec_name(spec)
             if not is_plumbing(dep_name) and not names.is_python(names.facts(dep_name, main.channel)):
                 known = closure.get(dep_name)
-                if known is not None and not any(p.startswith("lib/") and ".so" in p for p in known.files):
+                if known is not None and not any(_LIBRARY_FILE.search(p) for p in known.files):
                     continue  # a dependency that ships no library (a metapackage, data): no RUNPATH entry
                 dependency_libs.append(_libs_dir(names.dependency(dep_name, main.channel)))
     family, machine = SUBDIR_PLATFORMS.get(main.subdir, ("any", "any")) if main.subdir != "noarch" else ("any", "any")
