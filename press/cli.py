@@ -99,7 +99,13 @@ def _naming_options(function):
 def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_dir, cache_dir, validate,
          python_exe, repodata_patch, prefer, include_dev, exclude, channel_priority, plat, name_mapping,
          native_prefix, as_json, quiet) -> None:
-    """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels."""
+    """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels.
+
+    \b
+    Other commands:
+      press channel CHANNEL -w DIR   a whole channel into a wheelhouse with a PEP 503/691 index
+      press name-mapping [NAME...]   show or --refresh the conda -> PyPI name mapping
+    (each has its own --help)."""
     options = ConvertOptions(
         channels=list(channels) or [DEFAULT_CHANNEL],
         subdir=subdir,
@@ -123,8 +129,7 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
     try:
         report = convert(list(targets), options, progress=progress)
     except PressError as exc:
-        click.echo(f"press: error: {_one_line(str(exc))}", err=True)
-        sys.exit(1)
+        _fail(exc, as_json)
     if as_json:
         click.echo(report.to_json())
     else:
@@ -136,6 +141,17 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
             click.echo(f"{artifact}: {reason}")
     if not report.ok:
         sys.exit(1)
+
+
+def _fail(exc: PressError, as_json: bool) -> None:
+    """One ``press: error:`` line on stderr (and, with ``--json``, one JSON
+    document ``{"ok": false, "error": {...}}`` on stdout); exit 1."""
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"ok": False, "error": exc.to_dict()}, indent=2, sort_keys=True))
+    click.echo(f"press: error: {_one_line(str(exc))}", err=True)
+    sys.exit(1)
 
 
 def _one_line(text: str) -> str:
@@ -196,8 +212,7 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
     try:
         report = convert_channel(options, progress=None if quiet else progress)
     except PressError as exc:
-        click.echo(f"press: error: {_one_line(str(exc))}", err=True)
-        sys.exit(1)
+        _fail(exc, as_json)
     click.echo(report.to_json() if as_json else report.table())
     if not report.ok:
         sys.exit(1)

@@ -24,6 +24,12 @@ class PressError(Exception):
         self.reason = message
         super().__init__(": ".join(p for p in (package, field, message) if p))
 
+    def to_dict(self) -> dict[str, str | None]:
+        """The error as JSON-ready data: ``type`` (the class name),
+        ``package``, ``field``, ``reason`` and ``message`` (``str(error)``)."""
+        return {"type": type(self).__name__, "package": self.package, "field": self.field, "reason": self.reason,
+                "message": str(self)}
+
 
 class ChannelError(PressError):
     """A channel cannot be read or indexed (bad URL, missing directory, HTTP error)."""

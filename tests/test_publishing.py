@@ -419,3 +419,17 @@ def test_thin_runpaths_are_unique_and_point_at_libraries(thin_dir):
                                 assert not any(e.endswith(("_ng.libs/lib", "pycparser.libs/lib")) for e in entries), \
                                     (wheel.name, info.filename, entries)
     assert checked > 20
+
+
+def test_json_failure_is_one_document_and_help_lists_the_commands(tmp_path, cache_dir):
+    """For release scripts (issue 13, in part): --json always prints one JSON
+    document; press --help names the other commands; the package is typed."""
+    result = run_press("--json", "-q", "-c", str(tmp_path / "missing"), "cffi", cache=cache_dir)
+    assert result.returncode == 1 and result.stderr.startswith("press: error: ")
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and document["error"]["type"] == "ChannelError"
+    assert "does not exist" in document["error"]["reason"]
+    helped = subprocess.run([sys.executable, "-m", "press", "--help"], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert "press channel CHANNEL" in helped.stdout and "press name-mapping" in helped.stdout
+    assert (ROOT / "press" / "py.typed").is_file()
