@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bz2
 import dataclasses
+import functools
 import hashlib
 import tarfile
 import zipfile
@@ -125,6 +126,13 @@ class Artifact:
     @property
     def depends(self) -> tuple[str, ...]:
         return self.identity.depends
+
+    @functools.cached_property
+    def has_site_packages(self) -> bool:
+        """Whether any payload path lies in a site-packages directory
+        (computed once per object: naming asks it of every closure member
+        for every wheel)."""
+        return any(site_packages_prefix(e.path) for e in self.paths)
 
     @property
     def label(self) -> str:

@@ -23,7 +23,7 @@ from .artifact import Artifact, is_artifact_path, open_artifact
 from .channel import DEFAULT_CHANNEL, load_repodata_patch, native_subdir, solve
 from .contained import Root
 from .errors import PressError
-from .package import UpstreamMetadata, parse_record_depends, site_packages_prefix
+from .package import UpstreamMetadata, parse_record_depends
 from .fetch import fetch
 from .layout import Layout, add_artifact, exclude_vendored, launcher_module, prune_vendored
 from .metadata import build_metadata, is_plumbing, requirements, spec_name
@@ -110,7 +110,7 @@ def default_cache_dir() -> Path:
 
 def is_python_package(artifact: Artifact) -> bool:
     """True for ``noarch: python`` packages and packages with site-packages content."""
-    return artifact.noarch == "python" or any(site_packages_prefix(e.path) for e in artifact.paths)
+    return artifact.noarch == "python" or artifact.has_site_packages
 
 
 def facts_of(artifact: Artifact) -> PackageFacts:
@@ -138,7 +138,6 @@ def channel_of_path(path: Path) -> str | None:
     return None
 
 
-_spec_name = spec_name
 
 
 class _Session:
@@ -252,14 +251,14 @@ def convert(
             artifact = session.open(Path(path))
             closure = dict(given) if not options.fatten else {artifact.name: artifact}
             if options.fatten:
-                deps = [d for d in artifact.depends if not is_plumbing(_spec_name(d))]
+                deps = [d for d in artifact.depends if not is_plumbing(spec_name(d))]
                 if deps:
                     closure.update(session.closure(deps))
                 closure[artifact.name] = artifact
             jobs.append((artifact, closure))
         if specs:
             closure = session.closure(specs)
-            names = [_spec_name(s) for s in specs]
+            names = [spec_name(s) for s in specs]
             if options.fatten:
                 jobs += [(closure[n], closure) for n in names]
             else:
@@ -358,7 +357,7 @@ def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: b
     while stack:
         current = stack.pop(0)
         for spec in names.expand_aliases(current.depends, current.channel):
-            name = _spec_name(spec)
+            name = spec_name(spec)
             if is_plumbing(name):
                 continue
             dep = closure.get(name)
@@ -514,7 +513,7 @@ def build_wheel(
     dependency_libs = []
     if not fat:
         for spec in names.expand_aliases(main.depends, main.channel):
-            dep_name = _spec_name(spec)
+            dep_name = spec_name(spec)
             if not is_plumbing(dep_name) and not names.is_python(names.facts(dep_name, main.channel)):
                 known = closure.get(dep_name)
                 if known is not None and not any(_LIBRARY_FILE.search(p) for p in known.files):
@@ -612,7 +611,7 @@ def build_wheel(
     timestamp = main.identity.timestamp / 1000
     out = Path(options.wheel_dir) / filename
     claimed = claim(Path(options.wheel_dir), filename, name, main.name, main.source.name, main.sha256,
-                    f"{native_prefix(main.channel).rstrip('-')}/{main.version}")
+                    f"{native_prefix(main.channel).rstrip('-')}@{main.version}")
     try:
         write_wheel(out, members, timestamp=timestamp, compresslevel=options.compresslevel, data_members=data_members)
     except BaseException:

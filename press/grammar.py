@@ -19,6 +19,9 @@ MAX_COMPONENT = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONDA_NAME = re.compile(r"^[a-z0-9_][a-z0-9_.\-]{0,199}\Z")
 CONDA_NAME = _CONDA_NAME  # public: callers that check many names at once
+#: The core metadata Name grammar, packaging's ``validate=True`` rule, for
+#: callers that check many names at once (:func:`distribution_name` checks one).
+DISTRIBUTION_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.I)
 _CONDA_VERSION = re.compile(r"^[A-Za-z0-9_.+!*]{1,128}\Z")
 _BUILD_STRING = re.compile(r"^[A-Za-z0-9_.+]{1,200}\Z")
 _SUBDIR = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9]+)\Z")

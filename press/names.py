@@ -52,8 +52,6 @@ SHIPPED = "conda-forge-pypi-mapping.json.gz"
 #: The refreshed copy, under the cache directory.
 REFRESHED = Path("name-mapping") / "conda-forge-pypi-mapping.json"
 
-#: The core metadata Name grammar (the same rule as packaging's ``validate=True``).
-_DISTRIBUTION_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.I)
 _PYTHON_AFFIX = re.compile(r"^(python-|py-)|(-python|-py)$")
 #: Channel names whose packages Anaconda builds (``defaults`` and ``pkgs/*``).
 _ANACONDA = {"defaults", "main", "free", "r", "msys2", "anaconda"}
@@ -87,7 +85,7 @@ def parse_mapping(data: bytes, source: str, *, strict: bool) -> dict[str, tuple[
 
     document = load_json(data, source, "name mapping")
     result: dict[str, tuple[str, ...] | None] = {}
-    conda_ok, name_ok = grammar.CONDA_NAME.match, _DISTRIBUTION_NAME.match
+    conda_ok, name_ok = grammar.CONDA_NAME.match, grammar.DISTRIBUTION_NAME.match
     for key, value in document.items():
         if value is None and conda_ok(key):
             result[key] = None
@@ -142,7 +140,8 @@ def refresh_mapping(cache_dir: Path, url: str = MAPPING_URL) -> tuple[Path, int]
     :func:`load_mapping` prefers it to the shipped copy. The download is
     capped at the ``metadata_size`` limit, parsed and checked before it is
     renamed into place; one with fewer than half the shipped copy's entries
-    is refused (a truncated or wrong file would turn Python packages native). Returns the path and the number of entries. Raises
+    is refused (a truncated or wrong file would turn Python packages
+    native). Returns the path and the number of entries. Raises
     :class:`~press.errors.FetchError` or
     :class:`~press.errors.InvalidInputError`."""
     from .errors import FetchError
@@ -208,6 +207,12 @@ def native_prefix(channel: str | None) -> str:
     if last in _ANACONDA:
         last = "anaconda"
     return f"{last or 'conda'}-"
+
+
+def _stem(conda_name: str) -> str:
+    """A conda name without the characters a distribution name may not start
+    or end with (``_libgcc_mutex`` -> ``libgcc_mutex``)."""
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", conda_name)
 
 
 def _primary(conda_name: str, names: tuple[str, ...]) -> str:
@@ -276,8 +281,7 @@ class Names:
     def native(self, conda_name: str, channel: str | None) -> str:
         """``<prefix><conda name>``, checked against the Name grammar.
         Raises :class:`~press.errors.PressError` when it does not fit."""
-        stem = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", conda_name)  # _libgcc_mutex -> libgcc_mutex
-        name = f"{self.prefix if self.prefix is not None else native_prefix(channel)}{stem}"
+        name = f"{self.prefix if self.prefix is not None else native_prefix(channel)}{_stem(conda_name)}"
         try:
             return grammar.distribution_name(name)
         except ValueError as exc:
@@ -342,9 +346,8 @@ class Names:
             return _primary(facts.name, mapped)
         if not self.provides_python(facts):
             return self.native(facts.name, channel)
-        name = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", facts.name)
         try:
-            return grammar.distribution_name(name)
+            return grammar.distribution_name(_stem(facts.name))
         except ValueError as exc:
             raise PressError(f"no distribution name: {exc}", package=facts.name) from None
 

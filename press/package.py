@@ -526,10 +526,14 @@ def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | No
     for text_requirement in raw.get("requires_dist") or []:
         try:
             requirement = Requirement(text_requirement)
+            needs_extra = requirement.marker is not None and _needs_an_extra(requirement.marker._markers)
         except InvalidRequirement as exc:
             dropped.append(f"requires_dist: {exc}")
             continue
-        if requirement.marker is not None and _needs_an_extra(requirement.marker._markers):
+        except RecursionError:  # a marker nested thousands deep
+            dropped.append("requires_dist: a marker nested too deeply")
+            continue
+        if needs_extra:
             requires.append(str(requirement))
     for extra in raw.get("provides_extra") or []:
         try:

@@ -145,13 +145,7 @@ def validate_wheel(wheel: WheelReport, options) -> ValidationResult:
     """
     import platform as _platform
 
-    from .channel import native_subdir
-
-    tags = wheel.tags
-    machine = _platform.machine()
-    platform_tag = tags.split("-")[-1]
-    native = platform_tag.startswith(("manylinux", "linux")) and platform_tag.endswith(machine)
-    if not native and (platform_tag != "any" or options.subdir not in ("noarch", native_subdir())):
+    if not _is_native(wheel, options):
         return validate_foreign(wheel, options)
     version = _target_python(wheel, options.python)
     exe = Path(options.python_exe) if options.python_exe else (find_interpreter(version) if version else None)
@@ -159,25 +153,36 @@ def validate_wheel(wheel: WheelReport, options) -> ValidationResult:
         return ValidationResult("skipped", f"no Python {version} interpreter found (use --python-exe)")
     if version and interpreter_version(exe) != version and wheel.tags.startswith("cp"):
         return ValidationResult("failed", f"{exe} is not Python {version}")
-    imports = list(wheel.test_imports)
     with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
-        venv = Path(tmp) / "venv"
-        uv = _uv()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_"))}
-        made = subprocess.run([uv, "venv", "-q", "-p", str(exe), str(venv)], capture_output=True, text=True, env=env)
-        if made.returncode != 0:
-            return ValidationResult("failed", f"cannot create a venv with {exe}: {made.stderr.strip()}")
-        python = venv / "bin" / "python"
-        install = subprocess.run(
-            [uv, "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache", "--no-index",
-             "--find-links", str(Path(wheel.path).parent), wheel.path],
-            capture_output=True, text=True, env=env,
-        )
-        if install.returncode != 0:
-            return ValidationResult("failed", f"install failed: {install.stderr.strip()[-2000:]}", imports)
-        site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"],
-                                   capture_output=True, text=True).stdout.strip())
-        return _check_installed(wheel, python, site, env, Path(tmp), machine)
+        python, env, site, failure = _venv_with(exe, [wheel.path], Path(tmp))
+        if failure:
+            return ValidationResult("failed", failure, list(wheel.test_imports))
+        return _check_installed(wheel, python, site, env, Path(tmp), _platform.machine())
+
+
+def _venv_with(exe: Path, wheel_paths: list[str], tmp: Path) -> tuple[Path, dict, Path, str | None]:
+    """A fresh venv of ``exe`` under ``tmp`` (made by uv) with ``wheel_paths``
+    installed offline, their directories as the only source of
+    dependencies. Returns its python, the environment to run it in, its
+    platlib directory and None, or a failure reason last."""
+    uv = _uv()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_"))}
+    python = tmp / "venv" / "bin" / "python"
+    made = subprocess.run([uv, "venv", "-q", "-p", str(exe), str(tmp / "venv")], capture_output=True, text=True,
+                          env=env)
+    if made.returncode != 0:
+        return python, env, tmp, f"cannot create a venv with {exe}: {made.stderr.strip()}"
+    links = sorted({str(Path(p).parent) for p in wheel_paths})
+    install = subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache", "--no-index",
+         *[a for d in links for a in ("--find-links", d)], *wheel_paths],
+        capture_output=True, text=True, env=env,
+    )
+    if install.returncode != 0:
+        return python, env, tmp, f"install failed: {install.stderr.strip()[-2000:]}"
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"],
+                               capture_output=True, text=True, env=env).stdout.strip())
+    return python, env, site, None
 
 
 #: A loader run in the validation venv: dlopen each path (RTLD_LAZY) and
@@ -265,24 +270,11 @@ def validate_wheels(wheels: list[WheelReport], options) -> None:
                 wheel.validation = validate_wheel(wheel, options)
             continue
         with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
-            venv = Path(tmp) / "venv"
-            uv = _uv()
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_"))}
-            made = subprocess.run([uv, "venv", "-q", "-p", str(exe), str(venv)], capture_output=True, text=True,
-                                  env=env)
-            python = venv / "bin" / "python"
-            links = sorted({str(Path(w.path).parent) for w in group})
-            install = subprocess.run(
-                [uv, "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache", "--no-index",
-                 *[a for d in links for a in ("--find-links", d)], *[w.path for w in group]],
-                capture_output=True, text=True, env=env,
-            ) if made.returncode == 0 else made
-            if install.returncode != 0:
+            python, env, site, failure = _venv_with(exe, [w.path for w in group], Path(tmp))
+            if failure:
                 for wheel in group:
                     wheel.validation = validate_wheel(wheel, options)
                 continue
-            site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"],
-                                       capture_output=True, text=True).stdout.strip())
             for wheel in group:
                 wheel.validation = _check_installed(wheel, python, site, env, Path(tmp), _platform.machine())
 

@@ -4,7 +4,7 @@ Before a wheel is renamed into a wheel directory, :func:`claim` records three
 facts under ``<wheel dir>/.press-state/owners/`` (file names bounded: a head
 of the key and its hash):
 
-- ``conda-<name>@<channel>/<version>``: the distribution name a conda
+- ``conda-<name>@<channel>@<version>``: the distribution name a conda
   package version of a channel was made under. Making it again under
   another (a changed ``--native-prefix`` or ``--name-mapping``) is refused:
   one package would be installable twice, under two names.
@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -46,7 +47,8 @@ class ClashError(PressError):
 def _claim_path(owners: Path, kind: str, key: str) -> Path:
     """A claim file name of bounded length: a readable head and a hash of the key."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return owners / f"{kind}-{key[:80]}-{digest}.json"
+    head = re.sub(r"[^A-Za-z0-9._+@-]", "_", key[:80])  # one file name, whatever the key holds
+    return owners / f"{kind}-{head}-{digest}.json"
 
 
 def _create(path: Path, record: dict[str, str]) -> dict[str, str] | None:

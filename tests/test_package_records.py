@@ -55,3 +55,12 @@ def test_real_index_shape_is_accepted():
 def test_relative_path_grammar_refuses(path):
     with pytest.raises(ValueError):
         grammar.relative_path(path)
+
+
+def test_deeply_nested_upstream_marker_is_dropped_not_a_crash():
+    from press.package import parse_core_metadata
+
+    data = (b"Metadata-Version: 2.1\nName: x\nVersion: 1\nRequires-Dist: a; " + b"(" * 5000 + b'extra == "x"'
+            + b")" * 5000 + b"\n\n")
+    _, upstream = parse_core_metadata(data, "p", "f")
+    assert upstream.requires_dist == () and upstream.dropped == ("requires_dist: a marker nested too deeply",)
