@@ -20,6 +20,7 @@ import bz2
 import dataclasses
 import functools
 import hashlib
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from .limits import exceeded, limit
 from .package import (
     About,
     DistInfo,
+    EnvSetting,
     EntryPoint,
     Identity,
     PathEntry,
@@ -41,6 +43,7 @@ from .package import (
     invalid,
     load_json,
     parse_about,
+    parse_activation,
     parse_core_metadata,
     parse_entry_points_txt,
     parse_index,
@@ -80,7 +83,8 @@ class Artifact:
     legacy ``files``) declares it; ``entry_points`` are ``link.json``'s
     console scripts; ``dist_infos`` the package's own Python metadata;
     ``licenses`` the files under ``info/licenses/`` (relative to it);
-    ``sha256`` is the archive's hex digest; ``channel`` the channel it came
+    ``activation`` the environment variables its ``etc/conda/activate.d``
+    scripts point into the prefix; ``sha256`` is the archive's hex digest; ``channel`` the channel it came
     from (a name, URL or directory; None when unknown).
     """
 
@@ -98,6 +102,7 @@ class Artifact:
     dist_infos: tuple[DistInfo, ...] = ()
     licenses: tuple[str, ...] = ()
     channel: str | None = None
+    activation: tuple[EnvSetting, ...] = ()
 
     @property
     def name(self) -> str:
@@ -537,7 +542,24 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Art
         test_imports=test_imports,
         dist_infos=_dist_infos(root, files, paths, label),
         licenses=licenses,
+        activation=_activation(root, files, label),
     )
+
+
+#: conda's activation scripts (sh for posix shells, bat for cmd.exe).
+_ACTIVATE_SCRIPT = re.compile(r"^etc/conda/activate\.d/[^/]+\.(sh|bat)\Z")
+
+
+def _activation(root: Root, files: Mapping[str, FileFacts], label: str) -> tuple[EnvSetting, ...]:
+    """The variables ``etc/conda/activate.d`` scripts point into the prefix
+    (first setting of a name wins, scripts in file-name order)."""
+    found: dict[str, EnvSetting] = {}
+    for rel in sorted(p for p in files if _ACTIVATE_SCRIPT.match(p)):
+        if files[rel].size > limit("text_size"):
+            raise exceeded("text_size", package=label, field=rel)
+        for setting in parse_activation(_read_text(root, rel, label) or "", label, rel):
+            found.setdefault(setting.name, setting)
+    return tuple(found.values())
 
 
 def _check_payload(paths: tuple[PathEntry, ...], files: Mapping[str, FileFacts], dirs: frozenset[str],

@@ -135,6 +135,8 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
     else:
         for wheel in report.wheels:
             click.echo(wheel.summary())
+            for line in wheel.placeholder_lines():
+                click.echo(line)
             if wheel.validation and wheel.validation.status != "passed":
                 click.echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
         for artifact, reason in report.skipped:

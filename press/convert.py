@@ -24,10 +24,14 @@ from .channel import DEFAULT_CHANNEL, load_repodata_patch, native_subdir, solve
 from .contained import Root
 from .errors import PressError
 from .package import UpstreamMetadata, parse_record_depends
+from .limits import limit
+from .prefix import binary_paths, covered, rewrite_placeholders
 from .fetch import fetch
-from .layout import Layout, add_artifact, exclude_vendored, launcher_module, prune_vendored
+from .environment import MODULE as ENV_MODULE, WheelSetting, module_source, resolve as resolve_environment
+from .layout import Layout, StagedFile, add_artifact, exclude_vendored, launcher_module, prune_vendored
 from .metadata import build_metadata, is_plumbing, requirements, spec_name
 from .names import Names, PackageFacts, is_python_record, load_mapping, native_prefix
+from .relocate.common import import_in_packages
 from .relocate.elf import ElfInfo
 from .relocate.linux import relocate_linux
 from .relocate.macho import MachOInfo
@@ -467,6 +471,76 @@ def _upstream(artifact: Artifact, name: str) -> UpstreamMetadata | None:
     return None
 
 
+def _native_closure(main: Artifact, closure: dict[str, Artifact], names: Names) -> list[Artifact]:
+    """The non-Python packages ``main`` depends on, transitively (thin mode:
+    each is a dependency wheel installed beside it)."""
+    found: dict[str, Artifact] = {}
+    todo = [spec_name(s) for s in names.expand_aliases(main.depends, main.channel)]
+    while todo:
+        name = todo.pop()
+        artifact = closure.get(name)
+        if name in found or artifact is None or is_plumbing(name) or is_python_package(artifact):
+            continue
+        found[name] = artifact
+        todo += [spec_name(s) for s in artifact.depends]
+    return [found[n] for n in sorted(found)]
+
+
+def _environment(main: Artifact, closure: dict[str, Artifact], vendored: list[Artifact], layout: Layout,
+                 names: Names, fat: bool) -> list[WheelSetting]:
+    """The variables the wheel's libraries need (:mod:`press.environment`):
+    the main and vendored packages' with paths in this wheel, and in thin
+    mode those of the native packages it depends on, in their wheels."""
+    prefix = f"{layout.libs_dir}/"
+    here = [arc[len(prefix):] for arc in layout.files if arc.startswith(prefix)]
+    settings: list[WheelSetting] = []
+    for artifact in [main] + vendored:
+        settings += resolve_environment(artifact, layout.libs_dir, here)
+    if not fat:
+        for dep in _native_closure(main, closure, names):
+            settings += resolve_environment(dep, _libs_dir(names.dependency(dep.name, main.channel)), dep.files)
+    return settings
+
+
+def _add_environment(layout: Layout, stage: Root, dist: str, settings: list[WheelSetting],
+                     notes: list[str]) -> str | None:
+    """Write the environment module for ``settings`` when the wheel runs
+    something that loads the libraries (commands, extension modules), and
+    import it from the packages holding extension modules. Returns its
+    module name, or None when none is written."""
+    extensions = [e for e in layout.extensions if e in layout.files and layout.files[e].binary is not None]
+    if not settings or not (layout.commands or extensions):
+        return None
+    module = ENV_MODULE.format(dist=dist)
+    if f"{module}.py" in layout.files:
+        raise PressError("the package ships a file of the name press gives its environment module",
+                         package=layout.files[f"{module}.py"].owner, field=f"{module}.py")
+    stage.write_bytes(f"{module}.py", module_source(settings).encode("utf-8"))
+    layout.files[f"{module}.py"] = StagedFile(stage, f"{module}.py", 0o644, "press")
+    statement = f"import {module}  # added by press: sets the variables the vendored libraries read"
+    edited = import_in_packages(layout, stage, statement, extensions)
+    names = ", ".join(sorted({s.name for s in settings}))
+    notes.append(f"{module}.py sets {names} for the commands"
+                 + (f" and on import of {', '.join(e.split('/')[0] for e in edited)}" if edited else ""))
+    return module
+
+
+def _covered_by(staged: StagedFile, layout: Layout, settings: list[WheelSetting]) -> str:
+    """``environment: VAR, ...`` when every path a binary names under its
+    placeholder is one the wheel's environment variables point at (or
+    below one), else ``unresolved``."""
+    prefix = f"{layout.libs_dir}/"
+    targets = {s.path[len(prefix):]: s.name for s in settings if s.path.startswith(prefix)}
+    if staged.binary is None or not targets or staged.placeholder is None:
+        return "unresolved"
+    data = staged.root.read_bytes(staged.rel, limit("binary_size") + 1)
+    paths = binary_paths(data, staged.placeholder)
+    if not covered(paths, set(targets)):
+        return "unresolved"
+    used = {name for target, name in targets.items() for p in paths if p == target or p.startswith(target + "/")}
+    return "environment: " + ", ".join(sorted(used))
+
+
 def _libs_dir(name: str) -> str:
     return canonicalize_name(name).replace("-", "_") + ".libs"
 
@@ -523,6 +597,7 @@ def build_wheel(
     if family == "any" and main.subdir != "noarch":
         raise PressError(f"unknown subdir {main.subdir}", package=main.label)
     stage = session.new_stage()
+    rewritten = rewrite_placeholders(layout, stage)
     dist = canonicalize_name(name).replace("-", "_")
     info_class, relocator = _RELOCATORS.get(family, (None, None))
     notes = layout.all_notes()
@@ -541,6 +616,8 @@ def build_wheel(
         platform = relocation.platform
     else:
         platform = "any"
+    settings = _environment(main, closure, vendored_artifacts, layout, names, fat)
+    env_module = _add_environment(layout, stage, dist, settings, notes)
     # Extension modules of the target platform's format only (conda's linux
     # package ships Windows launchers in site-packages, for instance).
     extensions = [
@@ -573,7 +650,8 @@ def build_wheel(
     for arc, staged in sorted(layout.files.items()):
         members.append(Member(arc, root=staged.root, rel=staged.rel, executable=bool(staged.mode & 0o111)))
         if staged.placeholder:
-            placeholders.append([arc, staged.placeholder_mode or "text"])
+            how = rewritten.get(arc) or _covered_by(staged, layout, settings if env_module else [])
+            placeholders.append([arc, staged.placeholder_mode or "text", how])
     data_members = []
     for script_name, script in sorted(layout.scripts.items()):
         data_members.append(f"{dist}-{version}.data/scripts/{script_name}")
@@ -583,7 +661,7 @@ def build_wheel(
     if layout.commands:
         module = f"_press_commands_{dist}"
         loader = f"_press_dlls_{dist}" if f"_press_dlls_{dist}.py" in layout.files else None
-        members.append(Member(f"{module}.py", data=launcher_module(layout.commands, loader).encode()))
+        members.append(Member(f"{module}.py", data=launcher_module(layout.commands, loader, env_module).encode()))
         console = entry_points.setdefault("console_scripts", {})
         for index, command in enumerate(sorted(layout.commands)):
             console.setdefault(command, f"{module}:cmd_{index}")

@@ -39,6 +39,9 @@ _DEV_FILES = re.compile(
 #: Documentation no installed wheel can use (man cannot see into site-packages).
 _DOC_FILES = re.compile(r"^(Library/)?(share/man/|man/|share/doc/|share/info/|share/gtk-doc/)")
 _DROP = re.compile(r"(^|/)__pycache__/|\.pyc$|^info/")
+#: conda's activation hooks: shell code an installed wheel never runs (the
+#: variables they point into the prefix are set by press's environment module).
+_CONDA_HOOKS = re.compile(r"^(Library/)?etc/conda/(de)?activate\.d/")
 #: Files only a linker reads: static archives and libtool archives (never
 #: loaded at run time, so never shipped; auditwheel's users strip them too).
 _BUILD_ONLY = re.compile(r"\.(a|la)$")
@@ -265,7 +268,7 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
     programs: dict[str, str] = {}  # sha256 -> archive name of an executable binary already planned
     for path in sorted(entries):
         entry = entries[path]
-        if entry.path_type == "directory" or _DROP.search(path):
+        if entry.path_type == "directory" or _DROP.search(path) or _CONDA_HOOKS.search(path):
             continue
         if path in artifact.links or entry.path_type == "softlink":
             symlinks.append(path)
@@ -489,7 +492,8 @@ def exclude_vendored(layout: Layout, main_owners: set[str], globs: list[str]) ->
     return dropped
 
 
-def launcher_module(commands: dict[str, tuple[str, str]], dll_loader: str | None = None) -> str:
+def launcher_module(commands: dict[str, tuple[str, str]], dll_loader: str | None = None,
+                    environment: str | None = None) -> str:
     """Source of the module that runs vendored executables as console scripts.
 
     Each command is a function ``cmd_<n>`` that replaces the process with the
@@ -497,13 +501,19 @@ def launcher_module(commands: dict[str, tuple[str, str]], dll_loader: str | None
     the command's own name as ``argv[0]`` (multi-call programs such as
     ``bzcat`` rely on it). On Windows, ``dll_loader`` (a loader module
     written by the Windows relocation) supplies the DLL directories the
-    child needs on its ``PATH``.
+    child needs on its ``PATH``. ``environment`` names the module
+    (:mod:`press.environment`) that sets the variables the vendored
+    libraries need; it is imported first, so the executable inherits them.
     """
     lines = [
         '"""Console-script launchers for executables vendored by press."""',
         "import os",
         "import sys",
         "",
+    ]
+    if environment:
+        lines += [f"import {environment}  # noqa: F401  (sets the vendored libraries' variables)", ""]
+    lines += [
         "_HERE = os.path.dirname(os.path.abspath(__file__))",
         f"_DLL_LOADER = {dll_loader!r}",
         "",

@@ -10,7 +10,8 @@ raw JSON or an unchecked path. Every refusal is an
 <reason>``.
 
 Formats: conda's package format (conda docs, "Package specification"),
-CEP-4 for ``link.json``, the core metadata and entry points specifications
+conda's activation scripts (``etc/conda/activate.d``, conda docs "Saving
+environment variables"), CEP-4 for ``link.json``, the core metadata and entry points specifications
 (packaging.python.org) for dist-info.
 """
 
@@ -78,6 +79,68 @@ class PathEntry:
     size: int | None = None
     prefix_placeholder: str | None = None
     file_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    """One environment variable a package needs pointing into its own files.
+
+    ``name`` is the variable (``[A-Z][A-Z0-9_]*``, never one that steers the
+    loader, the shell or Python: see :data:`RESERVED_VARIABLES`); ``path`` a
+    checked relative POSIX path inside the prefix (``""`` for the prefix
+    itself); ``how`` is ``default`` (set only when unset) or ``prepend``
+    (put in front of a ``os.pathsep`` list); ``form`` is ``path`` or
+    ``file-url`` (``file:///...``, libxml2's ``XML_CATALOG_FILES``)."""
+
+    name: str
+    path: str
+    how: str = "default"
+    form: str = "path"
+
+
+#: Variables no package may set through press: the dynamic loaders', the
+#: shell's, Python's and conda's own.
+RESERVED_VARIABLES = re.compile(
+    r"^(PATH|LD_[A-Z0-9_]*|DYLD_[A-Z0-9_]*|PYTHON[A-Z0-9_]*|CONDA[A-Z0-9_]*|HOME|SHELL|IFS|ENV|BASH_ENV|"
+    r"PS[0-9]|TMPDIR|TEMP|TMP|USER|LOGNAME|PWD|OLDPWD|LANG|LANGUAGE|LC_[A-Z_]*|TZ|TERM|PATHEXT|COMSPEC|"
+    r"SYSTEMROOT|VIRTUAL_ENV|PIP_[A-Z0-9_]*|UV_[A-Z0-9_]*)\Z")
+#: ``export NAME="${CONDA_PREFIX}/path"`` (sh; quotes and braces optional).
+_SH_EXPORT = re.compile(
+    r'^[ \t]*export[ \t]+([A-Z][A-Z0-9_]{0,63})=(["\']?)\$(?:\{CONDA_PREFIX\}|CONDA_PREFIX\b)'
+    r'((?:/[A-Za-z0-9_.+@-]+)*)/?\2[ \t]*(?:;[ \t]*)?\Z')
+#: ``set "NAME=%CONDA_PREFIX%\path"`` (cmd.exe; quotes optional).
+_BAT_SET = re.compile(
+    r'^[ \t]*@?set[ \t]+("?)([A-Z][A-Z0-9_]{0,63})=%CONDA_PREFIX%((?:\\[A-Za-z0-9_.+@-]+)*)\\?\1[ \t]*\Z',
+    re.I)
+
+
+def parse_activation(text: str, package: str, field: str) -> tuple[EnvSetting, ...]:
+    """The environment variables an activation script (``etc/conda/activate.d/*.sh``
+    or ``*.bat``) points into the prefix, as :class:`EnvSetting` records
+    (``how="default"``: press never overrides what the user set).
+
+    Only single-line assignments of ``$CONDA_PREFIX`` plus a plain relative
+    path are read (``export X="${CONDA_PREFIX}/share/x"``, ``set
+    "X=%CONDA_PREFIX%\\share\\x"``); anything else in the script (logic,
+    other variables, commands) is not run and not read. Raises
+    :class:`~press.errors.InvalidInputError` when such a line sets a reserved
+    variable (:data:`RESERVED_VARIABLES`) or names a path outside the prefix."""
+    found: dict[str, EnvSetting] = {}
+    for line in text.splitlines():
+        sh = _SH_EXPORT.match(line)
+        bat = None if sh else _BAT_SET.match(line)
+        if sh:
+            name, rel = sh.group(1), sh.group(3).lstrip("/")
+        elif bat:
+            name, rel = bat.group(2).upper(), bat.group(3).replace("\\", "/").lstrip("/")
+        else:
+            continue
+        if RESERVED_VARIABLES.match(name):
+            raise invalid(package, field, f"sets {name}, which press never lets a package set")
+        if rel:
+            checked(grammar.relative_path, rel, package, f"{field}: {name}")
+        found.setdefault(name, EnvSetting(name, rel))
+    return tuple(found.values())
 
 
 @dataclass(frozen=True)

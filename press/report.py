@@ -35,8 +35,12 @@ class WheelReport:
     the archive name it resolves to, ``"system"``, ``"dependency wheel"``
     (thin mode) or ``"unresolved"``; ``relocated``: archive names of the
     binaries press edited;
-    ``placeholders``: ``[path, mode]`` of files still holding a conda prefix
-    placeholder; ``test_imports``: the conda recipe's import tests, run by
+    ``placeholders``: ``[path, mode, how]`` of the files that held a conda
+    prefix placeholder (``mode`` ``text``/``binary``); ``how`` is
+    ``rewritten: ...`` (:mod:`press.prefix`), ``environment: VAR, ...`` (a
+    binary whose library reads those variables, set by the wheel's
+    environment module) or ``unresolved`` (it still points at the build
+    prefix); ``test_imports``: the conda recipe's import tests, run by
     validation; ``notes``: other things the user should know;
     ``vendored_bytes``: per vendored conda package (label), the bytes of its
     files in the wheel, uncompressed.
@@ -70,9 +74,44 @@ class WheelReport:
         if self.validation:
             kind = "structural " if self.validation.kind == "structural" else ""
             check = f", {kind}validation {self.validation.status}"
-        held = (f", {len(self.placeholders)} files still hold the conda build prefix (see --json placeholders)"
-                if self.placeholders else "")
+        left = len(self.unresolved_placeholders())
+        held = f", {left} files still hold the conda build prefix" if left else ""
         return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{check}{held}"
+
+    def unresolved_placeholders(self) -> list[str]:
+        """Archive names of the files still pointing at the build prefix."""
+        return [entry[0] for entry in self.placeholders if entry[-1] == "unresolved"]
+
+    def placeholder_lines(self, groups: int = 6) -> list[str]:
+        """Human lines on prefix placeholders: how many were rewritten or
+        are covered by environment variables, and the unresolved files by
+        directory (the ``groups`` largest, then how many more)."""
+        lines = []
+        fixed = [e for e in self.placeholders if e[-1] != "unresolved"]
+        if fixed:
+            kinds: dict[str, int] = {}
+            variables: set[str] = set()
+            for entry in fixed:
+                kind, _, detail = entry[-1].partition(": ")
+                key = f"rewritten ({detail})" if kind == "rewritten" else "covered by environment variables"
+                kinds[key] = kinds.get(key, 0) + 1
+                if kind == "environment":
+                    variables.update(detail.split(", "))
+            parts = [f"{count} {how}" for how, count in sorted(kinds.items())]
+            parts = [p + f" ({', '.join(sorted(variables))})" if p.endswith("variables") else p for p in parts]
+            lines.append("  prefix placeholders handled: " + ", ".join(parts))
+        left = self.unresolved_placeholders()
+        if left:
+            by_dir: dict[str, int] = {}
+            for arc in left:
+                folder = "/".join(arc.split("/")[:-1][:3])
+                by_dir[folder] = by_dir.get(folder, 0) + 1
+            ranked = sorted(by_dir.items(), key=lambda item: (-item[1], item[0]))
+            shown = ", ".join(f"{folder}/ ({count})" if count > 1 else next(a for a in left if a.startswith(folder + "/") or a == folder)
+                              for folder, count in ranked[:groups])
+            more = f" and {len(ranked) - groups} more folders" if len(ranked) > groups else ""
+            lines.append(f"  still pointing at the build prefix: {shown}{more}")
+        return lines
 
 
 @dataclass

@@ -84,6 +84,15 @@ def test_version_without_pep440_form(tmp_path, cache_dir, fixture_packages, fmt)
     _assert_refused(result, out, "press-fx-badversion", "1.0.0_weird.x", "PEP 440")
 
 
+@pytest.mark.parametrize("fmt", [".conda", ".tar.bz2"])
+def test_activation_script_may_not_set_loader_variables(tmp_path, cache_dir, fixture_packages, fmt):
+    """An activate.d script exporting LD_PRELOAD into the prefix is refused at
+    the boundary: press's environment module would otherwise preload it."""
+    out = tmp_path / "out"
+    result = run_press("-w", str(out), "--no-validate", str(fixture_packages["badenv" + fmt]), cache=cache_dir)
+    _assert_refused(result, out, "press-fx-badenv", "etc/conda/activate.d/press-fx-badenv.sh", "LD_PRELOAD")
+
+
 def test_missing_artifact_file(tmp_path, cache_dir):
     out = tmp_path / "out"
     result = run_press("-w", str(out), str(tmp_path / "nothing-1.0-0.conda"), cache=cache_dir)

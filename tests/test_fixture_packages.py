@@ -4,8 +4,11 @@ prefix placeholders, symlinked libraries, executables as commands."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import zipfile
+from pathlib import Path
 
 from conftest import make_venv, run_press, uv_install
 
@@ -33,20 +36,49 @@ def test_symlinked_library_stored_once_and_executable_runs(fixture_packages, tmp
 
 
 def test_placeholders_handled_and_reported(fixture_packages, tmp_path, cache_dir, py312):
+    """Text placeholders are rewritten where the format finds its own place
+    (pkg-config's ${pcfiledir}, a shell script's $0), a binary whose data
+    path an activate.d variable covers gets that variable from the launcher,
+    and what cannot be fixed is reported as unresolved."""
     wheel = _convert(fixture_packages["placeholder.tar.bz2"], tmp_path / "out", cache_dir)
-    reported = {path: mode for path, mode in wheel["placeholders"]}
+    libs = "fixtures_press_fx_placeholder.libs"
+    reported = {path: (mode, how) for path, mode, how in wheel["placeholders"]}
     assert reported == {
-        "fixtures_press_fx_placeholder.libs/bin/press-fx-hello": "text",
-        "fixtures_press_fx_placeholder.libs/lib/libpressfx.so.1": "binary",
+        f"{libs}/bin/press-fx-hello": ("text", "rewritten: found from $0"),
+        f"{libs}/bin/press-fx-quoted": ("text", "unresolved"),  # in single quotes: no shell expands it
+        f"{libs}/lib/pkgconfig/press-fx.pc": ("text", "rewritten: ${pcfiledir}"),
+        f"{libs}/bin/press-fx-data": ("binary", "environment: PRESS_FX_DATA"),
+        f"{libs}/lib/libpressfx.so.1": ("binary", "unresolved"),  # names <prefix>/etc: no variable covers it
     }
     with zipfile.ZipFile(wheel["path"]) as archive:
-        script = [n for n in archive.namelist() if n.endswith(".data/scripts/press-fx-py")]
+        names = archive.namelist()
+        script = [n for n in names if n.endswith(".data/scripts/press-fx-py")]
         assert script and archive.read(script[0]).startswith(b"#!python\n")
         assert fixture_packages["PLACEHOLDER"].encode() not in archive.read(script[0]).split(b"\n")[0]
+        assert not any("activate.d" in n for n in names)  # conda's hooks are not shipped
     python = make_venv(py312, tmp_path / "venv")
     uv_install(python, wheel["path"])
-    first = (tmp_path / "venv" / "bin" / "press-fx-py").read_text().splitlines()[0]
+    bin_dir = tmp_path / "venv" / "bin"
+    first = (bin_dir / "press-fx-py").read_text().splitlines()[0]
     assert first == f"#!{python}"
+    site = next((tmp_path / "venv" / "lib").glob("python3.12/site-packages"))
+    hello = subprocess.run([str(bin_dir / "press-fx-hello")], capture_output=True, text=True)
+    assert hello.returncode == 0, hello.stderr
+    assert hello.stdout.splitlines() == [f"prefix={site.resolve() / libs}", "hello from press-fx-placeholder"]
+    env = {k: v for k, v in os.environ.items() if k != "PRESS_FX_DATA"}
+    data = subprocess.run([str(bin_dir / "press-fx-data")], capture_output=True, text=True, env=env)
+    assert (data.returncode, data.stdout) == (0, "hello from press-fx-placeholder\n"), data.stderr
+    mine = subprocess.run([str(bin_dir / "press-fx-data")], capture_output=True, text=True,
+                          env=dict(env, PRESS_FX_DATA=str(tmp_path)))
+    assert mine.returncode == 1 and str(tmp_path) in mine.stderr  # the user's value is never overridden
+    quoted = subprocess.run([str(bin_dir / "press-fx-quoted")], capture_output=True, text=True)
+    assert quoted.returncode != 0 and fixture_packages["PLACEHOLDER"] in quoted.stderr
+    pkg_config = shutil.which("pkg-config") or shutil.which("pkgconf")
+    if pkg_config:
+        libs_flags = subprocess.run([pkg_config, "--libs", "press-fx"], capture_output=True, text=True, check=True,
+                                    env=dict(env, PKG_CONFIG_PATH=str(site / libs / "lib" / "pkgconfig")))
+        lib_dir = libs_flags.stdout.split()[0][2:]
+        assert Path(lib_dir).resolve() == (site / libs / "lib").resolve()
 
 
 def test_noarch_entry_point_becomes_console_script(fixture_packages, tmp_path, cache_dir, py312):
@@ -62,3 +94,5 @@ def test_human_summary_says_how_many_files_hold_the_prefix(fixture_packages, tmp
     result = run_press("--subdir", "linux-64", "--python", "3.12", "--no-validate", "-w", str(tmp_path / "out"), "-q",
                        str(fixture_packages["placeholder.conda"]), cache=cache_dir, check=True)
     assert "2 files still hold the conda build prefix" in result.stdout
+    assert "still pointing at the build prefix: fixtures_press_fx_placeholder.libs/bin/press-fx-quoted, " in result.stdout
+    assert "1 rewritten (${pcfiledir})" in result.stdout and "(PRESS_FX_DATA)" in result.stdout

@@ -66,6 +66,20 @@ def test_krb5_plugins_keep_their_names_and_load(tmp_path, cache_dir, py312):
     assert "Getting initial credentials for user@EXAMPLE.COM" in kinit.stderr, kinit.stderr
     assert "Error loading plugin module" not in kinit.stderr, kinit.stderr
     assert "Cannot contact any KDC" in kinit.stderr  # it got as far as the (absent) KDC
+    # Prefix placeholders: ncurses finds its terminfo through TERMINFO_DIRS (set by the
+    # launcher), krb5-config finds its prefix from its own place.
+    covered = {arc.split(".libs/", 1)[1]: how for arc, mode, how in wheel["placeholders"]}
+    assert [how for arc, how in covered.items() if "/libtinfo-" in arc] == ["environment: TERMINFO_DIRS"]
+    assert covered["bin/krb5-config"] == "rewritten: found from $0"
+    assert covered["lib/pkgconfig/krb5.pc"] == "rewritten: ${pcfiledir}"
+    ktutil = subprocess.run([str(python.parent / "ktutil")], input="list\nquit\n", capture_output=True, text=True,
+                            env=dict(os.environ, TERM="xterm"), timeout=60)
+    assert ktutil.returncode == 0 and "slot KVNO Principal" in ktutil.stdout
+    assert "termcap" not in ktutil.stderr and "terminfo" not in ktutil.stderr, ktutil.stderr
+    klist = subprocess.run([str(python.parent / "klist")], capture_output=True, text=True, env=env, timeout=60)
+    assert "placehold" not in klist.stderr and "No credentials cache found" in klist.stderr, klist.stderr
+    config = subprocess.run([str(python.parent / "krb5-config"), "--prefix"], capture_output=True, text=True, check=True)
+    assert Path(config.stdout.strip()) == (Path(site) / "conda_forge_krb5.libs").resolve()
 
 
 def test_validation_reports_a_vendored_library_that_does_not_load(tmp_path):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..contained import Root
 from ..layout import Layout, StagedFile
+from ..limits import exceeded, limit
 
 
 @dataclass
@@ -64,3 +66,47 @@ def staged_copy(staged: StagedFile, stage: Root, arc: str) -> Path:
         staged.root, staged.rel, staged.sha256 = stage, arc, None
     staged.sha256 = None
     return stage.host_path(arc)
+
+
+def _insert_import(source: bytes, statement: str) -> bytes:
+    """``source`` with ``statement`` inserted after the docstring and
+    ``from __future__`` imports (which must stay first)."""
+    text = source.decode("utf-8", "surrogateescape")
+    lines = text.splitlines(keepends=True)
+    after = 0
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = None
+    if tree is not None:
+        for index, node in enumerate(tree.body):
+            is_doc = index == 0 and isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant)
+            if is_doc or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+                after = node.end_lineno or after
+            else:
+                break
+    return "".join(lines[:after] + [statement + "\n"] + lines[after:]).encode("utf-8", "surrogateescape")
+
+
+def import_in_packages(layout: Layout, stage: Root, statement: str, users: list[str]) -> list[str]:
+    """Insert ``statement`` (an import line) into the ``__init__.py`` of each
+    top-level package holding one of ``users`` (archive names), so it runs
+    before their extension modules load. Edited copies go to ``stage``.
+    Returns the archive names of the ``__init__.py`` files edited (users at
+    the top level, or in a namespace package, have none). Raises
+    :class:`~press.errors.LimitError` for an ``__init__.py`` beyond the
+    ``metadata_size`` limit."""
+    edited = []
+    for top in sorted({u.split("/", 1)[0] for u in users if "/" in u}):
+        init = f"{top}/__init__.py"
+        if init not in layout.files:
+            continue
+        staged = layout.files[init]
+        staged_copy(staged, stage, init)
+        source = stage.read_bytes(init, limit("metadata_size") + 1)
+        if len(source) > limit("metadata_size"):
+            raise exceeded("metadata_size", package=staged.owner, field=init)
+        if statement.encode() not in source:
+            stage.write_bytes(init, _insert_import(source, statement), replace=True)
+        edited.append(init)
+    return edited

