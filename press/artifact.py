@@ -51,6 +51,7 @@ from .package import (
     parse_link,
     parse_paths,
     parse_recipe_tests,
+    parse_test_requires,
     site_packages_prefix,
 )
 
@@ -81,7 +82,8 @@ class Artifact:
     symlink's path to its target as written (followed only by
     :meth:`resolve`). ``paths`` lists the payload as ``paths.json`` (or the
     legacy ``files``) declares it; ``entry_points`` are ``link.json``'s
-    console scripts; ``dist_infos`` the package's own Python metadata;
+    console scripts; ``test_imports``/``test_requires`` the recipe's import
+    tests and the MatchSpecs they need beyond the package; ``dist_infos`` the package's own Python metadata;
     ``licenses`` the files under ``info/licenses/`` (relative to it);
     ``activation`` the environment variables its ``etc/conda/activate.d``
     scripts point into the prefix; ``sha256`` is the archive's hex digest; ``channel`` the channel it came
@@ -99,6 +101,7 @@ class Artifact:
     links: Mapping[str, str]
     entry_points: tuple[EntryPoint, ...] = ()
     test_imports: tuple[str, ...] = ()
+    test_requires: tuple[str, ...] = ()
     dist_infos: tuple[DistInfo, ...] = ()
     licenses: tuple[str, ...] = ()
     channel: str | None = None
@@ -511,7 +514,9 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Art
     else:
         paths = ()
     meta = "info/recipe/meta.yaml.rendered" if root.is_file("info/recipe/meta.yaml.rendered") else "info/recipe/meta.yaml"
-    test_imports = parse_recipe_tests(_read_text(root, meta, label), _read_text(root, "info/tests/tests.yaml", label),
+    meta_text = _read_text(root, meta, label)
+    test_requires = parse_test_requires(meta_text, label, meta)
+    test_imports = parse_recipe_tests(meta_text, _read_text(root, "info/tests/tests.yaml", label),
                                       _read_text(root, "info/test/run_test.py", label), label, meta)
     if unpacker.case_clashes and not identity.subdir.startswith("linux-"):
         first, second = unpacker.case_clashes[0]
@@ -540,6 +545,7 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Art
         links=dict(unpacker.links),
         entry_points=entry_points,
         test_imports=test_imports,
+        test_requires=test_requires,
         dist_infos=_dist_infos(root, files, paths, label),
         licenses=licenses,
         activation=_activation(root, files, label),

@@ -7,6 +7,7 @@ and release scripts call.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
 import re
@@ -346,7 +347,47 @@ def _build_all(
         from .validate import validate_wheels
 
         session.progress(f"validating {len(report.wheels)} wheels")
-        validate_wheels(report.wheels, options)
+        validate_wheels(report.wheels, options, _test_requirements(options, session))
+
+
+def _test_requirements(options: ConvertOptions, session: _Session) -> Callable[[list[str]], tuple[list[str], list[str]]]:
+    """The validation's source of test requirements: conda MatchSpecs ->
+    (paths of thin wheels made from them and their closure, solved from the
+    conversion's channels for its subdir and Python, in a scratch wheel
+    directory; the conda names that no channel provides). Results are kept
+    per set of specs."""
+    known: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
+    scratch = session.work / "test-requires"
+
+    def provide(specs: list[str]) -> tuple[list[str], list[str]]:
+        key = tuple(sorted(specs))
+        if key in known:
+            return known[key]
+        found, missing = [], []
+        for spec in key:
+            try:
+                solve([spec], options.channels, options.subdir, options.python, session.cache_dir, session.patches,
+                      [], session.channel_names, options.channel_priority)
+                found.append(spec)
+            except PressError:
+                missing.append(spec_name(spec))
+        paths: list[str] = []
+        if found:
+            session.progress(f"making wheels of the test requirements {' '.join(found)}")
+            sub = dataclasses.replace(options, wheel_dir=str(scratch), validate=False, fatten=False)
+            try:
+                closure = session.closure(found)
+                made = ConversionReport()
+                _build_all([(a, closure) for n, a in sorted(closure.items()) if not is_plumbing(n)], sub, session,
+                           made)
+                paths = [w.path for w in made.wheels]
+            except PressError as exc:
+                session.progress(f"test requirements {' '.join(found)}: {exc}")
+                missing += [spec_name(s) for s in found]
+        known[key] = (paths, sorted(missing))
+        return known[key]
+
+    return provide
 
 
 def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: bool,
@@ -713,6 +754,9 @@ def build_wheel(
         vendored_bytes=_vendored_bytes(layout, {main.label}),
         test_imports=list(dict.fromkeys(
             list(main.test_imports) + [i for a in vendored_artifacts if is_python_package(a) for i in a.test_imports]
+        )),
+        test_requires=list(dict.fromkeys(
+            list(main.test_requires) + [r for a in vendored_artifacts if is_python_package(a) for r in a.test_requires]
         )),
     )
     return wheel, python_deps

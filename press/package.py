@@ -670,6 +670,32 @@ def parse_recipe_tests(meta_yaml: str | None, tests_yaml: str | None, run_test: 
     return tuple(dict.fromkeys(imports))
 
 
+#: Test requirements validation never installs: the interpreter is the
+#: target's, and ``pip`` only serves conda-build's ``pip check``.
+_NOT_INSTALLED = {"python", "python_abi", "pip"}
+
+
+def parse_test_requires(meta_yaml: str | None, package: str, meta_field: str = "info/recipe/meta.yaml"
+                        ) -> tuple[str, ...]:
+    """The recipe's test requirements (meta.yaml ``test.requires``, MatchSpec
+    strings), without ``python``, ``python_abi`` and ``pip``; each checked
+    with the MatchSpec grammar. Raises
+    :class:`~press.errors.InvalidInputError` for a value that is not a list
+    of MatchSpecs."""
+    if meta_yaml is None:
+        return ()
+    doc = load_yaml(meta_yaml, package, meta_field)
+    test = doc.get("test") if isinstance(doc, dict) else None
+    requires = test.get("requires") if isinstance(test, dict) else None
+    if requires is None:
+        return ()
+    field = f"{meta_field}: test.requires"
+    if not isinstance(requires, list):
+        raise invalid(package, field, "not a list of MatchSpecs")
+    specs = [checked(grammar.match_spec, value, package, field) for value in requires]
+    return tuple(dict.fromkeys(s for s in specs if re.split(r"[\s=<>!~\[]", s, maxsplit=1)[0] not in _NOT_INSTALLED))
+
+
 def _is_module(name: str) -> bool:
     try:
         grammar.module_name(name)

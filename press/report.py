@@ -13,13 +13,16 @@ class ValidationResult:
     for the last two; ``imports`` lists the import tests run; ``checks`` the
     structural checks passed (foreign-platform wheels); ``kind`` is
     ``install`` (installed in a venv of the target interpreter and imported)
-    or ``structural`` (a wheel for another platform: read, not run)."""
+    or ``structural`` (a wheel for another platform: read, not run);
+    ``skipped_imports``: ``"<module> (needs <conda names>)"`` for import
+    tests that need a test requirement no channel provides (not failures)."""
 
     status: str
     reason: str = ""
     imports: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
     kind: str = "install"
+    skipped_imports: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -41,7 +44,9 @@ class WheelReport:
     binary whose library reads those variables, set by the wheel's
     environment module) or ``unresolved`` (it still points at the build
     prefix); ``test_imports``: the conda recipe's import tests, run by
-    validation; ``notes``: other things the user should know;
+    validation; ``test_requires``: the MatchSpecs those tests need beyond the
+    package (recipe ``test.requires``), installed by validation when an
+    import needs them; ``notes``: other things the user should know;
     ``vendored_bytes``: per vendored conda package (label), the bytes of its
     files in the wheel, uncompressed.
     """
@@ -61,6 +66,7 @@ class WheelReport:
     placeholders: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     test_imports: list[str] = field(default_factory=list)
+    test_requires: list[str] = field(default_factory=list)
     validation: ValidationResult | None = None
     vendored_bytes: dict[str, int] = field(default_factory=dict)
 
@@ -74,6 +80,9 @@ class WheelReport:
         if self.validation:
             kind = "structural " if self.validation.kind == "structural" else ""
             check = f", {kind}validation {self.validation.status}"
+            skipped = self.validation.skipped_imports
+            if skipped:
+                check += f" ({len(skipped)} import{'s' if len(skipped) > 1 else ''} skipped: {'; '.join(skipped)})"
         left = len(self.unresolved_placeholders())
         held = f", {left} files still hold the conda build prefix" if left else ""
         return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{check}{held}"

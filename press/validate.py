@@ -28,6 +28,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 from .report import ValidationResult, WheelReport
 from .tags import allowed_libraries
@@ -133,7 +134,7 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
     return problems
 
 
-def validate_wheel(wheel: WheelReport, options) -> ValidationResult:
+def validate_wheel(wheel: WheelReport, options, provide: Provider | None = None) -> ValidationResult:
     """Install ``wheel`` into a fresh venv and run its import tests.
 
     ``options`` is the :class:`~press.convert.ConvertOptions` of the
@@ -157,7 +158,7 @@ def validate_wheel(wheel: WheelReport, options) -> ValidationResult:
         python, env, site, failure = _venv_with(exe, [wheel.path], Path(tmp))
         if failure:
             return ValidationResult("failed", failure, list(wheel.test_imports))
-        return _check_installed(wheel, python, site, env, Path(tmp), _platform.machine())
+        return _check_installed(wheel, python, site, env, Path(tmp), _platform.machine(), provide)
 
 
 def _venv_with(exe: Path, wheel_paths: list[str], tmp: Path) -> tuple[Path, dict, Path, str | None]:
@@ -246,7 +247,7 @@ def _is_native(wheel: WheelReport, options) -> bool:
     return native or (platform_tag == "any" and options.subdir in ("noarch", native_subdir()))
 
 
-def validate_wheels(wheels: list[WheelReport], options) -> None:
+def validate_wheels(wheels: list[WheelReport], options, provide: Provider | None = None) -> None:
     """Validate a set of wheels of one conversion, setting each one's
     ``validation``: wheels this machine can run share one fresh venv per
     target interpreter (all installed together, offline, from their wheel
@@ -267,33 +268,86 @@ def validate_wheels(wheels: list[WheelReport], options) -> None:
         exe = Path(options.python_exe) if options.python_exe else (find_interpreter(version) if version else None)
         if exe is None or len(group) == 1 or (version and interpreter_version(exe) != version):
             for wheel in group:
-                wheel.validation = validate_wheel(wheel, options)
+                wheel.validation = validate_wheel(wheel, options, provide)
             continue
         with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
             python, env, site, failure = _venv_with(exe, [w.path for w in group], Path(tmp))
             if failure:
                 for wheel in group:
-                    wheel.validation = validate_wheel(wheel, options)
+                    wheel.validation = validate_wheel(wheel, options, provide)
                 continue
             for wheel in group:
-                wheel.validation = _check_installed(wheel, python, site, env, Path(tmp), _platform.machine())
+                wheel.validation = _check_installed(wheel, python, site, env, Path(tmp), _platform.machine(),
+                                                    provide)
 
 
-def _check_installed(wheel: WheelReport, python: Path, site: Path, env: dict, cwd: Path, machine: str
-                     ) -> ValidationResult:
-    """Import tests, ELF resolution and library loading of an installed wheel."""
+#: Where test requirements come from: conda MatchSpecs -> (wheel paths made
+#: from what the channels have, conda names they do not have).
+Provider = Callable[[list[str]], tuple[list[str], list[str]]]
+
+
+def _import(python: Path, name: str, cwd: Path, env: dict) -> str | None:
+    """None when ``import name`` works in the venv, else its error output."""
+    run = subprocess.run([str(python), "-c", f"import {name}"], capture_output=True, text=True, cwd=cwd, env=env)
+    return None if run.returncode == 0 else run.stderr.strip()
+
+
+def _missing_module(error: str, own: set[str]) -> bool:
+    """Whether an import failed for want of a module that is not the wheel's
+    own (``own``: its top-level names), i.e. one a test requirement provides."""
+    found = re.findall(r"(?:ModuleNotFoundError|ImportError): No module named '([A-Za-z0-9_.]+)'", error)
+    return bool(found) and found[-1].split(".")[0] not in own
+
+
+def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict, provide: Provider | None
+                  ) -> tuple[dict[str, str], list[str]]:
+    """Run the import tests; when some fail and the recipe has test
+    requirements, install what the channels provide of them and run those
+    again. Returns the failures (module -> error) and the imports skipped
+    because a test requirement no channel has is missing."""
+    failures = {}
+    for name in wheel.test_imports:
+        error = _import(python, name, cwd, env)
+        if error is not None:
+            failures[name] = error
+    skipped: list[str] = []
+    if not failures or not wheel.test_requires or provide is None:
+        return failures, skipped
+    paths, missing = provide(list(wheel.test_requires))
+    if paths:
+        links = sorted({str(Path(p).parent) for p in paths + [wheel.path]})
+        subprocess.run([_uv(), "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache",
+                        "--no-index", *[a for d in links for a in ("--find-links", d)], *paths],
+                       capture_output=True, text=True, env=env)
+    with zipfile.ZipFile(wheel.path) as archive:
+        own = {n.split("/")[0].split(".")[0] for n in archive.namelist()}
+    for name in list(failures):
+        error = _import(python, name, cwd, env)
+        if error is None:
+            del failures[name]
+        elif missing and _missing_module(error, own):
+            skipped.append(f"{name} (needs {', '.join(missing)})")
+            del failures[name]
+        else:
+            failures[name] = error
+    return failures, skipped
+
+
+def _check_installed(wheel: WheelReport, python: Path, site: Path, env: dict, cwd: Path, machine: str,
+                     provide: Provider | None = None) -> ValidationResult:
+    """Import tests (with test requirements, see :func:`_test_imports`), ELF
+    resolution and library loading of an installed wheel."""
     imports = list(wheel.test_imports)
-    for name in imports:
-        run = subprocess.run([str(python), "-c", f"import {name}"], capture_output=True, text=True, cwd=cwd, env=env)
-        if run.returncode != 0:
-            return ValidationResult("failed", f"import {name} failed: {run.stderr.strip()[-2000:]}", imports)
+    failures, skipped = _test_imports(wheel, python, cwd, env, provide)
+    for name, error in failures.items():
+        return ValidationResult("failed", f"import {name} failed: {error[-2000:]}", imports, skipped_imports=skipped)
     if wheel.tags.split("-")[-1] != "any":
         installed = _installed_files(site, wheel.path)
         problems = check_elf_resolution(site, installed, allowed_libraries(machine))
         problems += load_shared_objects(python, site, installed, env, cwd)
         if problems:
-            return ValidationResult("failed", "; ".join(problems[:10]), imports)
-    return ValidationResult("passed", "", imports)
+            return ValidationResult("failed", "; ".join(problems[:10]), imports, skipped_imports=skipped)
+    return ValidationResult("passed", "", imports, skipped_imports=skipped)
 
 
 def _installed_files(site: Path, wheel_path: str) -> list[Path]:

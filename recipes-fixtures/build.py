@@ -305,6 +305,7 @@ def _meta_yaml(recipe: dict) -> str:
         out.append("test:")
         out += _yaml_list("commands", test.get("commands"))
         out += _yaml_list("imports", test.get("imports"))
+        out += _yaml_list("requires", test.get("requires"))
     out += [
         "about:",
         "  home: https://example.invalid/press",

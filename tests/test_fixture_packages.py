@@ -96,3 +96,27 @@ def test_human_summary_says_how_many_files_hold_the_prefix(fixture_packages, tmp
     assert "2 files still hold the conda build prefix" in result.stdout
     assert "still pointing at the build prefix: fixtures_press_fx_placeholder.libs/bin/press-fx-quoted, " in result.stdout
     assert "1 rewritten (${pcfiledir})" in result.stdout and "(PRESS_FX_DATA)" in result.stdout
+
+
+def test_test_requirements_installed_or_import_skipped(fixture_packages, tmp_path, cache_dir):
+    """A recipe test importing test-only requirements (ipykernel's
+    matplotlib-inline shape): what the channel has is converted and installed
+    in the validation venv, what no channel has turns the import that needs it
+    into "skipped (needs X)", never a failure; the wheel directory gets only
+    the requested wheel."""
+    channel = fixture_packages["testreq.conda"].parent.parent
+    out = tmp_path / "out"
+    result = run_press("-c", str(channel), "--subdir", "linux-64", "--python", "3.12", "--fatten", "-w", str(out),
+                       "--json", "-q", "press-fx-testreq", cache=cache_dir)
+    report = json.loads(result.stdout)
+    (wheel,) = report["wheels"]
+    assert result.returncode == 0 and report["ok"], wheel["validation"]
+    assert wheel["test_requires"] == ["press-fx-testdep", "press-fx-absent"]  # python and pip are not installed
+    validation = wheel["validation"]
+    assert validation["status"] == "passed"
+    assert validation["skipped_imports"] == ["press_fx_testreq.extra (needs press-fx-absent)"]
+    assert "press_fx_testreq.backend" in validation["imports"]  # ran, with press-fx-testdep installed
+    assert sorted(p.name for p in out.glob("*.whl")) == [Path(wheel["path"]).name]
+    human = run_press("-c", str(channel), "--subdir", "linux-64", "--python", "3.12", "-w", str(tmp_path / "again"),
+                      "-q", "press-fx-testreq", cache=cache_dir, check=True)
+    assert "validation passed (1 import skipped: press_fx_testreq.extra (needs press-fx-absent))" in human.stdout
