@@ -657,7 +657,9 @@ def build_wheel(
         platform = relocation.platform
     else:
         platform = "any"
-    settings = _environment(main, closure, vendored_artifacts, layout, names, fat)
+    runs_code = bool(layout.commands) or any(layout.files[e].binary is not None for e in layout.extensions
+                                              if e in layout.files)
+    settings = _environment(main, closure, vendored_artifacts, layout, names, fat) if runs_code else []
     env_module = _add_environment(layout, stage, dist, settings, notes)
     # Extension modules of the target platform's format only (conda's linux
     # package ships Windows launchers in site-packages, for instance).

@@ -89,10 +89,13 @@ def resolve(artifact: Artifact, libs_dir: str, paths: Iterable[str]) -> list[Whe
     the prefix-relative files its data lives among (under ``libs_dir`` in
     site-packages); a setting whose path is neither a file nor a directory of
     them is left out."""
+    wanted = declared(artifact)
+    if not wanted:
+        return []
     known = set(paths)
     known |= {p.rsplit("/", i)[0] for p in known for i in range(1, p.count("/") + 1)}
     settings = []
-    for setting, candidates in declared(artifact):
+    for setting, candidates in wanted:
         found = _match(candidates, known)
         if found is not None:
             path = f"{libs_dir}/{found}" if found else libs_dir

@@ -1,5 +1,6 @@
 """Cases the real sample lacks, on packages built from recipes-fixtures/:
-prefix placeholders, symlinked libraries, executables as commands."""
+prefix placeholders and activation variables, plugins opened by path, test
+requirements, symlinked libraries, executables as commands."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import shutil
 import subprocess
 import zipfile
 from pathlib import Path
+
+import pytest
 
 from conftest import make_venv, run_press, uv_install
 
@@ -120,3 +123,24 @@ def test_test_requirements_installed_or_import_skipped(fixture_packages, tmp_pat
     human = run_press("-c", str(channel), "--subdir", "linux-64", "--python", "3.12", "-w", str(tmp_path / "again"),
                       "-q", "press-fx-testreq", cache=cache_dir, check=True)
     assert "validation passed (1 import skipped: press_fx_testreq.extra (needs press-fx-absent))" in human.stdout
+
+
+@pytest.mark.parametrize("mode", ["thin", "fat"])
+def test_plugin_opened_by_path_keeps_its_name_and_loads(fixture_packages, tmp_path, cache_dir, py312, mode):
+    """A plugin nothing NEEDs keeps its file name and directory (its host
+    opens it by path); the library it NEEDs is relocated (renamed in fat
+    wheels) and still found; validation dlopens it; the host runs."""
+    fat = ["--fatten"] if mode == "fat" else []
+    result = run_press("--subdir", "linux-64", "--python", "3.12", *fat, "-w", str(tmp_path / "out"), "--json", "-q",
+                       str(fixture_packages["plugin.conda"]), cache=cache_dir, check=True)
+    (wheel,) = json.loads(result.stdout)["wheels"]
+    assert wheel["validation"]["status"] == "passed", wheel["validation"]
+    libs = "fixtures_press_fx_plugin.libs"
+    plugin = f"{libs}/lib/press-fx/plugins/fxplug.so"
+    resolved = wheel["dependencies"][plugin]["libfxplugdep.so.1"]
+    assert resolved.startswith(f"{libs}/lib/libfxplugdep")
+    assert (resolved != f"{libs}/lib/libfxplugdep.so.1") == (mode == "fat")  # content-hashed when vendored fat
+    python = make_venv(py312, tmp_path / "venv")
+    uv_install(python, wheel["path"])
+    run = subprocess.run([str(tmp_path / "venv" / "bin" / "press-fx-plughost")], capture_output=True, text=True)
+    assert (run.returncode, run.stdout) == (0, "plugin answered 42\n"), run.stderr

@@ -1,0 +1,4 @@
+int fxplugdep_value(void)
+{
+    return 41;
+}
