@@ -26,6 +26,7 @@ from .contained import Root
 from .errors import PressError
 from .package import UpstreamMetadata, parse_record_depends
 from .limits import limit
+from .sbom import SBOM_NAME, build_sbom, read_sources
 from .prefix import binary_paths, covered, rewrite_placeholders
 from .fetch import fetch
 from .environment import MODULE as ENV_MODULE, WheelSetting, module_source, resolve as resolve_environment
@@ -709,6 +710,12 @@ def build_wheel(
         for index, command in enumerate(sorted(layout.commands)):
             console.setdefault(command, f"{module}:cmd_{index}")
     members += license_members
+    owned: dict[str, list[str]] = {}
+    for arc, staged in layout.files.items():
+        owned.setdefault(staged.owner, []).append(arc)
+    owned.setdefault(main.label, []).extend(data_members)
+    members.append(Member(f"{dist_info}/{SBOM_NAME}", data=build_sbom(name, version, [main] + vendored_artifacts,
+                                                                     owned)))
     upstream = _upstream(main, name)
     if upstream is not None:
         notes += [f"{main.label}: upstream METADATA {d} (left out)" for d in upstream.dropped]
@@ -754,6 +761,7 @@ def build_wheel(
         placeholders=placeholders,
         notes=notes,
         vendored_bytes=_vendored_bytes(layout, {main.label}),
+        conda_sources=[dataclasses.asdict(source) for source in read_sources(out)],
         test_imports=list(dict.fromkeys(
             list(main.test_imports) + [i for a in vendored_artifacts if is_python_package(a) for i in a.test_imports]
         )),

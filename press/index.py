@@ -10,13 +10,17 @@ tree works as ``pip install --index-url file://<dir>/simple`` and behind any
 static web server. Each file entry carries ``data-requires-python`` and,
 as PEP 658/714 describe, ``data-core-metadata`` pointing at a
 ``<wheel>.metadata`` file written beside the wheel, so installers can resolve
-without downloading wheels. Project names are normalized (PEP 503). Output
+without downloading wheels. Each JSON file entry also carries, under a
+``press`` key (PEP 691 clients ignore keys they do not know), the conda
+artifacts the wheel was made from, read from its SBOM (:mod:`press.sbom`).
+Project names are normalized (PEP 503). Output
 is deterministic; every file is written to a temporary name and renamed into
 place.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import json
@@ -28,6 +32,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from .artifact import sha256_file
 from .files import atomic_write
+from .sbom import read_sources
 
 #: PEP 691 API version written in the JSON pages.
 API_VERSION = "1.1"
@@ -76,6 +81,9 @@ def write_simple_index(wheel_dir: Path) -> dict[str, list[str]]:
             }
             if rp:
                 entry["requires-python"] = rp
+            sources = read_sources(wheel)
+            if sources:
+                entry["press"] = {"conda-sources": [dataclasses.asdict(s) for s in sources]}
             files_json.append(entry)
         page = (
             "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.1\">\n"

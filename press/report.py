@@ -48,7 +48,9 @@ class WheelReport:
     package (recipe ``test.requires``), installed by validation when an
     import needs them; ``notes``: other things the user should know;
     ``vendored_bytes``: per vendored conda package (label), the bytes of its
-    files in the wheel, uncompressed.
+    files in the wheel, uncompressed; ``conda_sources``: the conda artifacts
+    the wheel's SBOM names (:class:`press.sbom.CondaSource` fields: name,
+    version, build, subdir, channel, sha256, files, purl).
     """
 
     path: str
@@ -69,6 +71,7 @@ class WheelReport:
     test_requires: list[str] = field(default_factory=list)
     validation: ValidationResult | None = None
     vendored_bytes: dict[str, int] = field(default_factory=dict)
+    conda_sources: list[dict[str, object]] = field(default_factory=list)
 
     def summary(self) -> str:
         """One human line: file name, tags, size, vendored library count,
