@@ -30,7 +30,8 @@ from .sbom import SBOM_NAME, build_sbom, read_sources
 from .prefix import binary_paths, covered, rewrite_placeholders
 from .fetch import fetch
 from .environment import MODULE as ENV_MODULE, WheelSetting, module_source, resolve as resolve_environment
-from .layout import Layout, StagedFile, add_artifact, exclude_vendored, launcher_module, prune_vendored
+from .layout import (Layout, StagedFile, add_artifact, exclude_vendored, launcher_module, prune_vendored,
+                     reserve_module)
 from .metadata import build_metadata, is_plumbing, requirements, spec_name
 from .names import Names, PackageFacts, is_python_record, load_mapping, native_prefix
 from .relocate.common import import_in_packages
@@ -351,13 +352,14 @@ def _build_all(
         validate_wheels(report.wheels, options, _test_requirements(options, session))
 
 
-def _test_requirements(options: ConvertOptions, session: _Session) -> Callable[[list[str]], tuple[list[str], list[str]]]:
+def _test_requirements(options: ConvertOptions, session: _Session
+                       ) -> Callable[[list[str]], tuple[list[str], list[str], list[str]]]:
     """The validation's source of test requirements: conda MatchSpecs ->
     (paths of thin wheels made from them and their closure, solved from the
     conversion's channels for its subdir and Python, in a scratch wheel
-    directory; the conda names that no channel provides). Results are kept
-    per set of specs."""
-    known: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
+    directory; the conda names that no channel provides; their PyPI names
+    from the name mapping). Results are kept per set of specs."""
+    known: dict[tuple[str, ...], tuple[list[str], list[str], list[str]]] = {}
     scratch = session.work / "test-requires"
 
     def provide(specs: list[str]) -> tuple[list[str], list[str]]:
@@ -385,7 +387,8 @@ def _test_requirements(options: ConvertOptions, session: _Session) -> Callable[[
             except PressError as exc:
                 session.progress(f"test requirements {' '.join(found)}: {exc}")
                 missing += [spec_name(s) for s in found]
-        known[key] = (paths, sorted(missing))
+        pypi = [n for m in missing for n in session.names.mapping.get(m) or ()]
+        known[key] = (paths, sorted(missing), sorted(set(pypi)))
         return known[key]
 
     return provide
@@ -554,9 +557,7 @@ def _add_environment(layout: Layout, stage: Root, dist: str, settings: list[Whee
     if not settings or not (layout.commands or extensions):
         return None
     module = ENV_MODULE.format(dist=dist)
-    if f"{module}.py" in layout.files:
-        raise PressError("the package ships a file of the name press gives its environment module",
-                         package=layout.files[f"{module}.py"].owner, field=f"{module}.py")
+    reserve_module(layout, module)
     stage.write_bytes(f"{module}.py", module_source(settings).encode("utf-8"))
     layout.files[f"{module}.py"] = StagedFile(stage, f"{module}.py", 0o644, "press")
     statement = f"import {module}  # added by press: sets the variables the vendored libraries read"
@@ -704,6 +705,7 @@ def build_wheel(
     entry_points = {g: dict(v) for g, v in layout.entry_points.items()}
     if layout.commands:
         module = f"_press_commands_{dist}"
+        reserve_module(layout, module)
         loader = f"_press_dlls_{dist}" if f"_press_dlls_{dist}.py" in layout.files else None
         members.append(Member(f"{module}.py", data=launcher_module(layout.commands, loader, env_module).encode()))
         console = entry_points.setdefault("console_scripts", {})

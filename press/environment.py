@@ -133,7 +133,7 @@ def module_source(settings: list[WheelSetting]) -> str:
         "            parts = current.split(os.pathsep) if current else ['']",
         "            if path not in parts:",
         "                environ[name] = os.pathsep.join([path] + parts)",
-        "        elif not current:",
+        "        elif name not in environ:",
         "            environ[name] = path",
         "",
         "",

@@ -492,6 +492,19 @@ def exclude_vendored(layout: Layout, main_owners: set[str], globs: list[str]) ->
     return dropped
 
 
+def reserve_module(layout: Layout, module: str) -> None:
+    """Refuse a package that ships anything Python would import as
+    ``module`` (a module press writes into the wheel: ``_press_commands_*``,
+    ``_press_env_*``, ``_press_dlls_*``): ``module.py``, a ``module/``
+    package, or a compiled or extension module ``module.*``. Raises
+    :class:`~press.errors.ConflictError` naming the package and file."""
+    for arc, staged in layout.files.items():
+        top = arc.split("/", 1)[0]
+        if top == module or top.startswith(module + ".") or arc.startswith(f"__pycache__/{module}."):
+            raise ConflictError(f"would stand in for the module {module} that press writes", package=staged.owner,
+                                field=arc)
+
+
 def launcher_module(commands: dict[str, tuple[str, str]], dll_loader: str | None = None,
                     environment: str | None = None) -> str:
     """Source of the module that runs vendored executables as console scripts.

@@ -98,20 +98,30 @@ class EnvSetting:
     form: str = "path"
 
 
-#: Variables no package may set through press: the dynamic loaders', the
-#: shell's, Python's and conda's own.
+#: Variables no package may set through press: those that steer the dynamic
+#: loader, the C library (iconv modules, locales, tunables, malloc), the
+#: shell, Python, pip/uv and conda, TLS trust and proxies, and the programs
+#: other tools start (git, node, perl, ruby, java, editors, pagers). Only a
+#: package's own activation scripts are checked: press's policy data
+#: (``press/data/environment.json``) may set ``SSL_CERT_FILE``.
 RESERVED_VARIABLES = re.compile(
     r"^(PATH|LD_[A-Z0-9_]*|DYLD_[A-Z0-9_]*|PYTHON[A-Z0-9_]*|CONDA[A-Z0-9_]*|HOME|SHELL|IFS|ENV|BASH_ENV|"
-    r"PS[0-9]|TMPDIR|TEMP|TMP|USER|LOGNAME|PWD|OLDPWD|LANG|LANGUAGE|LC_[A-Z_]*|TZ|TERM|PATHEXT|COMSPEC|"
-    r"SYSTEMROOT|VIRTUAL_ENV|PIP_[A-Z0-9_]*|UV_[A-Z0-9_]*)\Z")
+    r"PS[0-9]|PROMPT_COMMAND|TMPDIR|TEMP|TMP|USER|LOGNAME|PWD|OLDPWD|CDPATH|LANG|LANGUAGE|LC_[A-Z_]*|TZ|TERM|"
+    r"PATHEXT|COMSPEC|SYSTEMROOT|WINDIR|VIRTUAL_ENV|PIP_[A-Z0-9_]*|UV_[A-Z0-9_]*|"
+    r"GCONV_PATH|LOCPATH|NLSPATH|GLIBC_TUNABLES|MALLOC_[A-Z0-9_]*|HOSTALIASES|RESOLV_[A-Z0-9_]*|"
+    r"SSL_[A-Z0-9_]*|[A-Z0-9_]*CA_BUNDLE|[A-Z0-9_]*CA_CERTS?|[A-Z0-9_]*CA_FILE|CURL_[A-Z0-9_]*|"
+    r"[A-Z0-9_]*_PROXY|OPENSSL_[A-Z0-9_]*|GNUTLS_[A-Z0-9_]*|NSS_[A-Z0-9_]*|KRB5[A-Z0-9_]*|"
+    r"GIT_[A-Z0-9_]*|NODE_[A-Z0-9_]*|NPM_[A-Z0-9_]*|PERL[A-Z0-9_]*|RUBY[A-Z0-9_]*|GEM_[A-Z0-9_]*|"
+    r"JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|CLASSPATH|DOTNET_[A-Z0-9_]*|"
+    r"EDITOR|VISUAL|PAGER|BROWSER|LESS[A-Z0-9_]*|SSH_[A-Z0-9_]*|GPG_[A-Z0-9_]*|GNUPGHOME|XDG_[A-Z0-9_]*)\Z")
 #: ``export NAME="${CONDA_PREFIX}/path"`` (sh; quotes and braces optional).
 _SH_EXPORT = re.compile(
     r'^[ \t]*export[ \t]+([A-Z][A-Z0-9_]{0,63})=(["\']?)\$(?:\{CONDA_PREFIX\}|CONDA_PREFIX\b)'
-    r'((?:/[A-Za-z0-9_.+@-]+)*)/?\2[ \t]*(?:;[ \t]*)?\Z')
-#: ``set "NAME=%CONDA_PREFIX%\path"`` (cmd.exe; quotes optional).
+    r'((?:/[A-Za-z0-9_.+@-]+)*)/?\2[ \t]*(?:;[ \t]*)?\Z', re.ASCII)
+#: ``set "NAME=%CONDA_PREFIX%\path"`` (cmd.exe; quotes optional; names case-insensitive, ASCII only).
 _BAT_SET = re.compile(
-    r'^[ \t]*@?set[ \t]+("?)([A-Z][A-Z0-9_]{0,63})=%CONDA_PREFIX%((?:\\[A-Za-z0-9_.+@-]+)*)\\?\1[ \t]*\Z',
-    re.I)
+    r'^[ \t]*@?set[ \t]+("?)([A-Za-z][A-Za-z0-9_]{0,63})=%CONDA_PREFIX%((?:\\[A-Za-z0-9_.+@-]+)*)\\?\1[ \t]*\Z',
+    re.ASCII | re.IGNORECASE)
 
 
 def parse_activation(text: str, package: str, field: str) -> tuple[EnvSetting, ...]:
@@ -213,9 +223,16 @@ def site_packages_prefix(path: str) -> str | None:
     return match.group(0) if match else None
 
 
+#: Longest reason an error line carries (hostile values are cut, not echoed whole).
+_MAX_REASON = 400
+
+
 def invalid(package: str, field: str, reason: str) -> InvalidInputError:
-    """The boundary's error: ``<package>: <field>: <reason>``."""
-    return InvalidInputError(reason, package=package, field=field)
+    """The boundary's error: ``<package>: <field>: <reason>``; a reason over
+    400 characters (it may quote a hostile value) is cut with ``...``."""
+    if len(reason) > _MAX_REASON:
+        reason = reason[:_MAX_REASON - 3] + "..."
+    return InvalidInputError(reason, package=package, field=field[:_MAX_REASON])
 
 
 def checked(check: Callable[[Any], T], value: Any, package: str, field: str) -> T:
@@ -673,15 +690,22 @@ def parse_recipe_tests(meta_yaml: str | None, tests_yaml: str | None, run_test: 
 #: Test requirements validation never installs: the interpreter is the
 #: target's, and ``pip`` only serves conda-build's ``pip check``.
 _NOT_INSTALLED = {"python", "python_abi", "pip"}
+#: Most test requirements of one recipe that validation considers.
+MAX_TEST_REQUIRES = 64
+#: A MatchSpec of a name and optional version and build, no channel, URL,
+#: path or bracket options: ``matplotlib``, ``pytest >=7``, ``numpy 1.26.* py312*``.
+_PLAIN_SPEC = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.\-]*)(?:[ \t]*[=<>!~][^\[\]:/\\]*|[ \t]+[^\[\]:/\\]+)?\Z", re.ASCII)
 
 
 def parse_test_requires(meta_yaml: str | None, package: str, meta_field: str = "info/recipe/meta.yaml"
                         ) -> tuple[str, ...]:
     """The recipe's test requirements (meta.yaml ``test.requires``, MatchSpec
     strings), without ``python``, ``python_abi`` and ``pip``; each checked
-    with the MatchSpec grammar. Raises
-    :class:`~press.errors.InvalidInputError` for a value that is not a list
-    of MatchSpecs."""
+    with the MatchSpec grammar. Only plain specs (name, version, build) are
+    kept, at most :data:`MAX_TEST_REQUIRES`: one naming a channel, URL or
+    path would make validation fetch from outside the conversion's channels,
+    so it is left out. Raises :class:`~press.errors.InvalidInputError` for a
+    value that is not a list of MatchSpecs."""
     if meta_yaml is None:
         return ()
     doc = load_yaml(meta_yaml, package, meta_field)
@@ -693,7 +717,9 @@ def parse_test_requires(meta_yaml: str | None, package: str, meta_field: str = "
     if not isinstance(requires, list):
         raise invalid(package, field, "not a list of MatchSpecs")
     specs = [checked(grammar.match_spec, value, package, field) for value in requires]
-    return tuple(dict.fromkeys(s for s in specs if re.split(r"[\s=<>!~\[]", s, maxsplit=1)[0] not in _NOT_INSTALLED))
+    plain = [found for found in map(_PLAIN_SPEC.match, specs) if found is not None]
+    kept = [m.group(0) for m in plain if m.group(1).lower() not in _NOT_INSTALLED]
+    return tuple(dict.fromkeys(kept))[:MAX_TEST_REQUIRES]
 
 
 def _is_module(name: str) -> bool:

@@ -8,11 +8,12 @@ rewrites text placeholders where the file's format can find its own place:
 - pkg-config files (``*.pc``): the placeholder becomes
   ``${pcfiledir}/..`` (one ``..`` per directory between the prefix and the
   file), the relocatable form pkg-config and pkgconf define;
-- POSIX shell scripts (``#!/bin/sh``, ``bash``, ``dash``, also through
-  ``/usr/bin/env``): a line after the shebang finds the prefix from the
-  script's own path (``$0``) and the placeholder becomes
-  ``${__press_prefix}``, unless an occurrence sits in single quotes or a
-  quoted here-document, where the shell would not expand it.
+- executable POSIX shell scripts (``#!/bin/sh``, ``bash``, ``dash``, also
+  through ``/usr/bin/env``): a line after the shebang finds the prefix from
+  the script's own path (``$0``) and the placeholder becomes
+  ``${__press_prefix}``, only when every occurrence sits where the shell
+  surely expands it (see :func:`_expandable`); scripts that are sourced (not
+  executable), where ``$0`` is the caller, are left alone.
 
 Everything else that holds a placeholder (binary files, other languages,
 data) is left as it is and reported; :mod:`press.environment` covers the
@@ -36,45 +37,19 @@ PKG_CONFIG = "rewritten: ${pcfiledir}"
 SHELL = "rewritten: found from $0"
 
 
-def _single_quoted(text: bytes, offsets: list[int]) -> bool:
-    """Whether a POSIX shell reads any of ``offsets`` inside single quotes,
-    where ``${...}`` is not expanded (a small lexer: quotes, backslashes,
-    comments, in which a rewrite is harmless; ``<<'X'`` here-documents count
-    as quoted)."""
-    if re.search(rb"<<-?[ \t]*(['\"]|\\)", text):
-        return True
-    wanted = set(offsets)
-    state = "plain"
-    index = 0
-    previous = b"\n"
-    while index < len(text):
-        if index in wanted and state == "single":
-            return True
-        char = text[index:index + 1]
-        if state == "plain":
-            if char == b"\\":
-                index += 2
-                previous = b"x"
-                continue
-            if char == b"'":
-                state = "single"
-            elif char == b'"':
-                state = "double"
-            elif char == b"#" and previous in (b" ", b"\t", b"\n", b";"):
-                state = "comment"
-        elif state == "single" and char == b"'":
-            state = "plain"
-        elif state == "double":
-            if char == b"\\":
-                index += 2
-                continue
-            if char == b'"':
-                state = "plain"
-        elif state == "comment" and char == b"\n":
-            state = "plain"
-        previous = char
-        index += 1
-    return False
+def _expandable(rest: bytes, token: bytes) -> bool:
+    """Whether every occurrence of ``token`` in a shell script body sits
+    where ``${...}`` is sure to expand: not on a line holding a single quote
+    or a backtick (quoting contexts a line-level check cannot follow through
+    ``$( )``), not right after a backslash, and not in a script with a here-
+    document (whose quoting rules differ). Conservative: a script that fails
+    is left as it is and reported."""
+    if b"<<" in rest:
+        return False
+    for line in rest.splitlines():
+        if token in line and (b"'" in line or b"`" in line or b"\\" + token in line):
+            return False
+    return True
 
 
 def _up(rel: str) -> str:
@@ -92,12 +67,9 @@ def rewrite_text(data: bytes, rel: str, placeholder: str) -> tuple[bytes, str] |
     if rel.endswith(".pc"):
         return data.replace(token, b"${pcfiledir}" + _up(rel).encode()), PKG_CONFIG
     first, newline, rest = data.partition(b"\n")
-    if not newline or not _SHELL.match(first) or token in first:
+    if not newline or not _SHELL.match(first) or token in first or b"\r" in first or not _expandable(rest, token):
         return None
-    offsets = [m.start() for m in re.finditer(re.escape(token), rest)]
-    if _single_quoted(rest, offsets):
-        return None
-    finder = (f'{_PREFIX_VARIABLE}="$(cd -- "$(dirname -- "$0")"{_up(rel)} && pwd -P)"'
+    finder = (f'{_PREFIX_VARIABLE}="$(CDPATH= cd -- "$(dirname -- "$0")"{_up(rel)} && pwd -P)"'
               "  # press: the conda prefix, found from this script's place\n")
     body = rest.replace(token, b"${" + _PREFIX_VARIABLE.encode() + b"}")
     return first + newline + finder.encode() + body, SHELL
@@ -115,7 +87,10 @@ def rewrite_placeholders(layout: Layout, stage: Root) -> dict[str, str]:
         data = staged.root.read_bytes(staged.rel, limit("text_size") + 1)
         if len(data) > limit("text_size"):
             continue  # too large to be a script or pkg-config file: left and reported
-        result = rewrite_text(data, arc[len(prefix):], staged.placeholder)
+        rel = arc[len(prefix):]
+        if not rel.endswith(".pc") and not staged.mode & 0o100:
+            continue  # a script that is not executable is sourced, where $0 is not its own path
+        result = rewrite_text(data, rel, staged.placeholder)
         if result is None:
             continue
         stage.write_bytes(arc, result[0], staged.mode, replace=True)

@@ -99,7 +99,9 @@ def build_sbom(name: str, version: str, artifacts: list[Artifact], files: dict[s
             hashes=[HashType(alg=HashAlgorithm.SHA_256, content=artifact.sha256)],
             licenses=[licenses.make_from_string(license_text)] if license_text else None,
             scope=ComponentScope.REQUIRED if shipped else ComponentScope.EXCLUDED,
-            evidence=ComponentEvidence(occurrences=[Occurrence(location=p) for p in shipped]) if shipped else None,
+            # Occurrences get fixed bom-refs: without one the library sorts them by a random reference.
+            evidence=ComponentEvidence(occurrences=[Occurrence(bom_ref=f"file:{p}", location=p) for p in shipped])
+            if shipped else None,
             properties=[Property(name="press:conda-file", value=artifact.source.name)],
         )
         components.append(component)

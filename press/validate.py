@@ -282,8 +282,9 @@ def validate_wheels(wheels: list[WheelReport], options, provide: Provider | None
 
 
 #: Where test requirements come from: conda MatchSpecs -> (wheel paths made
-#: from what the channels have, conda names they do not have).
-Provider = Callable[[list[str]], tuple[list[str], list[str]]]
+#: from what the channels have, conda names they do not have, and for each of
+#: those the names its module may go by: the conda name and its PyPI name).
+Provider = Callable[[list[str]], tuple[list[str], list[str], list[str]]]
 
 
 def _import(python: Path, name: str, cwd: Path, env: dict) -> str | None:
@@ -292,11 +293,26 @@ def _import(python: Path, name: str, cwd: Path, env: dict) -> str | None:
     return None if run.returncode == 0 else run.stderr.strip()
 
 
-def _missing_module(error: str, own: set[str]) -> bool:
+def _key(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _missing_module(error: str, own: set[str], missing: list[str]) -> bool:
     """Whether an import failed for want of a module that is not the wheel's
-    own (``own``: its top-level names), i.e. one a test requirement provides."""
+    own (``own``: its top-level names) and that one of the ``missing`` test
+    requirements (conda or PyPI names) would provide: the module's name is
+    the requirement's, up to case and ``-_.``, or the requirement's without a
+    ``-base``/``python-``/``py`` affix (``matplotlib-base`` provides
+    ``matplotlib``)."""
     found = re.findall(r"(?:ModuleNotFoundError|ImportError): No module named '([A-Za-z0-9_.]+)'", error)
-    return bool(found) and found[-1].split(".")[0] not in own
+    if not found or found[-1].split(".")[0] in own:
+        return False
+    module = _key(found[-1].split(".")[0])
+    for name in map(_key, missing):
+        if module in (name, name.removesuffix("_base"), name.removeprefix("python_"), name.removesuffix("_python"),
+                      name.removeprefix("py")):
+            return True
+    return False
 
 
 def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict, provide: Provider | None
@@ -313,7 +329,7 @@ def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict, provid
     skipped: list[str] = []
     if not failures or not wheel.test_requires or provide is None:
         return failures, skipped
-    paths, missing = provide(list(wheel.test_requires))
+    paths, missing, aliases = provide(list(wheel.test_requires))
     if paths:
         links = sorted({str(Path(p).parent) for p in paths + [wheel.path]})
         subprocess.run([_uv(), "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache",
@@ -325,7 +341,7 @@ def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict, provid
         error = _import(python, name, cwd, env)
         if error is None:
             del failures[name]
-        elif missing and _missing_module(error, own):
+        elif missing and _missing_module(error, own, missing + aliases):
             skipped.append(f"{name} (needs {', '.join(missing)})")
             del failures[name]
         else:

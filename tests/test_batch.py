@@ -73,6 +73,8 @@ def test_http_channel_to_index_pip_and_uv_install(tmp_path, py312):
     assert {r["reason"] for r in second["results"]} == {"up to date"}
     index = json.loads((out / "simple" / "libmambapy" / "index.json").read_text())
     assert index["meta"]["api-version"] == "1.1" and index["files"][0]["hashes"]["sha256"]
+    conda = {s["name"]: s for s in index["files"][0]["press"]["conda-sources"]}  # PEP 691 extra keys
+    assert len(conda) == 30 and conda["libmambapy"]["files"] > 0 and len(conda["libcurl"]["sha256"]) == 64
     page = (out / "simple" / "libmambapy" / "index.html").read_text()
     assert "data-requires-python=" in page and "&gt;=3.12" in page and "data-core-metadata=\"sha256=" in page
     # pip, isolated from this machine's configuration: no other index

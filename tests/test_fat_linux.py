@@ -4,8 +4,10 @@ libraries."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,25 @@ def test_libmambapy_and_zstandard_fat(tmp_path, cache_dir, py312):
     for lib in ("libmamba-", "libsolv-", "libcurl-", "libssl-", "libcrypto-", "libkrb5-", "libstdc++-"):
         assert lib in vendored
     assert all(w["validation"]["status"] == "passed" for w in report.values())
+    # PEP 770 SBOM: all 30 conda artifacts of the closure, sha256 as the channel has them; those
+    # none of whose files ship (pruned ncurses, metapackage aliases) are listed with scope "excluded".
+    sources = report["libmambapy"]["conda_sources"]
+    assert len(sources) == len(report["libmambapy"]["conda_packages"]) == 30
+    for source in sources:
+        (archive,) = CONDA_FORGE.glob(f"*/{source['name']}-{source['version']}-{source['build']}.*")
+        assert source["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert {s["name"] for s in sources if s["files"] == 0} >= {"ncurses", "libstdcxx-ng"}
+    with zipfile.ZipFile(report["libmambapy"]["path"]) as wheel:
+        document = wheel.read("libmambapy-1.5.12.dist-info/sboms/press.cdx.json").decode()
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(document) is None
+    doc = json.loads(document)
+    scopes = {c["name"]: c["scope"] for c in doc["components"]}
+    assert scopes["ncurses"] == "excluded" and scopes["libcurl"] == "required"
+    curl = next(c for c in doc["components"] if c["name"] == "libcurl")
+    assert any(o["location"].startswith("libmambapy.libs/lib/libcurl-") for o in curl["evidence"]["occurrences"])
     python = make_venv(py312, tmp_path / "venv")
     uv_install(python, "--find-links", str(out), "libmambapy", "zstandard")
     version = run_in(python, "import libmambapy, libmambapy._version as v; libmambapy.Context(); print(v.__version__)", tmp_path)

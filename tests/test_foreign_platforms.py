@@ -85,7 +85,10 @@ def test_macos_edits_are_signed_and_resolve(tmp_path, cache_dir):
     wheel = _convert("conda-forge", "osx-arm64", "3.10", "cffi", tmp_path / "out", cache_dir)
     assert wheel["tags"] == "cp310-cp310-macosx_11_0_arm64"
     again = _convert("conda-forge", "osx-arm64", "3.10", "cffi", tmp_path / "again", cache_dir)
-    assert Path(again["path"]).read_bytes() == Path(wheel["path"]).read_bytes()  # signing is reproducible
+    assert Path(again["path"]).read_bytes() == Path(wheel["path"]).read_bytes()  # signing (and the SBOM) reproducible
+    sources = {s["name"]: s for s in wheel["conda_sources"]}
+    assert sources["cffi"]["subdir"] == "osx-arm64" and sources["cffi"]["channel"] == "conda-forge"
+    assert sources["libffi"]["files"] >= 1 and sources["libffi"]["purl"].startswith("pkg:conda/libffi@3.4.2?")
     (library,) = wheel["vendored_libraries"]
     assert re.fullmatch(r"cffi\.libs/lib/libffi-[0-9a-f]{8}\.8\.dylib", library)
     root = tmp_path / "tree"

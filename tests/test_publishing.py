@@ -6,8 +6,10 @@ kept, licences per vendored package, thin wheels on their closure's runtime."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -433,3 +435,34 @@ def test_json_failure_is_one_document_and_help_lists_the_commands(tmp_path, cach
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert "press channel CHANNEL" in helped.stdout and "press name-mapping" in helped.stdout
     assert (ROOT / "press" / "py.typed").is_file()
+
+
+def test_every_thin_wheel_names_its_conda_artifact_in_a_valid_sbom(thin_report):
+    """PEP 770: each wheel carries dist-info/sboms/press.cdx.json, a CycloneDX
+    document whose components are the conda artifacts it was made from (purl,
+    sha256 of the archive) with the wheel's distribution as main component."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    validator = JsonStrictValidator(SchemaVersion.V1_6)
+    for wheel in thin_report["wheels"]:
+        artifact = CONDA_FORGE / next(sub for sub in ("linux-64", "noarch")
+                                      if (CONDA_FORGE / sub / wheel["conda_packages"][0]).is_file())
+        artifact = artifact / wheel["conda_packages"][0]
+        (source,) = wheel["conda_sources"]
+        assert source["sha256"] == hashlib.sha256(artifact.read_bytes()).hexdigest()
+        assert source["purl"].startswith(f"pkg:conda/{source['name']}@{source['version']}?build={source['build']}&")
+        assert "channel=conda-forge" in source["purl"]
+        with zipfile.ZipFile(wheel["path"]) as archive:
+            members = archive.namelist()
+            (name,) = [n for n in members if n.endswith(".dist-info/sboms/press.cdx.json")]
+            document = archive.read(name).decode()
+            record = archive.read(name.replace("sboms/press.cdx.json", "RECORD")).decode()
+        assert f"{name}," in record
+        payload = [n for n in members if ".dist-info/" not in n.split("/")[0] + "/"
+                   and not re.fullmatch(r"_press_\w+\.py|[\w.-]+-press-dlls\.pth", n)]
+        assert source["files"] == len(payload)  # every file of the wheel is an occurrence of its artifact
+        doc = json.loads(document)
+        assert doc["metadata"]["component"]["purl"] == f"pkg:pypi/{canonicalize_name(wheel['name'])}@{wheel['version']}"
+        if wheel is thin_report["wheels"][0] or wheel["vendored_libraries"]:
+            assert validator.validate_str(document) is None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,24 +71,41 @@ def staged_copy(staged: StagedFile, stage: Root, arc: str) -> Path:
     return stage.host_path(arc)
 
 
-def _insert_import(source: bytes, statement: str) -> bytes:
+#: Line ends as Python's tokenizer counts them (not form feeds and the other
+#: separators ``str.splitlines`` also splits at).
+_LINE_END = re.compile(r"(?<=\r\n)|(?<=\r)(?!\n)|(?<=\n)")
+
+
+def _insert_import(source: bytes, statement: str) -> bytes | None:
     """``source`` with ``statement`` inserted after the docstring and
-    ``from __future__`` imports (which must stay first)."""
-    text = source.decode("utf-8", "surrogateescape")
-    lines = text.splitlines(keepends=True)
-    after = 0
+    ``from __future__`` imports (which must stay first), in the file's own
+    encoding (PEP 263 cookie). None when the file does not decode or parse:
+    it could not be imported either, and is left as it is."""
     try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        text = source.decode(encoding)
         tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        tree = None
-    if tree is not None:
-        for index, node in enumerate(tree.body):
-            is_doc = index == 0 and isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant)
-            if is_doc or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
-                after = node.end_lineno or after
-            else:
-                break
-    return "".join(lines[:after] + [statement + "\n"] + lines[after:]).encode("utf-8", "surrogateescape")
+    except (SyntaxError, ValueError, LookupError, RecursionError, MemoryError):
+        return None
+    lines = [line for line in _LINE_END.split(text) if line]
+    after = 0
+    for index, node in enumerate(tree.body):
+        is_doc = index == 0 and isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant)
+        if is_doc or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+            after = node.end_lineno or after
+        else:
+            break
+    if after == 0:  # keep a shebang and encoding cookie on the first two lines
+        while after < min(2, len(lines)) and lines[after].lstrip().startswith("#"):
+            after += 1
+    head = "".join(lines[:after])
+    if head and not head.endswith(("\n", "\r")):
+        head += "\n"
+    new = head + statement + "\n" + "".join(lines[after:])
+    try:
+        return new.encode(encoding)
+    except UnicodeEncodeError:
+        return None
 
 
 def import_in_packages(layout: Layout, stage: Root, statement: str, users: list[str]) -> list[str]:
@@ -107,6 +127,9 @@ def import_in_packages(layout: Layout, stage: Root, statement: str, users: list[
         if len(source) > limit("metadata_size"):
             raise exceeded("metadata_size", package=staged.owner, field=init)
         if statement.encode() not in source:
-            stage.write_bytes(init, _insert_import(source, statement), replace=True)
+            inserted = _insert_import(source, statement)
+            if inserted is None:
+                continue  # undecodable or unparsable: Python cannot import it either
+            stage.write_bytes(init, inserted, replace=True)
         edited.append(init)
     return edited

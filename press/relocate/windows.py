@@ -26,7 +26,7 @@ import posixpath
 
 from ..contained import Root
 from ..errors import RelocationError
-from ..layout import Layout, StagedFile
+from ..layout import Layout, StagedFile, reserve_module
 from ..tags import CPYTHON_SHIPPED_DLLS, WINDOWS_TAGS, is_msvc_runtime, windows_system_dll
 from .common import Relocation, content_hash, hashed_name, import_in_packages, rename_arc, staged_copy
 from .pe import PEInfo, patch_pe
@@ -176,10 +176,10 @@ def _add_loader(
     result: Relocation,
 ) -> None:
     module = f"_press_dlls_{dist}"
-    for name in (f"{module}.py", f"{dist}-press-dlls.pth"):
-        if name in layout.files:
-            raise RelocationError("the package ships a file of the name press gives the DLL loader it writes",
-                                  package=layout.files[name].owner, field=name)
+    reserve_module(layout, module)
+    if f"{dist}-press-dlls.pth" in layout.files:
+        raise RelocationError("the package ships a file of the name press gives the DLL loader it writes",
+                              package=layout.files[f"{dist}-press-dlls.pth"].owner, field=f"{dist}-press-dlls.pth")
     stage.write_bytes(f"{module}.py", loader_source(dll_dirs, dependencies).encode("utf-8"))
     layout.files[f"{module}.py"] = StagedFile(stage, f"{module}.py", 0o644, "press")
     statement = f"import {module}  # added by press: registers the vendored DLL directories"
