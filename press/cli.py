@@ -1,5 +1,6 @@
-"""The ``press`` command: a thin click layer over :func:`press.convert`, and
-``press channel``, over :func:`press.batch.convert_channel`."""
+"""The ``press`` command: a thin click layer over :func:`press.convert`;
+``press channel``, over :func:`press.batch.convert_channel`; ``press show``,
+over :mod:`press.show`; ``press name-mapping``, over :mod:`press.names`."""
 
 from __future__ import annotations
 
@@ -104,6 +105,8 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
     \b
     Other commands:
       press channel CHANNEL -w DIR   a whole channel into a wheelhouse with a PEP 503/691 index
+      press show WHEEL|SPEC|FILE     a wheel's tags and why, libraries, metadata and conda sources,
+                                     or what press would write for conda input
       press name-mapping [NAME...]   show or --refresh the conda -> PyPI name mapping
     (each has its own --help)."""
     options = ConvertOptions(
@@ -221,6 +224,43 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("targets", nargs=-1, required=True, metavar="WHEEL_OR_SPEC_OR_ARTIFACT...")
+@click.option("-c", "--channel", "channels", multiple=True, metavar="CHANNEL",
+              help=f"For specs: channel name, URL or directory (repeatable) [default: {DEFAULT_CHANNEL}].")
+@click.option("--subdir", default=native_subdir, show_default="this machine's", help="Target conda subdir.")
+@click.option("--python", "python", metavar="X.Y", callback=_python_version,
+              help="Target interpreter version [default: the one running press].")
+@click.option("--fatten/--thin", default=False, help="Show the fat wheel press would write [default: thin].")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Download and index cache.")
+@click.option("--repodata-patch", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Patch instructions for a local directory channel (see press -h).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def show_main(targets, channels, subdir, python, fatten, cache_dir, repodata_patch, as_json) -> None:
+    """Show a wheel (tags and why they hold, where each library resolves,
+    METADATA, the conda artifacts it came from), or the wheels press would
+    write for conda specs or artifact files (nothing is written; input press
+    refuses is shown as the refusal)."""
+    import json
+
+    from .show import show_conda, show_wheel
+
+    wheels = [t for t in targets if t.endswith(".whl")]
+    conda = [t for t in targets if t not in wheels]
+    try:
+        views = [show_wheel(Path(t)) for t in wheels]
+        if conda:
+            options = ConvertOptions(channels=list(channels) or [DEFAULT_CHANNEL], subdir=subdir, python=python,
+                                     fatten=fatten, cache_dir=cache_dir, repodata_patch=repodata_patch)
+            views += show_conda(conda, options)
+    except PressError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        click.echo(json.dumps({"ok": True, "wheels": [v.to_dict() for v in views]}, indent=2, sort_keys=True))
+    else:
+        click.echo("\n\n".join("\n".join(v.lines()) for v in views))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--refresh", is_flag=True, help="Download the current mapping into the cache (used from then on).")
 @click.option("--url", default=None, metavar="URL", help="Where to download it from [default: parselmouth's].")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Cache to keep it in.")
@@ -260,6 +300,8 @@ def entry() -> None:
     try:
         if len(sys.argv) > 1 and sys.argv[1] == "channel":
             channel_main(args=sys.argv[2:], prog_name="press channel")
+        elif len(sys.argv) > 1 and sys.argv[1] == "show":
+            show_main(args=sys.argv[2:], prog_name="press show")
         elif len(sys.argv) > 1 and sys.argv[1] == "name-mapping":
             name_mapping_main(args=sys.argv[2:], prog_name="press name-mapping")
         else:

@@ -1,0 +1,67 @@
+"""press show: a wheel's tags and why they hold, its libraries, METADATA and
+conda sources; what press would write for a spec or an artifact file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from conftest import CHANNELS, CONDA_FORGE, run_press
+
+CF = ["-c", str(CONDA_FORGE), "--subdir", "linux-64", "--python", "3.12"]
+
+
+def _show(*args, cache, check=True, cwd=None):
+    return run_press("show", *args, cache=cache, check=check, cwd=cwd)
+
+
+def test_show_spec_writes_nothing_and_gives_tag_reasons(tmp_path, cache_dir):
+    result = _show(*CF, "--fatten", "--json", "cffi", cache=cache_dir, cwd=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    views = {v["name"]: v for v in json.loads(result.stdout)["wheels"]}
+    cffi = views["cffi"]
+    assert cffi["tags"] == ["cp312-cp312-manylinux_2_17_x86_64"] and cffi["made_by_press"]
+    assert cffi["platform_tag"]["ok"] and any(r.startswith("set by _cffi_backend") and "GLIBC_2." in r
+                                              for r in cffi["platform_tag"]["reasons"])
+    assert cffi["python_tag"]["reasons"] == ["_cffi_backend.cpython-312-x86_64-linux-gnu.so is built for cp312"]
+    (libffi,) = [lib for lib in cffi["vendored_libraries"] if "libffi" in lib]
+    assert cffi["vendored_from"][libffi] == "libffi 3.4.2"
+    assert cffi["dependencies"]["_cffi_backend.cpython-312-x86_64-linux-gnu.so"]["libc.so.6"] == "system"
+    assert cffi["requires_dist"] == ["pycparser"] and "pycparser" in views
+
+
+def test_show_artifact_file_and_wheel_human(tmp_path, cache_dir):
+    (artifact,) = (CONDA_FORGE / "linux-64").glob("zstd-*.conda")
+    human = _show("--subdir", "linux-64", "--python", "3.12", str(artifact), cache=cache_dir).stdout
+    assert "conda-forge-zstd" in human and "the binaries allow manylinux_2_12_x86_64" in human
+    assert "set by conda_forge_zstd.libs/" in human and "conda artifacts (SBOM):" in human
+    out = tmp_path / "out"
+    made = run_press(*CF, "--fatten", "--no-validate", "-w", str(out), "-q", "--json", "cffi", cache=cache_dir,
+                     check=True)
+    wheel = Path(json.loads(made.stdout)["wheels"][0]["path"])
+    human = _show(str(wheel), cache=cache_dir).stdout
+    assert "cffi.libs/lib/libffi-" in human and "<- libffi 3.4.2" in human and "made by press" in human
+    assert "libffi 3.4.2 h7f98852_5 [conda-forge/linux-64]" in human
+    # A wheel whose name claims an older glibc than its binaries need is contradicted.
+    liar = tmp_path / wheel.name.replace("manylinux_2_17", "manylinux_2_5")
+    shutil.copy(wheel, liar)
+    view = json.loads(_show("--json", str(liar), cache=cache_dir).stdout)["wheels"][0]
+    assert not view["platform_tag"]["ok"]
+    assert any("manylinux_2_5_x86_64 claims glibc 2.5, the binaries need 2.17" in r for r in view["platform_tag"]["reasons"])
+
+
+def test_show_foreign_wheel_and_refusals(tmp_path, cache_dir, fixture_packages):
+    view = json.loads(_show("-c", str(CHANNELS / "conda-forge"), "--subdir", "osx-arm64", "--python", "3.10",
+                            "--fatten", "--json", "cffi", cache=cache_dir).stdout)["wheels"][0]
+    assert view["tags"] == ["cp310-cp310-macosx_11_0_arm64"] and view["platform_tag"]["ok"]
+    assert view["platform_tag"]["reasons"][0].startswith("highest minimum macOS version among the binaries: 11.")
+    refused = _show("--json", str(fixture_packages["badenv.conda"]), cache=cache_dir, check=False)
+    assert refused.returncode == 1 and json.loads(refused.stdout)["ok"] is False
+    assert "LD_PRELOAD" in json.loads(refused.stdout)["error"]["message"]
+    missing = _show(str(tmp_path / "nope-1.0-py3-none-any.whl"), cache=cache_dir, check=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("press: error:") and "no such wheel file" in missing.stderr
+    helped = run_press("--help", cache=cache_dir, check=True).stdout
+    assert "press show" in helped and "press channel" in helped
+    assert not os.path.exists(tmp_path / "wheelhouse")
