@@ -46,7 +46,8 @@ class BatchOptions:
 
     ``channel``: a channel name, URL or directory; ``subdir``: the target
     subdir (``noarch`` is always included); ``names``: fnmatch globs on
-    package names (default all); ``pythons``: ``X.Y`` versions to convert
+    package names (default all); ``pythons``: ``X.Y`` versions (or ``all``:
+    every version a selected record is built for) to convert
     for (records pinned to another Python are skipped; default: the running
     interpreter's); ``latest``: only the newest version/build per name and
     Python; ``fatten``/``bundle_python_deps``/``prefer``: as in
@@ -234,7 +235,7 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
         found = asyncio.run(records())
     except Exception as exc:
         raise ChannelError(f"cannot read channel {options.channel}: {exc}") from exc
-    pythons = options.pythons or [_running_python()]
+    pythons = [p for p in options.pythons if p != "all"] or [_running_python()]
     skipped: list[JobResult] = []
     from urllib.parse import unquote, urlparse
 
@@ -244,6 +245,17 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
 
         for file_name, reason in sorted(local_index_errors(index_root).items()):
             skipped.append(JobResult(file_name, "failed", reason))
+    if "all" in options.pythons:  # every Python some selected record pins, newest first
+        pins = set()
+        for record in found:
+            if not options.names or any(fnmatch.fnmatchcase(record.name.normalized, g) for g in options.names):
+                try:
+                    pin = _python_pin(parse_record_depends(record.depends, str(record.file_name)))
+                except PressError:
+                    continue
+                if pin is not None:
+                    pins.add(pin)
+        pythons = sorted(pins, key=lambda v: tuple(map(int, v.split("."))), reverse=True) or pythons
     candidates: dict[tuple[str, str | None], list] = {}
     for record in sorted(found, key=lambda r: r.file_name):
         name = record.name.normalized

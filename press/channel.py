@@ -347,7 +347,57 @@ def solve(
             raise SpecError(f"no package matching {missing[0] if missing else specs[0]!r} in {', '.join(channels)} "
                             f"for {subdir}{unread}", package=(missing or specs)[0]) from exc
         if "GatewayError" in type(exc).__name__ or "could not find" in text:
-            raise ChannelError(f"cannot read channel: {text}") from exc
+            raise unreachable(channels, exc) from exc
         raise SolveError(f"cannot solve for {subdir} (python {python or 'none'}): {text}{unread}",
                          package=" ".join(specs)) from exc
     return list(records)
+
+
+def unreachable(channels: list[str], exc: BaseException) -> ChannelError:
+    """The error for channels whose repodata cannot be read: the innermost
+    cause (``dns error``, ``404``...) and how to point press at a mirror."""
+    causes = [c.strip() for c in str(exc).replace("\\n", "\n").split("Caused by:") if c.strip()]
+    cause = " ".join(causes[-1].split())[:300] if causes else type(exc).__name__
+    return ChannelError(f"cannot read channel {', '.join(channels)} ({cause}); if it cannot be reached from here, "
+                        "point press at a mirror: -c DIR (a directory of conda packages, indexed by press) or "
+                        "-c URL (a channel mirror)")
+
+
+def python_versions(specs: list[str], channels: list[str], subdir: str, cache_dir: Path,
+                    patches: dict | None = None) -> list[str]:
+    """The Python versions (``X.Y``, newest first) the channels have builds
+    of ``specs`` for: from each matching record's ``python_abi``/``python``
+    pin in ``subdir`` (noarch builds pin none and add nothing). Raises
+    :class:`ChannelError` when the channels cannot be read and
+    :class:`SpecError` for a spec that does not parse."""
+    from rattler import MatchSpec
+
+    from .tags import python_version_of
+
+    parsed = []
+    for spec in specs:
+        try:
+            parsed.append(MatchSpec(spec))
+        except Exception as exc:
+            raise SpecError(f"not a valid MatchSpec: {exc}", package=spec) from exc
+    sources = [channel_source(c, cache_dir, subdir, patches, []) for c in channels]
+    gateway = make_gateway(cache_dir)
+
+    async def run() -> list:
+        result = await gateway.query(sources, list(dict.fromkeys([subdir, "noarch"])), specs=parsed, recursive=False)
+        return [r for per_channel in result for r in per_channel]
+
+    try:
+        records = asyncio.run(run())
+    except Exception as exc:
+        raise unreachable(channels, exc) from exc
+    found = set()
+    for record in records:
+        if any(spec.matches(record) for spec in parsed):
+            try:
+                pin = python_version_of([str(d) for d in record.depends])
+            except Exception:  # a record whose depends do not parse pins nothing here; solving refuses it
+                pin = None
+            if pin is not None:
+                found.add(pin)
+    return [f"{major}.{minor}" for major, minor in sorted(found, reverse=True)]

@@ -14,16 +14,19 @@ import click
 
 from . import __version__
 from .channel import CHANNEL_PRIORITIES, DEFAULT_CHANNEL, native_subdir
-from .convert import ConvertOptions, convert
+from .convert import ConvertOptions, convert_pythons
 from .errors import PressError
 
 
 def _python_version(ctx, param, value):
-    """``--python`` values: ``X.Y`` only."""
+    """``--python`` values: ``X.Y``, or ``all`` where the option is repeatable."""
     values = value if isinstance(value, tuple) else (value,)
     for item in values:
+        if item == "all" and isinstance(value, tuple):
+            continue
         if item is not None and not re.fullmatch(r"[23]\.\d{1,2}", item):
-            raise click.BadParameter(f"{item!r} is not a Python version X.Y (e.g. 3.12)")
+            hint = " or 'all'" if isinstance(value, tuple) else ""
+            raise click.BadParameter(f"{item!r} is not a Python version X.Y (e.g. 3.12){hint}")
     return value
 
 
@@ -77,8 +80,9 @@ def _naming_options(function):
 @click.option("-c", "--channel", "channels", multiple=True, metavar="CHANNEL",
               help=f"Channel name, URL or local directory; repeatable, highest priority first [default: {DEFAULT_CHANNEL}].")
 @click.option("--subdir", default=native_subdir, show_default="this machine's", help="Target conda subdir, e.g. linux-64.")
-@click.option("--python", "python", metavar="X.Y", callback=_python_version,
-              help="Target interpreter version [default: the one running press].")
+@click.option("--python", "pythons", multiple=True, metavar="X.Y|all", callback=_python_version,
+              help="Target interpreter version, repeatable; 'all': every version the channel has builds of the "
+                   "specs for, newest first [default: the one running press].")
 @click.option("--fatten/--thin", default=False, help="Vendor the non-Python closure into one wheel per spec [default: thin].")
 @click.option("--bundle-python-deps", is_flag=True, help="With --fatten, merge Python dependencies into the wheel too.")
 @click.option("-w", "--wheel-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("wheelhouse"),
@@ -97,7 +101,7 @@ def _naming_options(function):
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.version_option(__version__, prog_name="press")
-def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_dir, cache_dir, validate,
+def main(targets, channels, subdir, pythons, fatten, bundle_python_deps, wheel_dir, cache_dir, validate,
          python_exe, repodata_patch, prefer, include_dev, exclude, channel_priority, plat, name_mapping,
          native_prefix, as_json, quiet) -> None:
     """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels.
@@ -112,7 +116,7 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
     options = ConvertOptions(
         channels=list(channels) or [DEFAULT_CHANNEL],
         subdir=subdir,
-        python=python,
+        python=None,
         fatten=fatten,
         bundle_python_deps=bundle_python_deps,
         wheel_dir=wheel_dir,
@@ -130,7 +134,7 @@ def main(targets, channels, subdir, python, fatten, bundle_python_deps, wheel_di
     )
     progress = (lambda message: None) if quiet else (lambda message: click.echo(f"press: {message}", err=True))
     try:
-        report = convert(list(targets), options, progress=progress)
+        report = convert_pythons(list(targets), options, list(pythons), progress=progress)
     except PressError as exc:
         _fail(exc, as_json)
     if as_json:
@@ -178,8 +182,9 @@ def _duration(seconds: float | None) -> str:
 @click.option("-w", "--wheel-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Wheelhouse to write: wheels plus a PEP 503/691 index in WHEEL_DIR/simple.")
 @click.option("-n", "--name", "names", multiple=True, metavar="GLOB", help="Only packages whose name matches GLOB (repeatable).")
-@click.option("--python", "pythons", multiple=True, metavar="X.Y", callback=_python_version,
-              help="Convert for this Python (repeatable) [default: the one running press].")
+@click.option("--python", "pythons", multiple=True, metavar="X.Y|all", callback=_python_version,
+              help="Convert for this Python (repeatable); 'all': every Python the channel has builds for "
+                   "[default: the one running press].")
 @click.option("--latest", is_flag=True, help="Only the newest version/build of each name (per Python).")
 @click.option("--fatten/--thin", default=False, help="Vendor each package's non-Python closure [default: thin].")
 @click.option("--bundle-python-deps", is_flag=True, help="With --fatten, merge Python dependencies too.")

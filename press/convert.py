@@ -21,9 +21,9 @@ from packaging.utils import canonicalize_name
 
 from . import __version__
 from .artifact import Artifact, is_artifact_path, open_artifact
-from .channel import DEFAULT_CHANNEL, load_repodata_patch, native_subdir, solve
+from .channel import DEFAULT_CHANNEL, load_repodata_patch, native_subdir, python_versions, solve
 from .contained import Root
-from .errors import PressError
+from .errors import PressError, SolveError, SpecError
 from .package import UpstreamMetadata, parse_record_depends
 from .limits import limit
 from .sbom import SBOM_NAME, build_sbom, read_sources
@@ -264,7 +264,10 @@ def convert(
                 closure[artifact.name] = artifact
             jobs.append((artifact, closure))
         if specs:
-            closure = session.closure(specs)
+            try:
+                closure = session.closure(specs)
+            except (SpecError, SolveError) as exc:
+                raise _python_hint(exc, specs, options, session) from exc
             names = [spec_name(s) for s in specs]
             if options.fatten:
                 jobs += [(closure[n], closure) for n in names]
@@ -273,6 +276,70 @@ def convert(
         _build_all(jobs, options, session, report)
     finally:
         session.tmp.cleanup()
+    return report
+
+
+def _python_hint(exc: PressError, specs: list[str], options: ConvertOptions, session: _Session) -> PressError:
+    """A solve error, made helpful when the specs have builds for other
+    Pythons than the target: which ones the channels have, and the flag to
+    ask for them (cibuildwheel's users expect every Python to be an option)."""
+    try:
+        versions = python_versions(specs, options.channels, options.subdir, session.cache_dir, session.patches)
+    except PressError:
+        return exc
+    if not versions or options.python in versions:
+        return exc
+    return SolveError(f"no build of {' '.join(specs)} for Python {options.python} in {', '.join(options.channels)} "
+                      f"({options.subdir}); the channel has builds for Python {', '.join(versions)}: use "
+                      f"--python {versions[0]} (repeatable) or --python all", package=" ".join(specs))
+
+
+def convert_pythons(
+    targets: list[str],
+    options: ConvertOptions | None = None,
+    pythons: list[str] | tuple[str, ...] = (),
+    progress: Progress | None = None,
+) -> ConversionReport:
+    """:func:`convert` once per Python version, into one wheel directory.
+
+    ``pythons``: ``X.Y`` versions, or ``["all"]`` for every version the
+    channels have builds of the spec targets for (newest first; the running
+    interpreter's when none pins one). With several versions, each spec is
+    converted for the versions it has builds for (a noarch spec for each),
+    as cibuildwheel builds every CPython. Returns one report with the wheels
+    of every run. Raises what :func:`convert` raises, and
+    :class:`~press.errors.SpecError` when no spec has a build for a
+    requested version.
+    """
+    options = options or ConvertOptions()
+    progress = progress or (lambda message: None)
+    specs = [t for t in targets if not is_artifact_path(t)]
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    cache = Path(options.cache_dir or default_cache_dir())
+    patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
+    versions = list(dict.fromkeys(pythons))
+    per_spec: dict[str, list[str]] = {}
+    if "all" in versions or len(versions) > 1:
+        for spec in specs:
+            per_spec[spec] = python_versions([spec], options.channels, options.subdir, cache, patches)
+    if "all" in versions:
+        found = sorted({v for vs in per_spec.values() for v in vs}, key=lambda v: tuple(map(int, v.split("."))),
+                       reverse=True)
+        versions = found or [options.python or running]
+        progress(f"Python versions with builds of {' '.join(specs) or 'the targets'}: {', '.join(versions)}")
+    if len(versions) <= 1:
+        python = versions[0] if versions else options.python
+        return convert(targets, dataclasses.replace(options, python=python), progress)
+    report = ConversionReport()
+    for version in versions:
+        chosen = [t for t in targets if t not in per_spec or not per_spec[t] or version in per_spec[t]]
+        if not any(t in per_spec for t in chosen) and specs and not [t for t in targets if t not in specs]:
+            raise SpecError(f"no build of {' '.join(specs)} for Python {version} in {', '.join(options.channels)} "
+                            f"({options.subdir})", package=" ".join(specs))
+        progress(f"converting for Python {version}")
+        part = convert(chosen, dataclasses.replace(options, python=version), progress)
+        report.wheels += part.wheels
+        report.skipped += [s for s in part.skipped if s not in report.skipped]
     return report
 
 

@@ -5,6 +5,8 @@ archives that cannot be read named in the error of every mode."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import shutil
 from pathlib import Path
 
@@ -76,3 +78,43 @@ def test_unreadable_archive_is_named_in_single_and_fat_mode(tmp_path, cache_dir)
         assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
         assert "pycparser-2.22-pyh29332c3_1.conda" in result.stderr and "left out of the index" in result.stderr
     assert not Path(tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.whl"))
+
+
+def test_python_all_converts_each_spec_for_the_pythons_it_has_builds_for(tmp_path, cache_dir):
+    """--python all (cibuildwheel builds every CPython): osx-arm64 has cffi for
+    3.10 and pyyaml for 3.12 only; each gets wheels for its own."""
+    result = run_press("-c", str(CONDA_FORGE), "--subdir", "osx-arm64", "--python", "all", "--fatten",
+                       "--no-validate", "-w", str(tmp_path / "out"), "--json", "cffi", "pyyaml", cache=cache_dir,
+                       check=True)
+    tags = {w["name"].lower(): w["tags"] for w in json.loads(result.stdout)["wheels"]}
+    assert tags["cffi"] == "cp310-cp310-macosx_11_0_arm64" and tags["pyyaml"] == "cp312-cp312-macosx_11_0_arm64"
+    assert "Python versions with builds of cffi pyyaml: 3.12, 3.10" in result.stderr
+
+
+def test_no_build_for_the_python_names_the_ones_the_channel_has(tmp_path, cache_dir):
+    result = run_press("-c", str(CONDA_FORGE), "--subdir", "osx-arm64", "--python", "3.12", "-w", str(tmp_path / "o"),
+                       "cffi", cache=cache_dir)
+    assert result.returncode == 1 and result.stderr.count("press: error:") == 1
+    assert "no build of cffi for Python 3.12" in result.stderr
+    assert "the channel has builds for Python 3.10: use --python 3.10 (repeatable) or --python all" in result.stderr
+    for command in ([], ["channel", str(CONDA_FORGE)]):
+        bad = run_press(*command, "--python", "banana", "-w", str(tmp_path / "o"), "cffi", cache=cache_dir) \
+            if not command else subprocess.run([sys.executable, "-m", "press", *command, "--python", "banana",
+                                                "-w", str(tmp_path / "o")], capture_output=True, text=True)
+        assert bad.returncode == 2 and "'banana' is not a Python version X.Y" in bad.stderr
+    offline = run_press("-c", "http://127.0.0.1:9/nowhere", "--subdir", "linux-64", "--python", "3.12", "-w",
+                        str(tmp_path / "o"), "iminuit=1.3.7", cache=cache_dir)
+    assert offline.returncode == 1 and "point press at a mirror: -c DIR" in offline.stderr
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("*.whl"))
+
+
+def test_channel_python_all_writes_each_pythons_wheels(tmp_path, cache_dir):
+    out = tmp_path / "wheelhouse"
+    result = subprocess.run([sys.executable, "-m", "press", "channel", str(CONDA_FORGE), "--subdir", "osx-arm64",
+                             "--python", "all", "-w", str(out), "--cache-dir", str(cache_dir), "--json", "-q",
+                             "-n", "cffi", "-n", "pyyaml", "-n", "markupsafe", "-j", "2"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    wheels = sorted(p.name for p in out.glob("*.whl"))
+    assert any(w.startswith("cffi-") and "-cp310-cp310-" in w for w in wheels)
+    assert any(w.startswith("pyyaml-") and "-cp312-cp312-" in w for w in wheels)
+    assert any(w.startswith("markupsafe-") and "-cp312-cp312-" in w for w in wheels)
