@@ -57,7 +57,11 @@ class BatchOptions:
     ``repodata_patch``: patch instructions for a local directory channel;
     ``name_mapping``/``native_prefix``/``plat``/``channel_priority``/
     ``exclude``/``include_dev``: as in
-    :class:`~press.convert.ConvertOptions`.
+    :class:`~press.convert.ConvertOptions`; ``validate``: after every job
+    ran, install the wheels written, per Python, into one fresh venv each
+    (offline, from the wheelhouse, so thin dependencies resolve) and run
+    their import tests; a job whose wheel fails is reported failed (off by
+    default: a whole channel is many venvs' worth of work).
     """
 
     channel: str
@@ -79,6 +83,7 @@ class BatchOptions:
     channel_priority: str = "strict"
     exclude: list[str] = field(default_factory=list)
     include_dev: bool = False
+    validate: bool = False
     #: set by :func:`convert_channel`: names every job of the batch converts.
     batch_names: frozenset[str] = frozenset()
     #: set by :func:`convert_channel`: what naming needs of the channel's
@@ -136,6 +141,10 @@ class JobResult:
     wheels: list[str] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    #: with ``validate``: the wheels' reports (:class:`~press.report.WheelReport` as dicts), for the
+    #: validation pass after every job ran; empty otherwise.
+    reports: list[dict] = field(default_factory=list)
+    python: str | None = None
 
 
 @dataclass
@@ -405,8 +414,9 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
         _write_state(wheel_dir, key, job, wheels)
         if not wheels and report.skipped:
             return JobResult(job.file_name, "skipped", report.skipped[0][1], [], time.monotonic() - started)
+        reports = [asdict(w) for w in report.wheels] if options.validate else []
         return JobResult(job.file_name, "converted", "", sorted(wheels), time.monotonic() - started,
-                         [n for n in notes if "retried" in n])
+                         [n for n in notes if "retried" in n], reports, job.python)
     except PressError as exc:
         return JobResult(job.file_name, "failed", str(exc), [], time.monotonic() - started,
                          [n for n in notes if "retried" in n])
@@ -490,11 +500,42 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
                     counts[r.status] += 1
                 progress(Progress(done, len(jobs), counts["converted"], counts["skipped"], counts["failed"], eta, result))
         report.results += [results[j.file_name] for j in jobs]
+        if options.validate:
+            _validate(report.results, options)
         report.projects = len(_index(wheel_dir))
         report.seconds = time.monotonic() - started
         return report
     finally:
         lock.close()
+
+
+def _validate(results: list[JobResult], options: BatchOptions) -> None:
+    """The validation pass of ``--validate``: the converted jobs' wheels, per
+    Python, installed together into one venv (:func:`press.validate.validate_wheels`);
+    a job with a failed wheel becomes ``failed``, one whose imports pass gets a note."""
+    from .convert import ConvertOptions
+    from .report import ValidationResult, WheelReport
+    from .validate import validate_wheels
+
+    by_python: dict[str | None, list[tuple[JobResult, WheelReport]]] = {}
+    for result in results:
+        for data in result.reports:
+            wheel = WheelReport(**{k: v for k, v in data.items() if k != "validation"})
+            by_python.setdefault(result.python, []).append((result, wheel))
+    for python, pairs in sorted(by_python.items(), key=lambda kv: kv[0] or ""):
+        convert_options = ConvertOptions(channels=[options.channel], subdir=options.subdir, python=python,
+                                         wheel_dir=Path(options.wheel_dir), cache_dir=options.cache_dir)
+        validate_wheels([w for _, w in pairs], convert_options)
+        for result, wheel in pairs:
+            outcome = wheel.validation or ValidationResult("skipped", "not validated")
+            if outcome.status == "failed":
+                result.status, result.reason = "failed", f"validation failed: {outcome.reason}"
+            else:
+                kind = "structural " if outcome.kind == "structural" else ""
+                result.notes.append(f"{Path(wheel.path).name}: {kind}validation {outcome.status}"
+                                    + (f" ({outcome.reason})" if outcome.reason else ""))
+        for result, _ in pairs:
+            result.reports = []
 
 
 def _index(wheel_dir: Path) -> dict[str, list[str]]:

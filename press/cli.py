@@ -195,12 +195,16 @@ def _duration(seconds: float | None) -> str:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Download and index cache.")
 @click.option("--repodata-patch", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Patch instructions for a local directory channel (see press -h).")
+@click.option("--validate/--no-validate", default=False, show_default=True,
+              help="After the jobs, install the wheels written into one fresh venv per Python and run their "
+                   "import tests; a failing wheel fails its job. Off by default for a batch (press itself "
+                   "validates by default).")
 @_naming_options
 @click.option("--json", "as_json", is_flag=True, help="Print the batch report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten, bundle_python_deps, prefer, jobs,
-                 scheduler, cache_dir, repodata_patch, include_dev, exclude, channel_priority, plat, name_mapping,
-                 native_prefix, as_json, quiet) -> None:
+                 scheduler, cache_dir, repodata_patch, validate, include_dev, exclude, channel_priority, plat,
+                 name_mapping, native_prefix, as_json, quiet) -> None:
     """Convert a whole channel (or the part --name/--python/--latest select) into a
     wheelhouse that pip and uv install from. Re-runs convert only what changed."""
     from .batch import BatchOptions, convert_channel
@@ -210,7 +214,7 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
         latest=latest, fatten=fatten, bundle_python_deps=bundle_python_deps, prefer=list(prefer),
         cache_dir=cache_dir, jobs=jobs, scheduler=scheduler, repodata_patch=repodata_patch,
         name_mapping=list(name_mapping), native_prefix=native_prefix, plat=plat,
-        channel_priority=channel_priority, exclude=list(exclude), include_dev=include_dev,
+        channel_priority=channel_priority, exclude=list(exclude), include_dev=include_dev, validate=validate,
     )
 
     def progress(state) -> None:

@@ -250,3 +250,21 @@ def test_selection_latest_names_and_python(tmp_path, fixture_packages):
     other = press_channel(channel, tmp_path / "out311", tmp_path / "cache", "-n", "press-fx-coexist-*", "--python", "3.11")
     reasons = {r["artifact"]: r["reason"] for r in json.loads(other.stdout)["results"]}
     assert reasons["press-fx-coexist-a-1.0-0.conda"] == "built for Python 3.12, not requested"
+
+
+def test_batch_validate_installs_the_wheelhouse_per_python(tmp_path, cache_dir):
+    """--validate (off by default for a batch): after the jobs, the wheels are
+    installed into one venv per Python from the wheelhouse; a wheel whose
+    dependency the wheelhouse lacks fails its job, naming it."""
+    out = tmp_path / "wheelhouse"
+    quiet = press_channel(str(CONDA_FORGE), out, cache_dir, "-n", "pycparser", "-j", "1")
+    assert all("validation" not in " ".join(r["notes"]) for r in json.loads(quiet.stdout)["results"])
+    result = press_channel(str(CONDA_FORGE), tmp_path / "v", cache_dir, "-n", "pycparser", "-n", "cffi", "-j", "1",
+                           "--validate", "--repodata-patch", str(HOTFIX))
+    results = {r["artifact"]: r for r in json.loads(result.stdout)["results"]}
+    assert result.returncode == 1
+    assert results["pycparser-2.22-pyh29332c3_1.conda"]["notes"] == [
+        "pycparser-2.22-1_pyh29332c3_1-py3-none-any.whl: validation passed"]
+    cffi = results["cffi-1.17.1-py312h06ac9bb_0.conda"]
+    assert cffi["status"] == "failed" and cffi["reason"].startswith("validation failed: install failed")
+    assert "was not found in the provided package locations" in cffi["reason"] and cffi["reports"] == []
