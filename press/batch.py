@@ -171,17 +171,20 @@ class BatchReport:
                            "seconds": round(self.seconds, 2), "results": [asdict(r) for r in self.results]},
                           indent=2, sort_keys=True)
 
-    def table(self) -> str:
+    def table(self, verbose: bool = False) -> str:
         """A human summary: converted and failed artifacts one per line,
-        skipped ones grouped by reason, then the counts."""
+        skipped ones grouped by reason (``verbose``: one per line too, and
+        every job's notes), then the counts."""
         lines = [f"{'status':<10} {'artifact':<58} detail"]
         for result in self.results:
-            if result.status != "skipped":
+            if result.status != "skipped" or verbose:
                 detail = ", ".join(result.wheels) if result.status == "converted" else result.reason
                 lines.append(f"{result.status:<10} {result.artifact:<58} {detail}")
+                if verbose:
+                    lines += [f"{'':<10} {'':<58} {note}" for note in result.notes]
         reasons: dict[str, int] = {}
         for result in self.results:
-            if result.status == "skipped":
+            if result.status == "skipped" and not verbose:
                 reasons[result.reason] = reasons.get(result.reason, 0) + 1
         for reason, count in sorted(reasons.items()):
             lines.append(f"{'skipped':<10} {f'{count} artifacts':<58} {reason}")

@@ -100,10 +100,12 @@ def _naming_options(function):
 @_naming_options
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also list, per wheel, its notes, vendored libraries and every file still holding the build prefix.")
 @click.version_option(__version__, prog_name="press")
 def main(targets, channels, subdir, pythons, fatten, bundle_python_deps, wheel_dir, cache_dir, validate,
          python_exe, repodata_patch, prefer, include_dev, exclude, channel_priority, plat, name_mapping,
-         native_prefix, as_json, quiet) -> None:
+         native_prefix, as_json, quiet, verbose) -> None:
     """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels.
 
     \b
@@ -144,6 +146,9 @@ def main(targets, channels, subdir, pythons, fatten, bundle_python_deps, wheel_d
             click.echo(wheel.summary())
             for line in wheel.placeholder_lines():
                 click.echo(line)
+            if verbose:
+                for line in wheel.detail_lines():
+                    click.echo(line)
             if wheel.validation and wheel.validation.status != "passed":
                 click.echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
         for artifact, reason in report.skipped:
@@ -202,9 +207,10 @@ def _duration(seconds: float | None) -> str:
 @_naming_options
 @click.option("--json", "as_json", is_flag=True, help="Print the batch report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="List every skipped artifact and every job's notes in the summary.")
 def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten, bundle_python_deps, prefer, jobs,
                  scheduler, cache_dir, repodata_patch, validate, include_dev, exclude, channel_priority, plat,
-                 name_mapping, native_prefix, as_json, quiet) -> None:
+                 name_mapping, native_prefix, as_json, quiet, verbose) -> None:
     """Convert a whole channel (or the part --name/--python/--latest select) into a
     wheelhouse that pip and uv install from. Re-runs convert only what changed."""
     from .batch import BatchOptions, convert_channel
@@ -227,7 +233,7 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
         report = convert_channel(options, progress=None if quiet else progress)
     except PressError as exc:
         _fail(exc, as_json)
-    click.echo(report.to_json() if as_json else report.table())
+    click.echo(report.to_json() if as_json else report.table(verbose=verbose))
     if not report.ok:
         sys.exit(1)
 

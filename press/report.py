@@ -90,6 +90,17 @@ class WheelReport:
         held = f", {left} files still hold the conda build prefix" if left else ""
         return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{check}{held}"
 
+    def detail_lines(self) -> list[str]:
+        """The ``-v`` lines: notes, vendored libraries, every file still
+        holding the build prefix, the conda artifacts and test imports."""
+        lines = [f"  note: {note}" for note in self.notes]
+        lines += [f"  vendored: {lib}" for lib in self.vendored_libraries]
+        lines += [f"  build prefix left in: {arc}" for arc in self.unresolved_placeholders()]
+        lines += [f"  from: {name}" for name in self.conda_packages]
+        if self.test_imports:
+            lines.append(f"  import tests: {', '.join(self.test_imports)}")
+        return lines
+
     def unresolved_placeholders(self) -> list[str]:
         """Archive names of the files still pointing at the build prefix."""
         return [entry[0] for entry in self.placeholders if entry[-1] == "unresolved"]
