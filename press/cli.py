@@ -5,10 +5,10 @@ over :mod:`press.show`; ``press name-mapping``, over :mod:`press.names`."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
-
-import re
+from typing import Any
 
 import click
 
@@ -136,7 +136,11 @@ def main(targets, channels, subdir, pythons, fatten, bundle_python_deps, wheel_d
     )
     progress = (lambda message: None) if quiet else (lambda message: click.echo(f"press: {message}", err=True))
     try:
-        report = convert_pythons(list(targets), options, list(pythons), progress=progress)
+        if LiveProgress.wanted(quiet):
+            with LiveProgress() as live:
+                report = convert_pythons(list(targets), options, list(pythons), progress=live.message)
+        else:
+            report = convert_pythons(list(targets), options, list(pythons), progress=progress)
     except PressError as exc:
         _fail(exc, as_json)
     if as_json:
@@ -155,6 +159,59 @@ def main(targets, channels, subdir, pythons, fatten, bundle_python_deps, wheel_d
             click.echo(f"{artifact}: {reason}")
     if not report.ok:
         sys.exit(1)
+
+
+class LiveProgress:
+    """A live progress display on a terminal, drawn by rich on stderr: a
+    spinner, the current step, a bar with its count and the time elapsed and
+    left when the step is counted (``[i/n]`` in a conversion's messages, the
+    jobs of a batch). Results (wheels written, failures) stay printed above
+    it. Used only when stderr is a terminal and ``-q`` is not given;
+    otherwise press prints plain lines."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.console = Console(stderr=True)
+        self.display = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
+                                transient=True)
+        self.task = self.display.add_task("press", total=None)
+
+    @staticmethod
+    def wanted(quiet: bool) -> bool:
+        """Whether to draw it: stderr is a terminal and not ``-q``."""
+        return not quiet and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+    def __enter__(self) -> "LiveProgress":
+        self.display.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.display.stop()
+
+    def message(self, text: str) -> None:
+        """A conversion's status message."""
+        counted = re.search(r"\[(\d+)/(\d+)\]", text)
+        if counted:
+            self.display.update(self.task, completed=int(counted.group(1)) - 1, total=int(counted.group(2)))
+        elif text.startswith(("solving", "converting for", "validating", "making wheels")):
+            self.display.remove_task(self.task)  # a new phase: its own spinner, no stale count
+            self.task = self.display.add_task("press", total=None)
+        if text.startswith(("wrote ", "converting for", "validating")) or "error" in text:
+            self.display.console.print(f"press: {_one_line(text)}", markup=False, highlight=False)
+        self.display.update(self.task, description=_one_line(text)[:60])
+
+    def job(self, state: Any) -> None:
+        """A batch job finished (:class:`press.batch.Progress`)."""
+        last = state.last
+        self.display.update(self.task, completed=state.done, total=state.total,
+                            description=f"{state.converted} converted, {state.failed} failed: {last.artifact}"[:60])
+        if last.status == "failed":
+            self.display.console.print(f"press: failed {last.artifact}: {_one_line(last.reason)}", markup=False,
+                                       highlight=False)
 
 
 def _fail(exc: PressError, as_json: bool) -> None:
@@ -230,7 +287,11 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
                    f"(ETA {_duration(state.eta_seconds)})", err=True)
 
     try:
-        report = convert_channel(options, progress=None if quiet else progress)
+        if LiveProgress.wanted(quiet):
+            with LiveProgress() as live:
+                report = convert_channel(options, progress=live.job)
+        else:
+            report = convert_channel(options, progress=None if quiet else progress)
     except PressError as exc:
         _fail(exc, as_json)
     click.echo(report.to_json() if as_json else report.table(verbose=verbose))
