@@ -8,7 +8,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 
@@ -17,8 +17,10 @@ from .channel import CHANNEL_PRIORITIES, DEFAULT_CHANNEL, native_subdir
 from .convert import ConvertOptions, convert_pythons
 from .errors import PressError
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _python_version(ctx, param, value):
+
+def _python_version(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """``--python`` values: ``X.Y``, or ``all`` where the option is repeatable."""
     values = value if isinstance(value, tuple) else (value,)
     for item in values:
@@ -30,19 +32,19 @@ def _python_version(ctx, param, value):
     return value
 
 
-def _plat(ctx, param, value):
+def _plat(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not re.fullmatch(r"[a-z0-9_]{1,64}", value):
         raise click.BadParameter(f"{value!r} is not a platform tag (e.g. manylinux_2_28_x86_64)")
     return value
 
 
-def _native_prefix(ctx, param, value):
+def _native_prefix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]{0,63})?", value):
         raise click.BadParameter(f"{value!r} is not a distribution-name prefix (up to 64 letters, digits, '.', '_', '-')")
     return value
 
 
-def _naming_options(function):
+def _naming_options(function: F) -> F:
     """Options shared by both commands: naming, ``--plat``, channel
     priority and what fat wheels vendor."""
     function = click.option(
@@ -103,9 +105,11 @@ def _naming_options(function):
 @click.option("-v", "--verbose", is_flag=True,
               help="Also list, per wheel, its notes, vendored libraries and every file still holding the build prefix.")
 @click.version_option(__version__, prog_name="press")
-def main(targets, channels, subdir, pythons, fatten, bundle_python_deps, wheel_dir, cache_dir, validate,
-         python_exe, repodata_patch, prefer, include_dev, exclude, channel_priority, plat, name_mapping,
-         native_prefix, as_json, quiet, verbose) -> None:
+def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pythons: tuple[str, ...], fatten: bool,
+         bundle_python_deps: bool, wheel_dir: Path, cache_dir: Path | None, validate: bool, python_exe: Path | None,
+         repodata_patch: Path | None, prefer: tuple[str, ...], include_dev: bool, exclude: tuple[str, ...],
+         channel_priority: str, plat: str | None, name_mapping: tuple[Path, ...], native_prefix: str | None,
+         as_json: bool, quiet: bool, verbose: bool) -> None:
     """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels.
 
     \b
@@ -265,9 +269,12 @@ def _duration(seconds: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the batch report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="List every skipped artifact and every job's notes in the summary.")
-def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten, bundle_python_deps, prefer, jobs,
-                 scheduler, cache_dir, repodata_patch, validate, include_dev, exclude, channel_priority, plat,
-                 name_mapping, native_prefix, as_json, quiet, verbose) -> None:
+def channel_main(channel_arg: str, subdir: str, wheel_dir: Path, names: tuple[str, ...], pythons: tuple[str, ...],
+                 latest: bool, fatten: bool, bundle_python_deps: bool, prefer: tuple[str, ...], jobs: int,
+                 scheduler: str | None, cache_dir: Path | None, repodata_patch: Path | None, validate: bool,
+                 include_dev: bool, exclude: tuple[str, ...], channel_priority: str, plat: str | None,
+                 name_mapping: tuple[Path, ...], native_prefix: str | None, as_json: bool, quiet: bool,
+                 verbose: bool) -> None:
     """Convert a whole channel (or the part --name/--python/--latest select) into a
     wheelhouse that pip and uv install from. Re-runs convert only what changed."""
     from .batch import BatchOptions, convert_channel
@@ -280,7 +287,7 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
         channel_priority=channel_priority, exclude=list(exclude), include_dev=include_dev, validate=validate,
     )
 
-    def progress(state) -> None:
+    def progress(state: Any) -> None:
         last = state.last
         detail = last.reason if last.status != "converted" else ", ".join(last.wheels)
         click.echo(f"press: [{state.done}/{state.total}] {last.status} {last.artifact}: {detail} "
@@ -311,7 +318,8 @@ def channel_main(channel_arg, subdir, wheel_dir, names, pythons, latest, fatten,
 @click.option("--repodata-patch", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Patch instructions for a local directory channel (see press -h).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-def show_main(targets, channels, subdir, python, fatten, cache_dir, repodata_patch, as_json) -> None:
+def show_main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, python: str | None, fatten: bool,
+              cache_dir: Path | None, repodata_patch: Path | None, as_json: bool) -> None:
     """Show a wheel (tags and why they hold, where each library resolves,
     METADATA, the conda artifacts it came from), or the wheels press would
     write for conda specs or artifact files (nothing is written; input press
@@ -343,7 +351,8 @@ def show_main(targets, channels, subdir, python, fatten, cache_dir, repodata_pat
 @click.option("--name-mapping", "name_mapping", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Overrides to show merged.")
 @click.argument("conda_names", nargs=-1, metavar="[CONDA_NAME...]")
-def name_mapping_main(refresh, url, cache_dir, name_mapping, conda_names) -> None:
+def name_mapping_main(refresh: bool, url: str | None, cache_dir: Path | None, name_mapping: tuple[Path, ...],
+                      conda_names: tuple[str, ...]) -> None:
     """Show or refresh the conda -> PyPI name mapping (conda-forge's, from
     prefix-dev/parselmouth): the sources in use, and the entries of CONDA_NAMEs."""
     from .convert import default_cache_dir
