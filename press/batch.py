@@ -28,13 +28,19 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, cast
 
 from . import __version__
 from .artifact import sha256_file
 from .errors import PressError
 from .fetch import hex_digest
 from .files import atomic_write
+
+if TYPE_CHECKING:
+    from rattler import RepoDataRecord
+    from rattler.platform.subdir import SubdirLiteral
+
+    from .names import PackageFacts
 
 #: Directory of the per-job state files inside the wheel directory.
 STATE_DIR = ".press-state"
@@ -88,7 +94,7 @@ class BatchOptions:
     batch_names: frozenset[str] = frozenset()
     #: set by :func:`convert_channel`: what naming needs of the channel's
     #: packages that the name mapping does not name (see :mod:`press.names`).
-    known_packages: tuple = ()
+    known_packages: tuple[PackageFacts, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ class JobResult:
     notes: list[str] = field(default_factory=list)
     #: with ``validate``: the wheels' reports (:class:`~press.report.WheelReport` as dicts), for the
     #: validation pass after every job ran; empty otherwise.
-    reports: list[dict] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
     python: str | None = None
 
 
@@ -208,7 +214,7 @@ class Progress:
     last: JobResult
 
 
-def _python_pin(depends) -> str | None:
+def _python_pin(depends: Iterable[str]) -> str | None:
     from .tags import python_version_of
 
     found = python_version_of(depends)
@@ -235,9 +241,9 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
     patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
     source = channel_source(options.channel, cache, options.subdir, patches)
     gateway = make_gateway(cache)
-    platforms = list(dict.fromkeys([options.subdir, "noarch"]))  # --subdir noarch: once
+    platforms = cast("list[SubdirLiteral]", list(dict.fromkeys([options.subdir, "noarch"])))  # --subdir noarch: once
 
-    async def records() -> list:
+    async def records() -> list[RepoDataRecord]:
         names = await gateway.names([source], platforms)
         specs = [getattr(n, "normalized", n) for n in names]
         result = await gateway.query([source], platforms, specs=specs, recursive=False)
@@ -268,7 +274,7 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
                 if pin is not None:
                     pins.add(pin)
         pythons = sorted(pins, key=lambda v: tuple(map(int, v.split("."))), reverse=True) or pythons
-    candidates: dict[tuple[str, str | None], list] = {}
+    candidates: dict[tuple[str, str | None], list[RepoDataRecord]] = {}
     for record in sorted(found, key=lambda r: r.file_name):
         name = record.name.normalized
         if options.names and not any(fnmatch.fnmatchcase(name, glob) for glob in options.names):
@@ -305,7 +311,7 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
     return jobs, skipped
 
 
-def _known_packages(found: list, options: BatchOptions, cache: Path) -> tuple:
+def _known_packages(found: list[RepoDataRecord], options: BatchOptions, cache: Path) -> tuple[PackageFacts, ...]:
     """:class:`~press.names.PackageFacts` of the newest record of every
     package the name mapping does not name (``null`` or absent): what
     dependents need to tell aliases, native and Python packages apart."""
@@ -315,13 +321,13 @@ def _known_packages(found: list, options: BatchOptions, cache: Path) -> tuple:
     from .package import parse_record_depends
 
     mapping = load_mapping(cache, tuple(Path(p) for p in options.name_mapping))
-    newest: dict[str, object] = {}
+    newest: dict[str, RepoDataRecord] = {}
     for record in sorted(found, key=lambda r: (Version(str(r.version)), int(r.build_number))):
         newest[record.name.normalized] = record
     facts = []
     for name, record in sorted(newest.items()):
         try:
-            depends = parse_record_depends(record.depends, str(record.file_name))  # type: ignore[attr-defined]
+            depends = parse_record_depends(record.depends, str(record.file_name))
         except PressError:
             continue
         noarch = getattr(record, "noarch", None)
@@ -345,7 +351,7 @@ def _default_cache() -> Path:
     return default_cache_dir()
 
 
-def _key(parts: list) -> str:
+def _key(parts: list[Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -438,7 +444,7 @@ def _clean_leftovers(wheel_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _execute(jobs: list[Job], options: BatchOptions):
+def _execute(jobs: list[Job], options: BatchOptions) -> Iterator[JobResult]:
     """Yield a :class:`JobResult` per job as jobs finish."""
     if options.scheduler:
         from distributed import Client, as_completed

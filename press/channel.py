@@ -22,12 +22,17 @@ import os
 import platform as _platform
 from stat import S_ISREG
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from .artifact import ARCHIVE_SUFFIXES
 from .errors import ChannelError, SolveError, SpecError
 from .files import atomic_write
+
+if TYPE_CHECKING:
+    from rattler import Gateway, GenericVirtualPackage, MatchSpec, RepoDataRecord
+    from rattler.platform.subdir import SubdirLiteral
 
 DEFAULT_CHANNEL = "conda-forge"
 
@@ -61,7 +66,7 @@ def native_subdir() -> str:
     return f"{system}-{arch}"
 
 
-def virtual_packages(subdir: str, python: str | None) -> list:
+def virtual_packages(subdir: str, python: str | None) -> list[GenericVirtualPackage]:
     """The virtual packages of a target ``subdir`` for the solve.
 
     Linux targets get ``__unix``, ``__linux`` and ``__glibc 2.17`` (the
@@ -114,7 +119,7 @@ def _local_dir(channel: str) -> Path | None:
     return None
 
 
-def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict | None = None,
+def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict[str, dict[str, Any]] | None = None,
                    notes: list[str] | None = None) -> str:
     """Return the channel string to hand rattler for ``channel``.
 
@@ -138,7 +143,7 @@ def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict | N
     return root.as_uri()
 
 
-def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None = None) -> Path:
+def index_local_channel(directory: Path, cache_dir: Path, patches: dict[str, dict[str, Any]] | None = None) -> Path:
     """Index a directory of conda artifacts into the cache and return the index root.
 
     For each subdir of ``directory`` (and always ``noarch``), writes
@@ -163,12 +168,12 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None =
     root = Path(cache_dir).resolve() / "channels" / key
     subdirs = sorted({p.name for p in directory.iterdir() if p.is_dir()} | {"noarch"})
 
-    async def record_for(path: Path) -> dict:
+    async def record_for(path: Path) -> dict[str, Any]:
         try:
             record = await RepoDataRecord.from_package_archive(path)
         except Exception as exc:  # rattler raises its own exception types
             raise ChannelError(f"cannot index {path.name}: {exc}") from exc
-        doc = json.loads(record.to_json())
+        doc: dict[str, Any] = json.loads(record.to_json())
         for volatile in ("url", "channel", "fn"):
             doc.pop(volatile, None)
         return doc
@@ -184,7 +189,7 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict | None =
             except (OSError, ValueError):
                 state = {}
             files = sorted(p for p in src.iterdir() if p.name.endswith(ARCHIVE_SUFFIXES)) if src.is_dir() else []
-            new_state: dict[str, dict] = {}
+            new_state: dict[str, dict[str, Any]] = {}
             for path in files:
                 try:
                     stat = path.stat()
@@ -233,7 +238,7 @@ def local_index_errors(index_root: Path) -> dict[str, str]:
     return errors
 
 
-def apply_patch_instructions(repodata: dict, instructions: dict) -> None:
+def apply_patch_instructions(repodata: dict[str, Any], instructions: dict[str, Any]) -> None:
     """Apply conda repodata patch instructions to ``repodata`` in place.
 
     Format (conda-index ``patch_instructions.json``, version 1): for each of
@@ -249,7 +254,7 @@ def apply_patch_instructions(repodata: dict, instructions: dict) -> None:
             repodata[group].pop(fn, None)
 
 
-def load_repodata_patch(path: Path) -> dict:
+def load_repodata_patch(path: Path) -> dict[str, dict[str, Any]]:
     """Read a repodata patch file: JSON mapping subdir -> patch instructions.
 
     Raises :class:`ChannelError` when it cannot be read or is not that shape.
@@ -263,7 +268,7 @@ def load_repodata_patch(path: Path) -> dict:
     return doc
 
 
-def make_gateway(cache_dir: Path):
+def make_gateway(cache_dir: Path) -> Gateway:
     """A rattler ``Gateway`` caching repodata under ``cache_dir/repodata``,
     with press's HTTP client (retries, timeout: :func:`press.fetch.http_client`)."""
     from rattler import Gateway
@@ -279,11 +284,11 @@ def solve(
     subdir: str,
     python: str | None,
     cache_dir: Path,
-    patches: dict | None = None,
+    patches: dict[str, dict[str, Any]] | None = None,
     notes: list[str] | None = None,
     channel_names: dict[str, str] | None = None,
     channel_priority: str = "strict",
-) -> list:
+) -> list[RepoDataRecord]:
     """Solve ``specs`` (MatchSpec strings) against ``channels`` for ``subdir``.
 
     Returns the solved rattler ``RepoDataRecord`` objects (virtual packages
@@ -307,7 +312,7 @@ def solve(
     if channel_priority not in CHANNEL_PRIORITIES:
         raise SolveError(f"channel priority {channel_priority!r} is not one of {', '.join(CHANNEL_PRIORITIES)}")
     priority = getattr(ChannelPriority, channel_priority.capitalize())
-    parsed = []
+    parsed: list[MatchSpec] = []
     for spec in specs:
         try:
             parsed.append(MatchSpec(spec))
@@ -320,17 +325,17 @@ def solve(
     if channel_names is not None:
         channel_names.update({s.rstrip("/"): c for s, c in zip(sources, channels)})
     gateway = make_gateway(cache_dir)
-    constraints = []
+    constraints: list[str] = []
     if python:
         # Only the virtual records have this version: the channel's own python never wins.
         constraints.append(f"python =={python_full_version(python)}")
 
-    async def run() -> list:
+    async def run() -> list[RepoDataRecord]:
         return await rattler_solve(
             sources,
             parsed,
             gateway=gateway,
-            platforms=list(dict.fromkeys([subdir, "noarch"])),
+            platforms=cast("list[SubdirLiteral]", list(dict.fromkeys([subdir, "noarch"]))),  # rattler checks the names
             virtual_packages=virtual_packages(subdir, python),
             channel_priority=priority,
             constraints=constraints,
@@ -364,7 +369,7 @@ def unreachable(channels: list[str], exc: BaseException) -> ChannelError:
 
 
 def python_versions(specs: list[str], channels: list[str], subdir: str, cache_dir: Path,
-                    patches: dict | None = None) -> list[str]:
+                    patches: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """The Python versions (``X.Y``, newest first) the channels have builds
     of ``specs`` for: from each matching record's ``python_abi``/``python``
     pin in ``subdir`` (noarch builds pin none and add nothing). Raises
@@ -374,7 +379,7 @@ def python_versions(specs: list[str], channels: list[str], subdir: str, cache_di
 
     from .tags import python_version_of
 
-    parsed = []
+    parsed: list[MatchSpec] = []
     for spec in specs:
         try:
             parsed.append(MatchSpec(spec))
@@ -383,8 +388,9 @@ def python_versions(specs: list[str], channels: list[str], subdir: str, cache_di
     sources = [channel_source(c, cache_dir, subdir, patches, []) for c in channels]
     gateway = make_gateway(cache_dir)
 
-    async def run() -> list:
-        result = await gateway.query(sources, list(dict.fromkeys([subdir, "noarch"])), specs=parsed, recursive=False)
+    async def run() -> list[RepoDataRecord]:
+        platforms = cast("list[SubdirLiteral]", list(dict.fromkeys([subdir, "noarch"])))  # rattler checks the names
+        result = await gateway.query(sources, platforms, specs=parsed, recursive=False)
         return [r for per_channel in result for r in per_channel]
 
     try:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from packaging.utils import canonicalize_name
 
@@ -34,7 +34,7 @@ from .layout import (Layout, StagedFile, add_artifact, exclude_vendored, launche
                      reserve_module)
 from .metadata import build_metadata, is_plumbing, requirements, spec_name
 from .names import Names, PackageFacts, is_python_record, load_mapping, native_prefix
-from .relocate.common import import_in_packages
+from .relocate.common import Relocation, import_in_packages
 from .relocate.elf import ElfInfo
 from .relocate.linux import relocate_linux
 from .relocate.macho import MachOInfo
@@ -46,6 +46,9 @@ from .tags import SUBDIR_PLATFORMS, python_tags
 from .version import to_pep440
 from .wheel import Member, write_wheel
 from .wheelhouse import claim, release
+
+if TYPE_CHECKING:
+    from rattler import RepoDataRecord
 
 Progress = Callable[[str], None]
 
@@ -177,7 +180,7 @@ class _Session:
             self.opened[key] = open_artifact(Path(path), self.work / "unpacked" / str(len(self.opened)), sha256)
         return self.opened[key].with_channel(channel or channel_of_path(Path(path)))
 
-    def open_record(self, record) -> Artifact:
+    def open_record(self, record: Any) -> Artifact:
         """Fetch and unpack the artifact of a repodata record. The record's
         ``depends`` replace the archive's own: repodata is the channel's truth
         (conda-forge's hotfixes live there, not in the archives)."""
@@ -191,7 +194,7 @@ class _Session:
         artifact = self.open(path, sha256, self.channel_names.get(channel or "", channel))
         return artifact.with_depends(parse_record_depends(record.depends, artifact.label))
 
-    def closure(self, specs: list[str], records: list | None = None) -> dict[str, Artifact]:
+    def closure(self, specs: list[str], records: list[RepoDataRecord] | None = None) -> dict[str, Artifact]:
         """Solve (unless ``records``, an already solved closure, is given),
         fetch and unpack; returns conda name -> artifact."""
         if records is None:
@@ -355,10 +358,10 @@ def _alias_note(artifact: Artifact, names: Names) -> str | None:
 
 
 def convert_records(
-    records: list,
+    records: list[Any],
     options: ConvertOptions | None = None,
     progress: Progress | None = None,
-    closures: dict[str, list] | None = None,
+    closures: dict[str, list[RepoDataRecord]] | None = None,
 ) -> ConversionReport:
     """Convert the artifacts of repodata records, one wheel each (the batch API).
 
@@ -429,7 +432,7 @@ def _test_requirements(options: ConvertOptions, session: _Session
     known: dict[tuple[str, ...], tuple[list[str], list[str], list[str]]] = {}
     scratch = session.work / "test-requires"
 
-    def provide(specs: list[str]) -> tuple[list[str], list[str]]:
+    def provide(specs: list[str]) -> tuple[list[str], list[str], list[str]]:
         key = tuple(sorted(specs))
         if key in known:
             return known[key]
@@ -444,7 +447,7 @@ def _test_requirements(options: ConvertOptions, session: _Session
         paths: list[str] = []
         if found:
             session.progress(f"making wheels of the test requirements {' '.join(found)}")
-            sub = dataclasses.replace(options, wheel_dir=str(scratch), validate=False, fatten=False)
+            sub = dataclasses.replace(options, wheel_dir=scratch, validate=False, fatten=False)
             try:
                 closure = session.closure(found)
                 made = ConversionReport()
@@ -529,7 +532,7 @@ def _runtime_providers(main: Artifact, closure: dict[str, Artifact], names: Name
     return provides
 
 
-def _check_ceiling(layout: Layout, relocation, plat: str, machine: str, label: str) -> None:
+def _check_ceiling(layout: Layout, relocation: Relocation, plat: str, machine: str, label: str) -> None:
     """Refuse a Linux wheel that needs more than the ``plat`` policy allows."""
     from .errors import RelocationError
     from .tags import policy_ceiling
@@ -656,7 +659,7 @@ def _libs_dir(name: str) -> str:
 
 
 #: wheel platform family -> (binary info class, relocation function).
-_RELOCATORS = {
+_RELOCATORS: dict[str, tuple[type[ElfInfo] | type[MachOInfo] | type[PEInfo], Callable[..., Relocation]]] = {
     "linux": (ElfInfo, relocate_linux),
     "macosx": (MachOInfo, relocate_macos),
     "win": (PEInfo, relocate_windows),
@@ -677,6 +680,8 @@ def build_wheel(
     names = session.names.with_known(facts_of(a) for a in closure.values())
     name = names.distribution(facts_of(main))
     layout = Layout(libs_dir=_libs_dir(name), prefer=list(options.prefer), include_dev=options.include_dev)
+    vendored_artifacts: list[Artifact]
+    python_deps: list[Artifact]
     vendored_artifacts, requires_specs, python_deps = ([], list(main.depends), [])
     if fat:
         vendored_artifacts, requires_specs, python_deps = _walk_closure(main, closure, options.bundle_python_deps,
@@ -714,7 +719,8 @@ def build_wheel(
     binaries = [f for f in layout.files.values() if info_class is not None and isinstance(f.binary, info_class)]
     relocation = None
     if binaries:
-        kwargs = {"dist": dist} if family == "win" else {}
+        assert relocator is not None  # binaries is empty when the family has no relocator
+        kwargs: dict[str, Any] = {"dist": dist} if family == "win" else {}
         if family == "linux" and not fat:
             kwargs["dependency_provides"] = _runtime_providers(main, closure, names)
         if family == "linux" and options.exclude:

@@ -61,7 +61,7 @@ def declared(artifact: Artifact) -> list[tuple[EnvSetting, tuple[str, ...]]]:
     """What ``artifact`` asks for: its activation scripts' variables, then the
     policy data's for its conda name (a name its scripts set wins); each
     with the prefix-relative paths to try, in order."""
-    found = [(s, (s.path,)) for s in artifact.activation]
+    found: list[tuple[EnvSetting, tuple[str, ...]]] = [(s, (s.path,)) for s in artifact.activation]
     names = {s.name for s in artifact.activation}
     found += [(s, paths) for s, paths in _policy().get(artifact.name, ()) if s.name not in names]
     return found

@@ -14,12 +14,16 @@ import hashlib
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from . import grammar
 from .artifact import sha256_file
 from .errors import FetchError, InvalidInputError
 from .limits import limit
+
+if TYPE_CHECKING:
+    from rattler.networking import Client
 
 
 def hex_digest(value: object) -> str | None:
@@ -30,7 +34,7 @@ def hex_digest(value: object) -> str | None:
     return value.hex() if isinstance(value, (bytes, bytearray)) else str(value)
 
 
-def _checked_record(record) -> tuple[str, str, str | None, str | None, int | None]:
+def _checked_record(record: Any) -> tuple[str, str, str | None, str | None, int | None]:
     """The record's file name, URL, sha256, md5 and size, each checked at the
     boundary: the file name is one path component of the artifact grammar,
     the URL is ``http(s)://`` or ``file://`` and ends with that file name."""
@@ -78,7 +82,7 @@ def _reusable(path: Path, sha256: str | None, md5: str | None, size: int | None)
 ATTEMPTS = 4
 
 
-def http_client():
+def http_client() -> Client:
     """A rattler ``Client`` with retries (exponential back-off on connection
     errors and 5xx, rattler's ``RetryMiddleware``) and a timeout in seconds
     from ``$PRESS_HTTP_TIMEOUT`` (default 60)."""
@@ -115,7 +119,7 @@ def _download(url: str, tmp: Path, most: int) -> bool:
     return asyncio.run(watched())
 
 
-def fetch(record, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path, str]:
+def fetch(record: Any, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path, str]:
     """Return a local path holding the artifact of ``record`` (a rattler
     ``RepoDataRecord``, or anything with ``url``, ``file_name``, ``sha256``
     and optionally ``md5``, ``size`` and ``channel``), downloading it into
@@ -153,9 +157,9 @@ def fetch(record, cache_dir: Path, notes: list[str] | None = None) -> tuple[Path
     pkgs = Path(cache_dir) / "pkgs" / hashlib.sha256(url.rsplit("/", 1)[0].encode()).hexdigest()[:16]
     pkgs.mkdir(parents=True, exist_ok=True)
     dest = pkgs / label
-    actual = _reusable(dest, expected, md5, size)
-    if actual is not None:
-        return dest, actual
+    reused = _reusable(dest, expected, md5, size)
+    if reused is not None:
+        return dest, reused
     tmp = pkgs / f".{label}.{os.getpid()}.part"
     problem = ""
     most = size if size is not None else limit("download_size")

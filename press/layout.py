@@ -306,11 +306,11 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
         arcname = f"{layout.libs_dir}/{path}"
         staged.binary = read_binary(artifact.root, path, label)
         if staged.binary is not None:
-            name = staged.binary.name
-            if name and _SHARED_LIB.search(path) and posixpath.basename(path) != name and _library_dir(path):
+            lib_name = staged.binary.name
+            if lib_name and _SHARED_LIB.search(path) and posixpath.basename(path) != lib_name and _library_dir(path):
                 # Store the library once, under the name the dynamic linker looks for (plugins in
                 # subdirectories are opened by their file name, so they keep it).
-                arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{name}".replace("//", "/")
+                arcname = f"{layout.libs_dir}/{posixpath.dirname(path)}/{lib_name}".replace("//", "/")
         is_dll = path.lower().endswith((".dll", ".pyd"))
         runs = _command_dir(path) and (staged.mode & 0o100 or path.lower().endswith(".exe")) and not is_dll
         if main and runs and staged.binary is not None and staged.sha256 in programs:

@@ -153,7 +153,7 @@ def build_metadata(
         raw["keywords"] = list(up.keywords)
     for key in ("author", "author_email", "maintainer", "maintainer_email"):
         if getattr(up, key):
-            raw[key] = getattr(up, key)  # type: ignore[literal-required]
+            raw[key] = getattr(up, key)
     license_text = _printable(artifact.identity.license or about.license or "").strip()
     expression = None
     if license_text:

@@ -22,7 +22,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from . import grammar
 from .errors import InvalidInputError
@@ -524,11 +524,11 @@ def _metadata_field_error(key: str, value: Any) -> str | None:
     return None
 
 
-def _needs_an_extra(markers: list) -> bool:
+def _needs_an_extra(markers: list[Any]) -> bool:
     """True when a parsed PEP 508 marker (``Marker._markers``) can only hold
     with an extra requested: every ``or`` branch has an ``extra == "..."``
     term in its ``and`` chain."""
-    branches: list[list] = [[]]
+    branches: list[list[Any]] = [[]]
     for item in markers:
         if item == "or":
             branches.append([])
@@ -591,7 +591,8 @@ def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | No
     if isinstance(description, str) and description.strip():
         kept["description"] = _unfold_description(description)
     for key in ("keywords", "classifiers"):
-        values = [v.strip() for v in raw.get(key) or [] if isinstance(v, str) and v.strip() and v.isprintable()]
+        values = [v.strip() for v in cast("list[object]", raw.get(key) or [])
+                  if isinstance(v, str) and v.strip() and v.isprintable()]
         kept[key] = tuple(dict.fromkeys(values))
     urls = []
     for label, url in (raw.get("project_urls") or {}).items():

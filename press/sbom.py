@@ -163,8 +163,8 @@ def _sources(doc: object) -> Iterable[CondaSource]:
         qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
         hashes = [h.get("content") for h in component.get("hashes") or [] if isinstance(h, dict)
                   and h.get("alg") == "SHA-256"]
-        evidence = component.get("evidence") if isinstance(component.get("evidence"), dict) else {}
-        occurrences = evidence.get("occurrences") if isinstance(evidence.get("occurrences"), list) else []
+        evidence = component["evidence"] if isinstance(component.get("evidence"), dict) else {}
+        occurrences = evidence["occurrences"] if isinstance(evidence.get("occurrences"), list) else []
         yield CondaSource(purl.name, purl.version or "", qualifiers.get("build"), qualifiers.get("subdir"),
                           qualifiers.get("channel"), hashes[0] if hashes else None, len(occurrences),
                           purl.to_string())

@@ -33,6 +33,8 @@ from packaging.utils import parse_wheel_filename
 from .errors import PressError, ValidationError
 
 if TYPE_CHECKING:
+    from packaging.tags import Tag
+
     from .convert import ConvertOptions
 from .sbom import read_sources
 
@@ -194,11 +196,12 @@ def _evidence(root: Path, dist_info: str) -> dict[str, list[str]]:
         evidence = component.get("evidence") or {}
         occurrences = evidence.get("occurrences") if isinstance(evidence, dict) else None
         label = f"{component.get('name')} {component.get('version')}"
-        found[label] = [o.get("location") for o in occurrences or [] if isinstance(o, dict)]
+        found[label] = [o["location"] for o in occurrences or []
+                        if isinstance(o, dict) and isinstance(o.get("location"), str)]
     return found
 
 
-def _python_reason(names: list[str], tagset: frozenset) -> TagReason:
+def _python_reason(names: list[str], tagset: frozenset[Tag]) -> TagReason:
     interpreters = sorted({t.interpreter for t in tagset})
     abis = sorted({t.abi for t in tagset})
     extensions = [n for n in names if _EXTENSION.search(n)]
@@ -224,7 +227,7 @@ def _python_reason(names: list[str], tagset: frozenset) -> TagReason:
     return TagReason(tag, ok, reasons)
 
 
-def _binaries(view: WheelView, root: Path, names: list[str], tagset: frozenset) -> None:
+def _binaries(view: WheelView, root: Path, names: list[str], tagset: frozenset[Tag]) -> None:
     """Fill in the tag reasons, vendored libraries and dependency resolution."""
     platforms = sorted({t.platform for t in tagset})
     view.python_tag = _python_reason(names, tagset)
@@ -290,18 +293,20 @@ def _elf(view: WheelView, root: Path, names: list[str], platforms: list[str]) ->
             try:
                 elf = ELFFile(handle)
                 machine = machines.get(elf["e_machine"], machine)
-                needed, runpath, versions = [], [], {}
+                needed: list[str] = []
+                runpath: list[str] = []
+                verneeds: dict[str | None, set[str]] = {}  # elftools types Version.name as optional
                 for section in elf.iter_sections():
                     if isinstance(section, DynamicSection):
-                        for tag in section.iter_tags():
-                            if tag.entry.d_tag == "DT_NEEDED":
-                                needed.append(tag.needed)
-                            elif tag.entry.d_tag in ("DT_RUNPATH", "DT_RPATH"):
-                                value = tag.runpath if tag.entry.d_tag == "DT_RUNPATH" else tag.rpath
+                        for dyn in section.iter_tags():
+                            if dyn.entry.d_tag == "DT_NEEDED":
+                                needed.append(getattr(dyn, "needed"))  # DynamicTag sets it with setattr
+                            elif dyn.entry.d_tag in ("DT_RUNPATH", "DT_RPATH"):
+                                value = getattr(dyn, "runpath" if dyn.entry.d_tag == "DT_RUNPATH" else "rpath")
                                 runpath += [p for p in value.split(":") if p]
                     elif isinstance(section, GNUVerNeedSection):
                         for verneed, auxiliaries in section.iter_versions():
-                            versions.setdefault(verneed.name, set()).update(a.name for a in auxiliaries)
+                            verneeds.setdefault(verneed.name, set()).update(a.name for a in auxiliaries)
             except (ELFError, ValueError, KeyError) as exc:
                 view.problems.append(f"{name}: unreadable ELF ({exc})")
                 continue
@@ -315,16 +320,16 @@ def _elf(view: WheelView, root: Path, names: list[str], platforms: list[str]) ->
                 resolved[library] = str(hit.relative_to(root.resolve()))
             else:
                 resolved[library] = "system"
-                outside[library] = versions.get(library, set())
+                outside[library] = verneeds.get(library, set())
         view.dependencies[name] = resolved
         needs[name] = outside
     if machine is None:
         return TagReason(".".join(platforms), True, ["no ELF binaries"])
     allowed = allowed_libraries(machine)
-    for binary, deps in view.dependencies.items():
-        for library, where in deps.items():
+    for binary, resolved in view.dependencies.items():
+        for library, where in resolved.items():
             if where == "system" and library not in allowed and not library.startswith(("ld-linux", "ld64.so")):
-                deps[library] = "unresolved"
+                resolved[library] = "unresolved"
                 view.problems.append(f"{binary}: {library} is neither in the wheel nor on the manylinux allow-list")
     merged: dict[str, set[str]] = {}
     for deps in needs.values():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from .errors import MetadataError
 
@@ -69,7 +69,7 @@ def _abi_build(depends: Iterable[str]) -> str | None:
     return None
 
 
-def python_tags(depends: list[str], extension_suffixes: Iterable[str]) -> PythonTags:
+def python_tags(depends: Sequence[str], extension_suffixes: Iterable[str]) -> PythonTags:
     """Python and ABI tags for a package.
 
     ``extension_suffixes`` are the file names of the package's Python

@@ -28,10 +28,13 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .report import ValidationResult, WheelReport
 from .tags import allowed_libraries
+
+if TYPE_CHECKING:
+    from .convert import ConvertOptions
 
 
 def _uv() -> str:
@@ -108,14 +111,15 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
                 elf = ELFFile(handle)
                 if arch and elf["e_machine"] != ELF_MACHINES.get(arch, elf["e_machine"]):
                     problems.append(f"{path.name}: {elf['e_machine']}, the tag says {arch}")
-                needed, paths = [], []
+                needed: list[str] = []
+                paths: list[str] = []
                 for section in elf.iter_sections():
                     if isinstance(section, DynamicSection):
                         for tag in section.iter_tags():
                             if tag.entry.d_tag == "DT_NEEDED":
-                                needed.append(tag.needed)
+                                needed.append(getattr(tag, "needed"))  # DynamicTag sets it with setattr
                             elif tag.entry.d_tag in ("DT_RUNPATH", "DT_RPATH"):
-                                value = tag.runpath if tag.entry.d_tag == "DT_RUNPATH" else tag.rpath
+                                value = getattr(tag, "runpath" if tag.entry.d_tag == "DT_RUNPATH" else "rpath")
                                 paths += [p for p in value.split(":") if p]
         except (ELFError, OSError) as exc:
             problems.append(f"{path.name}: unreadable ELF ({exc})")
@@ -134,7 +138,7 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
     return problems
 
 
-def validate_wheel(wheel: WheelReport, options, provide: Provider | None = None) -> ValidationResult:
+def validate_wheel(wheel: WheelReport, options: ConvertOptions, provide: Provider | None = None) -> ValidationResult:
     """Install ``wheel`` into a fresh venv and run its import tests.
 
     ``options`` is the :class:`~press.convert.ConvertOptions` of the
@@ -161,7 +165,7 @@ def validate_wheel(wheel: WheelReport, options, provide: Provider | None = None)
         return _check_installed(wheel, python, site, env, Path(tmp), _platform.machine(), provide)
 
 
-def _venv_with(exe: Path, wheel_paths: list[str], tmp: Path) -> tuple[Path, dict, Path, str | None]:
+def _venv_with(exe: Path, wheel_paths: list[str], tmp: Path) -> tuple[Path, dict[str, str], Path, str | None]:
     """A fresh venv of ``exe`` under ``tmp`` (made by uv) with ``wheel_paths``
     installed offline, their directories as the only source of
     dependencies. Returns its python, the environment to run it in, its
@@ -200,7 +204,7 @@ print(json.dumps(failed))
 """
 
 
-def load_shared_objects(python: Path, site: Path, installed: list[Path], env: dict, cwd: Path) -> list[str]:
+def load_shared_objects(python: Path, site: Path, installed: list[Path], env: dict[str, str], cwd: Path) -> list[str]:
     """``dlopen`` (RTLD_LAZY, through ctypes in the validation venv's
     interpreter) every shared library the wheel installs under a
     ``<name>.libs/`` directory, plugins loaded by path included, and return
@@ -236,7 +240,7 @@ def _is_shared_object(path: Path) -> bool:
         return False
 
 
-def _is_native(wheel: WheelReport, options) -> bool:
+def _is_native(wheel: WheelReport, options: ConvertOptions) -> bool:
     """Whether ``wheel`` can be installed and run on this machine."""
     import platform as _platform
 
@@ -247,7 +251,7 @@ def _is_native(wheel: WheelReport, options) -> bool:
     return native or (platform_tag == "any" and options.subdir in ("noarch", native_subdir()))
 
 
-def validate_wheels(wheels: list[WheelReport], options, provide: Provider | None = None) -> None:
+def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide: Provider | None = None) -> None:
     """Validate a set of wheels of one conversion, setting each one's
     ``validation``: wheels this machine can run share one fresh venv per
     target interpreter (all installed together, offline, from their wheel
@@ -287,7 +291,7 @@ def validate_wheels(wheels: list[WheelReport], options, provide: Provider | None
 Provider = Callable[[list[str]], tuple[list[str], list[str], list[str]]]
 
 
-def _import(python: Path, name: str, cwd: Path, env: dict) -> str | None:
+def _import(python: Path, name: str, cwd: Path, env: dict[str, str]) -> str | None:
     """None when ``import name`` works in the venv, else its error output."""
     run = subprocess.run([str(python), "-c", f"import {name}"], capture_output=True, text=True, cwd=cwd, env=env)
     return None if run.returncode == 0 else run.stderr.strip()
@@ -315,7 +319,7 @@ def _missing_module(error: str, own: set[str], missing: list[str]) -> bool:
     return False
 
 
-def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict, provide: Provider | None
+def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict[str, str], provide: Provider | None
                   ) -> tuple[dict[str, str], list[str]]:
     """Run the import tests; when some fail and the recipe has test
     requirements, install what the channels provide of them and run those
@@ -349,7 +353,7 @@ def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict, provid
     return failures, skipped
 
 
-def _check_installed(wheel: WheelReport, python: Path, site: Path, env: dict, cwd: Path, machine: str,
+def _check_installed(wheel: WheelReport, python: Path, site: Path, env: dict[str, str], cwd: Path, machine: str,
                      provide: Provider | None = None) -> ValidationResult:
     """Import tests (with test requirements, see :func:`_test_imports`), ELF
     resolution and library loading of an installed wheel."""
@@ -405,7 +409,7 @@ def _extension_python_problems(names: list[str], python_tag: str) -> list[str]:
     return problems
 
 
-def validate_foreign(wheel: WheelReport, options) -> ValidationResult:
+def validate_foreign(wheel: WheelReport, options: ConvertOptions) -> ValidationResult:
     """Structural validation of a wheel for another platform (see the module docstring)."""
     from . import structure
 

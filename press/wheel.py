@@ -69,13 +69,15 @@ class Member:
                 yield block
 
 
-class _FixedDateWheelFile(WheelFile):
+class _FixedDateWheelFile(WheelFile):  # type: ignore[misc]  # wheel ships no type information
     """WheelFile whose implicit members (RECORD) get the fixed date too, and
     that streams members from files (:meth:`write_member`)."""
 
     date_time: tuple[int, int, int, int, int, int] = (1980, 1, 1, 0, 0, 0)
 
-    def writestr(self, zinfo_or_arcname, data, compress_type=None):  # type: ignore[override]
+    def writestr(
+        self, zinfo_or_arcname: str | zipfile.ZipInfo, data: bytes | str, compress_type: int | None = None
+    ) -> None:
         if isinstance(zinfo_or_arcname, str):
             zinfo = zipfile.ZipInfo(zinfo_or_arcname, date_time=self.date_time)
             zinfo.compress_type = zipfile.ZIP_DEFLATED

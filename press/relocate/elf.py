@@ -7,8 +7,13 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ..errors import RelocationError
+
+if TYPE_CHECKING:
+    import lief
 
 ELF_MAGIC = b"\x7fELF"
 _LOCK = threading.Lock()
@@ -46,7 +51,7 @@ class ElfInfo:
         return self.soname
 
 
-def _lief():
+def _lief() -> ModuleType:
     import lief
 
     lief.logging.disable()
@@ -85,7 +90,7 @@ def _text(value: str | bytes, what: str) -> str:
     return value
 
 
-def _check_structure(lief, binary, size: int) -> None:
+def _check_structure(lief: ModuleType, binary: lief.ELF.Binary, size: int) -> None:
     """Refuse what LIEF reads from garbage or a cut file without complaint:
     an unknown class or machine, or a segment or section that ends past the
     end of the file (LIEF then reports no dynamic entries at all)."""

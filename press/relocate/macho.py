@@ -18,6 +18,8 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from ..errors import RelocationError
 
@@ -73,14 +75,14 @@ class MachOInfo:
 _ARCHS = {"ARM64": "arm64", "X86_64": "x86_64", "X86": "i386", "ARM": "arm"}
 
 
-def _lief():
+def _lief() -> ModuleType:
     import lief
 
     lief.logging.disable()
     return lief
 
 
-def _slices(path: Path):
+def _slices(path: Path) -> Any:  # lief.MachO.FatBinary, whose at(i) is never None for i < size
     lief = _lief()
     fat = lief.MachO.parse(str(path))
     if fat is None or fat.size == 0:
@@ -88,7 +90,7 @@ def _slices(path: Path):
     return fat
 
 
-def _check_structure(fat) -> None:
+def _check_structure(fat: Any) -> None:
     """Refuse a slice whose CPU type LIEF does not know (garbage after the
     magic) or whose segments end past the end of the slice (a cut file)."""
     for index in range(fat.size):
@@ -111,7 +113,7 @@ def read_macho(path: Path) -> MachOInfo:
         filetype=binary.header.file_type.name,
         signed=binary.has_code_signature,
     )
-    commands = [
+    commands: list[tuple[str, Any]] = [  # values checked by read_binary (press.grammar)
         (c.command.name, c.path if c.command.name == "RPATH" else getattr(c, "name", None)) for c in binary.commands
     ]
     for kind, value in commands:

@@ -7,6 +7,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from ..errors import RelocationError
 
@@ -39,7 +40,7 @@ class PEInfo:
     dynamic: bool = True
 
 
-def _lief():
+def _lief() -> ModuleType:
     import lief
 
     lief.logging.disable()

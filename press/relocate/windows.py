@@ -23,6 +23,7 @@ shipped by CPython itself, so they count as provided when not vendored.
 from __future__ import annotations
 
 import posixpath
+from typing import Sequence
 
 from ..contained import Root
 from ..errors import RelocationError
@@ -124,7 +125,7 @@ def relocate_windows(
     return result
 
 
-def loader_source(dll_dirs: list[str], dependencies: list[str] = ()) -> str:
+def loader_source(dll_dirs: list[str], dependencies: Sequence[str] = ()) -> str:
     """Source of ``_press_dlls_<dist>.py``: registers ``dll_dirs`` (relative
     to site-packages, ``/``-separated) as DLL directories on Windows, after
     importing the loaders of the dependency wheels named in ``dependencies``
