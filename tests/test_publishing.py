@@ -466,3 +466,21 @@ def test_every_thin_wheel_names_its_conda_artifact_in_a_valid_sbom(thin_report):
         assert doc["metadata"]["component"]["purl"] == f"pkg:pypi/{canonicalize_name(wheel['name'])}@{wheel['version']}"
         if wheel is thin_report["wheels"][0] or wheel["vendored_libraries"]:
             assert validator.validate_str(document) is None
+
+
+def test_json_failures_are_one_error_document_for_each_kind(tmp_path, cache_dir, fixture_packages):
+    """--json prints {"ok": false, "error": {...}} for every kind of failure:
+    a channel that cannot be read, input refused at the trust boundary, a
+    spec with no build for the target Python."""
+    cases = [
+        (["-c", str(tmp_path / "missing"), "cffi"], "ChannelError", "does not exist"),
+        ([str(fixture_packages["badenv.conda"])], "InvalidInputError", "LD_PRELOAD"),
+        (["-c", str(CONDA_FORGE), "--subdir", "linux-64", "--python", "3.10", "cffi"], "SolveError",
+         "the channel has builds for Python 3.12"),
+    ]
+    for args, kind, text in cases:
+        result = run_press("--json", "-q", "--no-validate", "-w", str(tmp_path / "out"), *args, cache=cache_dir)
+        document = json.loads(result.stdout)
+        assert result.returncode == 1 and document["ok"] is False, result.stdout
+        assert document["error"]["type"] == kind and text in document["error"]["message"], document
+        assert result.stderr.count("press: error:") == 1 and "Traceback" not in result.stderr
