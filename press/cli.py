@@ -167,9 +167,9 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
 
 class LiveProgress:
     """A live progress display on a terminal, drawn by rich on stderr: a
-    spinner, the current step, a bar with its count and the time elapsed and
-    left when the step is counted (``[i/n]`` in a conversion's messages, the
-    jobs of a batch). Results (wheels written, failures) stay printed above
+    spinner, the current step (with the megabytes fetched so far), a bar with
+    its count and the time elapsed and left when the step is counted
+    (``[i/n]`` in a conversion's messages, the jobs of a batch). Results (wheels written, failures) stay printed above
     it. Used only when stderr is a terminal and ``-q`` is not given;
     otherwise press prints plain lines."""
 
@@ -183,6 +183,7 @@ class LiveProgress:
                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
                                 transient=True)
         self.task = self.display.add_task("press", total=None)
+        self.fetched = 0.0
 
     @staticmethod
     def wanted(quiet: bool) -> bool:
@@ -199,6 +200,10 @@ class LiveProgress:
     def message(self, text: str) -> None:
         """A conversion's status message."""
         counted = re.search(r"\[(\d+)/(\d+)\]", text)
+        size = re.search(r"\((\d+\.\d) MB\)$", text) if text.startswith("fetching") else None
+        if size:
+            self.fetched += float(size.group(1))
+            text = f"{text[:size.start()].rstrip()} ({self.fetched:.1f} MB so far)"
         if counted:
             self.display.update(self.task, completed=int(counted.group(1)) - 1, total=int(counted.group(2)))
         elif text.startswith(("solving", "converting for", "validating", "making wheels")):

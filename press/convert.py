@@ -206,7 +206,9 @@ class _Session:
                 self.progress(note)
         result = {}
         for index, record in enumerate(records, 1):
-            self.progress(f"fetching [{index}/{len(records)}] {record.file_name}")
+            size = record.size if isinstance(record.size, int) else None
+            shown = f" ({size / 1e6:.1f} MB)" if size else ""
+            self.progress(f"fetching [{index}/{len(records)}] {record.file_name}{shown}")
             result[record.name.normalized] = self.open_record(record)
         return result
 

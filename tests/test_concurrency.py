@@ -36,11 +36,12 @@ def test_two_processes_share_one_cache(tmp_path):
     SlowHandler.requests = []
     server, url = serve(served, SlowHandler)
     try:
-        baseline = tmp_path / "baseline"
-        solo = _press(tmp_path / "solo-cache", baseline, "-c", url, "cffi")
-        assert solo.wait() == 0, solo.stderr.read()
         cache = tmp_path / "shared-cache"
         for channel in (url, str(local)):
+            # One baseline per channel: the SBOM names the channel a wheel came from.
+            baseline = tmp_path / f"baseline-{len(channel)}"
+            solo = _press(tmp_path / f"solo-cache-{len(channel)}", baseline, "-c", channel, "cffi")
+            assert solo.wait() == 0, solo.stderr.read()
             outs = [tmp_path / f"out-{i}-{len(channel)}" for i in (1, 2)]
             shared_out = tmp_path / f"shared-out-{len(channel)}"
             runs = [_press(cache, out, "-c", channel, "cffi") for out in outs]
