@@ -533,6 +533,8 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Art
             unpacker.count(files[resolved].size, link)
     _check_payload(paths, files, dirs, unpacker.links, label)
     licenses = tuple(sorted(p[len("info/licenses/"):] for p in files if p.startswith("info/licenses/")))
+    activation = _activation(root, files, label)
+    root.release()  # a closure holds dozens of artifacts: keep no directory open between uses
     return Artifact(
         source=source,
         sha256=sha256 or sha256_file(source),
@@ -548,7 +550,7 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Art
         test_requires=test_requires,
         dist_infos=_dist_infos(root, files, paths, label),
         licenses=licenses,
-        activation=_activation(root, files, label),
+        activation=activation,
     )
 
 

@@ -17,6 +17,8 @@ import contextlib
 import os
 import shutil
 import stat
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -41,6 +43,11 @@ class Root:
     ``FileExistsError`` when creating a file that exists.
     """
 
+    #: Directory descriptors kept open per root (least recently used go first):
+    #: files are mostly created and read directory by directory, and opening
+    #: every component again for each file cost more than the files' own I/O.
+    DIRECTORY_CACHE = 16
+
     def __init__(self, path: Path, *, create: bool = False) -> None:
         path = Path(path)
         if create:
@@ -48,6 +55,19 @@ class Root:
         self.path = path.resolve()
         if not self.path.is_dir():
             raise ContainmentError(f"{path} is not a directory")
+        self._dirs: OrderedDict[tuple[str, ...], int] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def release(self) -> None:
+        """Close the directory descriptors kept open (done when the root is
+        collected; call it when a root will not be used for a while)."""
+        with self._lock:
+            while self._dirs:
+                os.close(self._dirs.popitem()[1])
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.release()
 
     def __repr__(self) -> str:
         return f"Root({str(self.path)!r})"
@@ -59,31 +79,45 @@ class Root:
         except ValueError as exc:
             raise ContainmentError(str(exc)) from exc
 
+    def _directory(self, parts: tuple[str, ...], create: bool) -> int:
+        """A descriptor of the directory ``parts`` (kept in the cache; the
+        caller holds the lock), each component opened relative to its parent
+        with ``O_NOFOLLOW``: a symlink or a non-directory on the way is refused."""
+        cached = self._dirs.get(parts)
+        if cached is not None:
+            self._dirs.move_to_end(parts)
+            return cached
+        if not parts:
+            fd = os.open(self.path, _DIR_FLAGS)
+        else:
+            parent = self._directory(parts[:-1], create)
+            part = parts[-1]
+            try:
+                fd = os.open(part, _DIR_FLAGS, dir_fd=parent)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                try:
+                    os.mkdir(part, 0o755, dir_fd=parent)
+                except FileExistsError:
+                    pass
+                try:
+                    fd = os.open(part, _DIR_FLAGS, dir_fd=parent)
+                except OSError as exc:
+                    raise ContainmentError(f"{'/'.join(parts)}: {part} is a symlink or not a directory") from exc
+            except OSError as exc:
+                raise ContainmentError(f"{'/'.join(parts)}: {part} is a symlink or not a directory") from exc
+        self._dirs[parts] = fd
+        while len(self._dirs) > self.DIRECTORY_CACHE:
+            os.close(self._dirs.popitem(last=False)[1])
+        return fd
+
     @contextlib.contextmanager
     def _parent(self, parts: list[str], create: bool) -> Iterator[int]:
-        """A descriptor of the directory holding ``parts[-1]``, opened step by step."""
-        fd = os.open(self.path, _DIR_FLAGS)
-        try:
-            for part in parts[:-1]:
-                try:
-                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                except FileNotFoundError:
-                    if not create:
-                        raise
-                    try:
-                        os.mkdir(part, 0o755, dir_fd=fd)
-                    except FileExistsError:
-                        pass
-                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                except (NotADirectoryError, OSError) as exc:
-                    if isinstance(exc, FileNotFoundError):
-                        raise
-                    raise ContainmentError(f"{'/'.join(parts)}: {part} is a symlink or not a directory") from exc
-                os.close(fd)
-                fd = child
-            yield fd
-        finally:
-            os.close(fd)
+        """A descriptor of the directory holding ``parts[-1]``, opened step by
+        step (see :meth:`_directory`); valid inside the ``with`` block."""
+        with self._lock:
+            yield self._directory(tuple(parts[:-1]), create)
 
     def open(self, rel: str) -> BinaryIO:
         """Open the regular file ``rel`` for reading (binary)."""

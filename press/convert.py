@@ -413,6 +413,8 @@ def _build_all(
             session.progress(f"{main.label}: {alias}")
             continue
         wheel, python_deps = build_wheel(main, closure, options, session)
+        for artifact in [main, *closure.values()]:
+            artifact.root.release()
         report.wheels.append(wheel)
         session.progress(f"wrote {wheel.summary()}")
         if options.fatten and not options.bundle_python_deps:

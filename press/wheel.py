@@ -17,9 +17,12 @@ import stat
 import tempfile
 import time
 import zipfile
+import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Iterator
+from typing import BinaryIO, Collection, Iterator
 
 from packaging.metadata import Metadata
 from wheel.wheelfile import WheelFile, urlsafe_b64encode
@@ -71,7 +74,7 @@ class Member:
 
 class _FixedDateWheelFile(WheelFile):  # type: ignore[misc]  # wheel ships no type information
     """WheelFile whose implicit members (RECORD) get the fixed date too, and
-    that streams members from files (:meth:`write_member`)."""
+    that writes members deflated ahead of time (:meth:`write_prepared`)."""
 
     date_time: tuple[int, int, int, int, int, int] = (1980, 1, 1, 0, 0, 0)
 
@@ -85,23 +88,82 @@ class _FixedDateWheelFile(WheelFile):  # type: ignore[misc]  # wheel ships no ty
             zinfo_or_arcname = zinfo
         super().writestr(zinfo_or_arcname, data, compress_type)
 
-    def write_member(self, zinfo: zipfile.ZipInfo, member: Member) -> None:
-        """Write ``member`` block by block, recording its hash and size for
-        RECORD as ``WheelFile.writestr`` does (same bytes as one ``writestr``:
-        deflate output does not depend on how the input is split)."""
-        if member.data is not None:
-            self.writestr(zinfo, member.data)
-            return
-        zinfo.file_size = member.size()
-        digest = hashlib.sha256()
-        size = 0
-        with self.open(zinfo, mode="w") as dest:
-            for block in member.chunks():
-                digest.update(block)
-                size += len(block)
-                dest.write(block)
-        self._file_hashes[zinfo.filename] = ("sha256", urlsafe_b64encode(digest.digest()).decode("ascii"))
-        self._file_sizes[zinfo.filename] = size
+    def write_prepared(self, zinfo: zipfile.ZipInfo, prepared: "_Prepared") -> None:
+        """Write a member compressed beforehand (:func:`_prepare`): the same
+        bytes ``ZipFile.open(zinfo, "w")`` writes on a seekable file (one
+        local header with the final sizes and CRC, no data descriptor, ZIP64
+        extra fields when the member is near or beyond 4 GiB), recording
+        its hash and size for RECORD."""
+        zinfo.file_size = prepared.size
+        zinfo.compress_size = prepared.compressed_size
+        zinfo.CRC = prepared.crc
+        zinfo.flag_bits = 0
+        zip64 = zinfo.file_size * 1.05 > zipfile.ZIP64_LIMIT or zinfo.compress_size > zipfile.ZIP64_LIMIT
+        zinfo.header_offset = self.fp.tell()
+        self._writecheck(zinfo)
+        self._didModify = True
+        self.fp.write(zinfo.FileHeader(zip64))
+        prepared.data.seek(0)
+        shutil.copyfileobj(prepared.data, self.fp, CHUNK)
+        prepared.data.close()
+        self.filelist.append(zinfo)
+        self.NameToInfo[zinfo.filename] = zinfo
+        self.start_dir = self.fp.tell()
+        self._file_hashes[zinfo.filename] = ("sha256", urlsafe_b64encode(prepared.sha256).decode("ascii"))
+        self._file_sizes[zinfo.filename] = prepared.size
+
+
+@dataclass
+class _Prepared:
+    """A member deflated ahead of writing: raw deflate ``data`` (spooled to
+    disk beyond 8 MiB), its CRC-32, sizes and sha256."""
+
+    data: BinaryIO
+    crc: int
+    size: int
+    compressed_size: int
+    sha256: bytes
+
+
+def _prepare(member: Member, level: int) -> _Prepared:
+    """Deflate ``member`` block by block (zipfile's raw deflate: window bits
+    -15, default memory level, so the bytes equal what ``ZipFile`` writes at
+    that level). Runs in worker threads: zlib and hashlib release the GIL."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    out: BinaryIO = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # type: ignore[assignment]
+    crc, size, digest = 0, 0, hashlib.sha256()
+    for block in member.chunks():
+        crc = zlib.crc32(block, crc)
+        size += len(block)
+        digest.update(block)
+        out.write(compressor.compress(block))
+    out.write(compressor.flush())
+    return _Prepared(out, crc, size, out.tell(), digest.digest())
+
+
+def _prepared(members: list[Member], level: int, workers: int) -> Iterator[_Prepared]:
+    """:func:`_prepare` for every member, in order, at most ``2 * workers``
+    ahead of the consumer (bounded memory and disk)."""
+    if workers <= 1:
+        for member in members:
+            yield _prepare(member, level)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="press-deflate") as pool:
+        pending: deque[Future[_Prepared]] = deque()
+        queue = iter(members)
+        try:
+            for member in queue:
+                pending.append(pool.submit(_prepare, member, level))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+            for future in pending:
+                if not future.cancelled() and future.done() and future.exception() is None:
+                    future.result().data.close()
 
 
 def write_wheel(
@@ -110,13 +172,17 @@ def write_wheel(
     timestamp: float = _MIN_EPOCH,
     compresslevel: int = 6,
     data_members: Collection[str] = (),
+    workers: int | None = None,
 ) -> Path:
     """Write the wheel ``path`` (its file name must be a valid wheel name).
 
     ``members`` must not include RECORD; ``timestamp`` (seconds since the
     epoch) dates every member; ``data_members`` are the archive names under
     ``<name>-<version>.data/`` that press itself put there (see
-    :func:`verify_wheel`). Returns ``path``. Raises :class:`ValidationError`
+    :func:`verify_wheel`); ``compresslevel`` is zlib's 0 (stored as
+    deflate blocks) to 9; ``workers`` threads deflate members ahead of the
+    writer (default: the CPUs available), which writes them in a fixed order,
+    so the bytes do not depend on it. Returns ``path``. Raises :class:`ValidationError`
     for two members of one name or a wheel that does not verify; in every
     failure case nothing is left at ``path``.
     """
@@ -125,6 +191,11 @@ def write_wheel(
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         raise ValidationError(f"two wheel members named {twice[0]!r}", package=path.name)
+    if not 0 <= compresslevel <= 9:
+        raise ValueError(f"compression level {compresslevel} is not 0-9")
+    if workers is None:
+        affinity = getattr(os, "sched_getaffinity", None)
+        workers = len(affinity(0)) if affinity else (os.cpu_count() or 1)
     tmpdir = Path(tempfile.mkdtemp(prefix=".press-", dir=path.parent))
     tmp = tmpdir / path.name
     date_time = time.gmtime(max(int(timestamp), _MIN_EPOCH))[:6]
@@ -133,12 +204,12 @@ def write_wheel(
         with _FixedDateWheelFile(tmp, "w") as wheel:
             wheel.date_time = date_time
             wheel.compresslevel = compresslevel
-            for member in ordered:
+            for member, prepared in zip(ordered, _prepared(ordered, compresslevel, workers)):
                 zinfo = zipfile.ZipInfo(member.arcname, date_time=date_time)
                 zinfo.compress_type = zipfile.ZIP_DEFLATED
                 mode = 0o755 if member.executable else 0o644
                 zinfo.external_attr = (mode | stat.S_IFREG) << 16
-                wheel.write_member(zinfo, member)
+                wheel.write_prepared(zinfo, prepared)
         verify_wheel(tmp, data_members)
         os.replace(tmp, path)
     finally:
