@@ -67,7 +67,8 @@ class BatchOptions:
     ran, install the wheels written, per Python, into one fresh venv each
     (offline, from the wheelhouse, so thin dependencies resolve) and run
     their import tests; a job whose wheel fails is reported failed (off by
-    default: a whole channel is many venvs' worth of work).
+    default: a whole channel is many venvs' worth of work); ``compresslevel``:
+    as in :class:`~press.convert.ConvertOptions`.
     """
 
     channel: str
@@ -90,6 +91,7 @@ class BatchOptions:
     exclude: list[str] = field(default_factory=list)
     include_dev: bool = False
     validate: bool = False
+    compresslevel: int = 6
     #: set by :func:`convert_channel`: names every job of the batch converts.
     batch_names: frozenset[str] = frozenset()
     #: set by :func:`convert_channel`: what naming needs of the channel's
@@ -391,6 +393,8 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
                 options.bundle_python_deps, options.prefer, options.native_prefix, options.plat, options.channel_priority,
                 sorted(options.exclude), options.include_dev,
                 [str(p) for p in options.name_mapping]]
+        if options.compresslevel != 6:  # the default keeps the keys of earlier runs
+            base.append(["compresslevel", options.compresslevel])
         closures = None
         if options.fatten:
             spec = f"{job.name}=={job.version}={job.build}"
@@ -416,7 +420,7 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
             name_mapping=list(options.name_mapping), native_prefix=options.native_prefix,
             known_packages=options.known_packages, plat=options.plat,
             channel_priority=options.channel_priority, exclude=list(options.exclude),
-            include_dev=options.include_dev,
+            include_dev=options.include_dev, compresslevel=options.compresslevel,
         )
         report = convert_records([job.record], convert_options, progress=notes.append, closures=closures)
         wheels = [Path(w.path).name for w in report.wheels]
@@ -483,6 +487,12 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
     or another batch holds the wheel directory.
     """
     started = time.monotonic()
+    if options.scheduler:
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            raise PressError("a Dask scheduler needs Dask's distributed package, an optional extra of press: "
+                             "pip install 'press[dask]'", field="--scheduler")
     wheel_dir = Path(options.wheel_dir)
     (wheel_dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
     options.wheel_dir = wheel_dir.resolve()

@@ -48,6 +48,10 @@ def _naming_options(function: F) -> F:
     """Options shared by both commands: naming, ``--plat``, channel
     priority and what fat wheels vendor."""
     function = click.option(
+        "--compression-level", "compression_level", type=click.IntRange(0, 9), default=6, show_default=True,
+        help="zlib level of the wheel members: 0 is fastest and largest, 9 smallest and slowest (any level "
+             "gives the same files after installation).")(function)
+    function = click.option(
         "--include-dev", is_flag=True,
         help="With --fatten, keep vendored headers, pkg-config and CMake files (left out by default).")(function)
     function = click.option(
@@ -107,7 +111,8 @@ def _naming_options(function: F) -> F:
 @click.version_option(__version__, prog_name="press")
 def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pythons: tuple[str, ...], fatten: bool,
          bundle_python_deps: bool, wheel_dir: Path, cache_dir: Path | None, validate: bool, python_exe: Path | None,
-         repodata_patch: Path | None, prefer: tuple[str, ...], include_dev: bool, exclude: tuple[str, ...],
+         repodata_patch: Path | None, prefer: tuple[str, ...], compression_level: int, include_dev: bool,
+         exclude: tuple[str, ...],
          channel_priority: str, plat: str | None, name_mapping: tuple[Path, ...], native_prefix: str | None,
          as_json: bool, quiet: bool, verbose: bool) -> None:
     """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels.
@@ -137,6 +142,7 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
         channel_priority=channel_priority,
         exclude=list(exclude),
         include_dev=include_dev,
+        compresslevel=compression_level,
     )
     progress = (lambda message: None) if quiet else (lambda message: click.echo(f"press: {message}", err=True))
     try:
@@ -262,7 +268,8 @@ def _duration(seconds: float | None) -> str:
 @click.option("--prefer", multiple=True, metavar="NAME", help="Whose copy wins when merged packages clash (see press -h).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1, show_default="CPU count",
               help="Worker processes on this machine.")
-@click.option("--scheduler", metavar="ADDRESS", help="Run the jobs on a Dask distributed scheduler (tcp://host:port).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run the jobs on a Dask distributed scheduler (tcp://host:port); needs pip install 'press[dask]'.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Download and index cache.")
 @click.option("--repodata-patch", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Patch instructions for a local directory channel (see press -h).")
@@ -277,7 +284,8 @@ def _duration(seconds: float | None) -> str:
 def channel_main(channel_arg: str, subdir: str, wheel_dir: Path, names: tuple[str, ...], pythons: tuple[str, ...],
                  latest: bool, fatten: bool, bundle_python_deps: bool, prefer: tuple[str, ...], jobs: int,
                  scheduler: str | None, cache_dir: Path | None, repodata_patch: Path | None, validate: bool,
-                 include_dev: bool, exclude: tuple[str, ...], channel_priority: str, plat: str | None,
+                 compression_level: int, include_dev: bool, exclude: tuple[str, ...], channel_priority: str,
+                 plat: str | None,
                  name_mapping: tuple[Path, ...], native_prefix: str | None, as_json: bool, quiet: bool,
                  verbose: bool) -> None:
     """Convert a whole channel (or the part --name/--python/--latest select) into a
@@ -290,6 +298,7 @@ def channel_main(channel_arg: str, subdir: str, wheel_dir: Path, names: tuple[st
         cache_dir=cache_dir, jobs=jobs, scheduler=scheduler, repodata_patch=repodata_patch,
         name_mapping=list(name_mapping), native_prefix=native_prefix, plat=plat,
         channel_priority=channel_priority, exclude=list(exclude), include_dev=include_dev, validate=validate,
+        compresslevel=compression_level,
     )
 
     def progress(state: Any) -> None:

@@ -95,3 +95,24 @@ def test_case_only_names_are_fine_in_linux_wheels_and_press_data_passes(tmp_path
                                  Member("demo-1.0.data/scripts/demo", data=b"#!python\n")]),
                 timestamp=1700000000, data_members=["demo-1.0.data/scripts/demo"])
     assert wheel.is_file()
+
+
+def test_compression_level_changes_size_not_content(tmp_path, cache_dir):
+    """--compression-level (auditwheel's users asked for it): 0 is largest, 9
+    smallest, and every level holds the same files (RECORD verifies)."""
+    from conftest import CONDA_FORGE, run_press
+
+    (artifact,) = (CONDA_FORGE / "linux-64").glob("libffi-*.tar.bz2")
+    sizes, contents = {}, {}
+    for level in ("0", "9"):
+        out = tmp_path / level
+        run_press("--subdir", "linux-64", "--python", "3.12", "--no-validate", "-q", "-w", str(out),
+                  "--compression-level", level, str(artifact), cache=cache_dir, check=True)
+        (wheel,) = out.glob("*.whl")
+        verify_wheel(wheel)
+        sizes[level] = wheel.stat().st_size
+        with zipfile.ZipFile(wheel) as archive:
+            contents[level] = {n: archive.read(n) for n in archive.namelist()}
+    assert sizes["0"] > sizes["9"] * 1.5 and contents["0"] == contents["9"]
+    bad = run_press("--compression-level", "10", "-w", str(tmp_path / "x"), str(artifact), cache=cache_dir)
+    assert bad.returncode == 2 and "--compression-level" in bad.stderr
