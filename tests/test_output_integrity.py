@@ -116,3 +116,36 @@ def test_compression_level_changes_size_not_content(tmp_path, cache_dir):
     assert sizes["0"] > sizes["9"] * 1.5 and contents["0"] == contents["9"]
     bad = run_press("--compression-level", "10", "-w", str(tmp_path / "x"), str(artifact), cache=cache_dir)
     assert bad.returncode == 2 and "--compression-level" in bad.stderr
+
+
+@pytest.mark.slow
+def test_member_beyond_4_gib_is_valid_zip64_that_pip_and_uv_install(tmp_path, py312):
+    """A wheel member over 4 GiB (a sparse file: no disk for the input) is
+    written as ZIP64, verifies (RECORD hash over all of it), and both uv and
+    pip install it whole."""
+    import subprocess
+
+    from conftest import make_venv, uv_install
+    from press.contained import Root
+
+    root = Root(tmp_path / "src", create=True)
+    size = (4 << 30) + (64 << 20)
+    with root.create("big.bin") as handle:
+        handle.truncate(size)
+    wheel = tmp_path / "demo-1.0-py3-none-any.whl"
+    write_wheel(wheel, [
+        Member("demo/__init__.py", data=b""),
+        Member("demo/big.bin", root=root, rel="big.bin"),
+        Member("demo-1.0.dist-info/METADATA", data=b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"),
+        Member("demo-1.0.dist-info/WHEEL",
+               data=b"Wheel-Version: 1.0\nGenerator: press\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+    ], compresslevel=1)
+    with zipfile.ZipFile(wheel) as archive:
+        info = archive.getinfo("demo/big.bin")
+        assert info.file_size == size and info.compress_size < 64 << 20
+    python = make_venv(py312, tmp_path / "uv-venv")
+    uv_install(python, str(wheel))
+    assert (next((tmp_path / "uv-venv").glob("lib/python*/site-packages/demo/big.bin"))).stat().st_size == size
+    subprocess.run([str(py312), "-m", "venv", str(tmp_path / "pip-venv")], check=True)
+    subprocess.run([str(tmp_path / "pip-venv" / "bin" / "pip"), "install", "-q", "--no-index", str(wheel)], check=True)
+    assert (next((tmp_path / "pip-venv").glob("lib/python*/site-packages/demo/big.bin"))).stat().st_size == size
