@@ -20,8 +20,12 @@ import bz2
 import dataclasses
 import functools
 import hashlib
+import json
+import os
 import re
+import shutil
 import tarfile
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,12 +68,14 @@ ARCHIVE_SUFFIXES = (".conda", ".tar.bz2")
 @dataclass(frozen=True)
 class FileFacts:
     """A regular file of the unpacked artifact: ``size`` in bytes, hex
-    ``sha256`` (computed while unpacking) and whether its owner-execute bit
-    is set."""
+    ``sha256`` (computed while unpacking), whether its owner-execute bit
+    is set, and its first four bytes (``magic``: what could make it an ELF,
+    Mach-O or PE file, without opening it again)."""
 
     size: int
     sha256: str
     executable: bool
+    magic: bytes = b""
 
 
 @dataclass(frozen=True, eq=False)
@@ -385,17 +391,20 @@ class _Unpacker:
         if source is None:
             raise self.refuse(name, "archive member has no data")
         written = 0
+        magic = b""
         with self.root.create(name, 0o755 if executable else 0o644) as out:
             while True:
                 block = source.read(min(CHUNK, member.size - written))
                 if not block:
                     break
+                if written < 4:
+                    magic = (magic + block)[:4]
                 written += len(block)
                 digest.update(block)
                 out.write(block)
         if written != member.size:
             raise ArchiveError(f"archive member {name!r} is cut short", package=self.label)
-        self.files[name] = FileFacts(member.size, digest.hexdigest(), executable)
+        self.files[name] = FileFacts(member.size, digest.hexdigest(), executable, magic)
 
 
 def _read_paths_json(root: Root, label: str) -> tuple[PathEntry, ...]:
@@ -469,7 +478,84 @@ def _dist_infos(root: Root, files: Mapping[str, FileFacts], paths: tuple[PathEnt
     return tuple(found[k] for k in sorted(found))
 
 
-def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Artifact:
+#: Version of the unpacked-artifact cache's layout and manifest.
+_CACHE_FORMAT = 2
+
+
+def _cache_entry(cache: Path, sha256: str) -> Path:
+    """The cache directory of an artifact: its sha256 plus a digest of what
+    decides how it was unpacked (press's version, the cache format and every
+    limit in force), so no entry made under other rules is ever used."""
+    from . import __version__
+    from .limits import LIMITS
+
+    rules = json.dumps([__version__, _CACHE_FORMAT, sorted((n, limit(n)) for n in LIMITS)]).encode()
+    return cache / f"{sha256}-{hashlib.sha256(rules).hexdigest()[:12]}"
+
+
+def _load_entry(entry: Path, label: str) -> _Unpacker | None:
+    """The extraction state of a complete cache entry (None when it is
+    absent or its manifest does not read as one press wrote)."""
+    try:
+        manifest = json.loads((entry / "manifest.json").read_text("utf-8"))
+        if manifest.get("format") != _CACHE_FORMAT:
+            return None
+        unpacker = _Unpacker(Root(entry / "root"), label)
+        unpacker.files = {str(p): FileFacts(int(f[0]), str(f[1]), bool(f[2]), bytes.fromhex(f[3]))
+                          for p, f in manifest["files"].items()}
+        unpacker.dirs = {str(d) for d in manifest["dirs"]}
+        unpacker.links = {str(k): str(v) for k, v in manifest["links"].items()}
+        unpacker.case_clashes = [(str(a), str(b)) for a, b in manifest["case_clashes"]]
+        unpacker.members, unpacker.total = int(manifest["members"]), int(manifest["total"])
+        return unpacker
+    except (OSError, ValueError, KeyError, TypeError, IndexError, ContainmentError):
+        return None
+
+
+def _unpack_cached(source: Path, cache: Path, sha256: str, label: str) -> _Unpacker:
+    """Unpack ``source`` into the unpacked-artifact cache (content-addressed
+    by sha256, see :func:`_cache_entry`) unless it is there, and return its
+    extraction state. A new entry is unpacked into a temporary directory,
+    its manifest written last, then renamed into place: processes sharing the
+    cache never see half an entry, and the first rename wins."""
+    entry = _cache_entry(cache, sha256)
+    found = _load_entry(entry, label) if entry.is_dir() else None
+    if found is not None:
+        return found
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{sha256[:16]}-", dir=cache))
+    try:
+        unpacker = _Unpacker(Root(tmp / "root", create=True), label)
+        _extract(source, unpacker)
+        manifest = {"format": _CACHE_FORMAT, "files": {p: [f.size, f.sha256, f.executable, f.magic.hex()] for p, f in
+                                                       sorted(unpacker.files.items())},
+                    "dirs": sorted(unpacker.dirs), "links": dict(sorted(unpacker.links.items())),
+                    "case_clashes": unpacker.case_clashes, "members": unpacker.members, "total": unpacker.total}
+        (tmp / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+        unpacker.root.release()
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)  # an entry whose manifest did not load: replaced
+        try:
+            os.rename(tmp, entry)
+        except OSError:
+            if not entry.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process unpacked it first: use theirs
+            found = _load_entry(entry, label)
+            if found is None:
+                raise ArchiveError("the unpacked-artifact cache entry another process wrote does not read",
+                                   package=label) from None
+            return found
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    loaded = _load_entry(entry, label)
+    assert loaded is not None
+    loaded.paths = unpacker.paths
+    return loaded
+
+
+def open_artifact(source: Path, workdir: Path, sha256: str | None = None, cache: Path | None = None) -> Artifact:
     """Unpack the conda artifact ``source`` into ``workdir`` (made, must be new
     or empty) and parse its metadata at the validation boundary.
 
@@ -484,16 +570,25 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None) -> Art
     or truncated archive, a missing ``info/index.json`` or a payload that
     disagrees with ``paths.json`` (missing file, size, sha256). Nothing is
     written outside ``workdir``. ``sha256`` (hex), when the caller has
-    already checked it, saves hashing the archive again.
+    already checked it, saves hashing the archive again. With ``cache`` (a
+    directory), the archive is unpacked there once, content-addressed by its
+    sha256 (:func:`_unpack_cached`), and ``workdir`` is not used: later
+    conversions, and batch jobs in other processes, read the same tree. The
+    metadata is parsed and every payload check below runs again each time.
     """
     source = Path(source)
     label = source.name
     artifact_stem(source)
     if not source.is_file():
         raise ArchiveError("no such file", package=label)
-    root = Root(workdir, create=True)
-    unpacker = _Unpacker(root, label)
-    _extract(source, unpacker)
+    if cache is not None:
+        sha256 = sha256 or sha256_file(source)
+        unpacker = _unpack_cached(source, Path(cache), sha256, label)
+        root = unpacker.root
+    else:
+        root = Root(workdir, create=True)
+        unpacker = _Unpacker(root, label)
+        _extract(source, unpacker)
     index_data = _read_metadata(root, "info/index.json", label)
     if index_data is None:
         raise ArchiveError("missing info/index.json", package=label)

@@ -177,7 +177,8 @@ class _Session:
         key = str(Path(path).resolve())
         if key not in self.opened:
             self.progress(f"unpacking {Path(path).name}")
-            self.opened[key] = open_artifact(Path(path), self.work / "unpacked" / str(len(self.opened)), sha256)
+            self.opened[key] = open_artifact(Path(path), self.work / "unpacked" / str(len(self.opened)), sha256,
+                                             cache=self.cache_dir / "unpacked")
         return self.opened[key].with_channel(channel or channel_of_path(Path(path)))
 
     def open_record(self, record: Any) -> Artifact:

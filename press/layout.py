@@ -27,7 +27,7 @@ from .artifact import Artifact, PathEntry
 from .contained import Root
 from .errors import ConflictError, UnsafeArchiveError
 from .package import EntryPoint, site_packages_prefix
-from .relocate import BinaryInfo, file_key, lookup_name, read_binary
+from .relocate import BinaryInfo, file_key, lookup_name, may_be_binary, read_binary
 
 _DEV_FILES = re.compile(
     r"^(include/|lib/pkgconfig/|share/pkgconfig/|lib/cmake/|share/cmake/|share/man/|man/|share/doc/|share/info/|"
@@ -281,7 +281,7 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
             rel = _site_packages_rel(artifact, path, prefix)
             if rel is None:
                 continue
-            staged.binary = read_binary(artifact.root, path, label)
+            staged.binary = _read_binary(artifact, path)
             if staged.binary is not None:
                 layout.extensions.append(rel)
             layout.add(rel, staged)
@@ -304,7 +304,7 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
         if _command_dir(path) and path.lower().endswith(".exe") and posixpath.basename(path)[:-4] in console:
             continue  # conda's copy of the .exe launcher of a console_scripts entry point
         arcname = f"{layout.libs_dir}/{path}"
-        staged.binary = read_binary(artifact.root, path, label)
+        staged.binary = _read_binary(artifact, path)
         if staged.binary is not None:
             lib_name = staged.binary.name
             if lib_name and _SHARED_LIB.search(path) and posixpath.basename(path) != lib_name and _library_dir(path):
@@ -329,6 +329,14 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
                 layout.commands.setdefault(command, (arcname, posixpath.basename(path)))
     for path in symlinks:
         _add_symlink(layout, artifact, path, main)
+
+
+def _read_binary(artifact: Artifact, path: str) -> BinaryInfo | None:
+    """:func:`~press.relocate.read_binary` for a file of ``artifact``, skipped
+    (None) when the first bytes recorded while unpacking rule it out."""
+    if not may_be_binary(artifact.files[path].magic):
+        return None
+    return read_binary(artifact.root, path, artifact.label)
 
 
 def _library_dir(path: str) -> bool:
@@ -375,7 +383,7 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
     if is_build_only(artifact, resolved, named=path) or is_build_only(artifact, resolved):
         layout.build_only.append(f"{label}: {path}")
         return
-    info = read_binary(artifact.root, resolved, label)
+    info = _read_binary(artifact, resolved)
     if info is not None:
         if info.name:
             # Folded into the library stored under its SONAME / install name.

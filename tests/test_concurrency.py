@@ -63,3 +63,40 @@ def test_two_processes_share_one_cache(tmp_path):
         assert digest == hashlib.sha256(source.read_bytes()).hexdigest(), name
     assert not [p for p in cache.rglob("*") if p.name.endswith((".part", ".tmp"))]
     assert any(r.endswith(".conda") for r in SlowHandler.requests)
+
+
+def test_unpacked_artifact_cache_is_shared_keyed_and_self_healing(tmp_path):
+    """Archives are unpacked once into the cache (content-addressed by sha256
+    and the rules in force) and read from there by later conversions; an entry
+    whose manifest does not read is unpacked again; other limits make other
+    entries; the wheels are the same bytes either way."""
+    import json as _json
+    import os as _os
+    import subprocess as _subprocess
+    import sys as _sys
+
+    from conftest import CONDA_FORGE, ROOT
+
+    cache = tmp_path / "cache"
+
+    def convert(out, env=None):
+        result = _subprocess.run([_sys.executable, "-m", "press", "--cache-dir", str(cache), "-c", str(CONDA_FORGE),
+                                  "--subdir", "linux-64", "--python", "3.12", "--fatten", "--no-validate", "-q",
+                                  "-w", str(tmp_path / out), "--json", "cffi"], capture_output=True, text=True,
+                                 cwd=ROOT, env=dict(_os.environ, **(env or {})))
+        assert result.returncode == 0, result.stderr
+        return {p.name: p.read_bytes() for p in (tmp_path / out).glob("*.whl")}
+
+    first = convert("one")
+    entries = sorted((cache / "unpacked").iterdir())
+    assert len(entries) == 9 and all((e / "manifest.json").is_file() and (e / "root" / "info").is_dir()
+                                     for e in entries)
+    stamps = {e: (e / "manifest.json").stat().st_mtime_ns for e in entries}
+    assert convert("two") == first
+    assert {e: (e / "manifest.json").stat().st_mtime_ns for e in entries} == stamps  # read, not unpacked again
+    (entries[0] / "manifest.json").write_text("{not json")
+    assert convert("three") == first
+    assert _json.loads((entries[0] / "manifest.json").read_text())["format"] >= 1  # unpacked again
+    assert convert("four", {"PRESS_MAX_MEMBERS": "100000"}) == first
+    assert len(list((cache / "unpacked").iterdir())) == 18  # other limits, other entries
+    assert not [p for p in (cache / "unpacked").iterdir() if p.name.startswith(".")]  # no temporary leftovers

@@ -22,6 +22,18 @@ from .pe import PEInfo, is_pe, read_pe
 BinaryInfo = Union[ElfInfo, MachOInfo, PEInfo]
 
 
+#: First bytes of the files :func:`read_binary` reads: ELF, Mach-O (thin and
+#: universal), PE (``MZ``).
+_MAGICS = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce",
+           b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf", b"MZ")
+
+
+def may_be_binary(magic: bytes) -> bool:
+    """Whether a file starting with ``magic`` (its first four bytes) may be
+    one :func:`read_binary` reads; False rules it out without opening it."""
+    return magic.startswith(_MAGICS)
+
+
 def read_binary(root: Root, rel: str, package: str | None = None) -> BinaryInfo | None:
     """The linking facts of the ELF, Mach-O or PE file ``rel`` in ``root``;
     None for any other file.
