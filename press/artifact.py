@@ -534,7 +534,11 @@ def _unpack_cached(source: Path, cache: Path, sha256: str, label: str) -> _Unpac
         (tmp / "manifest.json").write_text(json.dumps(manifest), "utf-8")
         unpacker.root.release()
         if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)  # an entry whose manifest did not load: replaced
+            finished = _load_entry(entry, label)
+            if finished is not None:  # another process finished first (and may be reading it): use theirs
+                shutil.rmtree(tmp, ignore_errors=True)
+                return finished
+            shutil.rmtree(entry, ignore_errors=True)  # an entry whose manifest does not read: replaced
         try:
             os.rename(tmp, entry)
         except OSError:
