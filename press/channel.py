@@ -278,6 +278,19 @@ def make_gateway(cache_dir: Path) -> Gateway:
     return Gateway(cache_dir=Path(cache_dir) / "repodata", client=http_client())
 
 
+def _parse_specs(specs: list[str]) -> list[MatchSpec]:
+    """``specs`` parsed by rattler; :class:`SpecError` names the first that does not parse."""
+    from rattler import MatchSpec
+
+    parsed: list[MatchSpec] = []
+    for spec in specs:
+        try:
+            parsed.append(MatchSpec(spec))
+        except Exception as exc:
+            raise SpecError(f"not a valid MatchSpec: {exc}", package=spec) from exc
+    return parsed
+
+
 def solve(
     specs: list[str],
     channels: list[str],
@@ -312,12 +325,7 @@ def solve(
     if channel_priority not in CHANNEL_PRIORITIES:
         raise SolveError(f"channel priority {channel_priority!r} is not one of {', '.join(CHANNEL_PRIORITIES)}")
     priority = getattr(ChannelPriority, channel_priority.capitalize())
-    parsed: list[MatchSpec] = []
-    for spec in specs:
-        try:
-            parsed.append(MatchSpec(spec))
-        except Exception as exc:
-            raise SpecError(f"not a valid MatchSpec: {exc}", package=spec) from exc
+    parsed = _parse_specs(specs)
     index_notes: list[str] = []
     sources = [channel_source(c, cache_dir, subdir, patches, index_notes) for c in channels]
     if notes is not None:
@@ -375,16 +383,9 @@ def python_versions(specs: list[str], channels: list[str], subdir: str, cache_di
     pin in ``subdir`` (noarch builds pin none and add nothing). Raises
     :class:`ChannelError` when the channels cannot be read and
     :class:`SpecError` for a spec that does not parse."""
-    from rattler import MatchSpec
-
     from .tags import python_version_of
 
-    parsed: list[MatchSpec] = []
-    for spec in specs:
-        try:
-            parsed.append(MatchSpec(spec))
-        except Exception as exc:
-            raise SpecError(f"not a valid MatchSpec: {exc}", package=spec) from exc
+    parsed = _parse_specs(specs)
     sources = [channel_source(c, cache_dir, subdir, patches, []) for c in channels]
     gateway = make_gateway(cache_dir)
 

@@ -145,7 +145,8 @@ def show_wheel(path: Path) -> WheelView:
     try:
         with tempfile.TemporaryDirectory(prefix="press-show-") as tmp:
             with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
+                _check_size(archive, path.name)
+                names = [n for n in archive.namelist() if _safe_name(n)]
                 dist_info = next((n.split("/")[0] for n in names if n.count("/") == 1
                                   and n.split("/")[0].endswith(".dist-info") and n.endswith("/METADATA")), None)
                 if dist_info is None:
@@ -175,6 +176,30 @@ def show_wheel(path: Path) -> WheelView:
     except ValidationError as exc:
         view.problems.append(str(exc))
     return view
+
+
+def _safe_name(name: str) -> bool:
+    """A member name press may build a path from (:func:`press.grammar.relative_path`);
+    the others are left out here and reported by :func:`~press.wheel.verify_wheel`."""
+    from . import grammar
+
+    try:
+        grammar.relative_path(name.rstrip("/"))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_size(archive: zipfile.ZipFile, label: str) -> None:
+    """Refuse a wheel beyond the ``members`` or ``unpacked_size`` limits
+    before extracting it (a zip bomb fills no disk)."""
+    from .limits import exceeded, limit
+
+    infos = archive.infolist()
+    if len(infos) > limit("members"):
+        raise exceeded("members", package=label)
+    if sum(i.file_size for i in infos) > limit("unpacked_size"):
+        raise exceeded("unpacked_size", package=label)
 
 
 def _evidence(root: Path, dist_info: str) -> dict[str, list[str]]:
@@ -272,11 +297,10 @@ def _elf(view: WheelView, root: Path, names: list[str], platforms: list[str]) ->
     needs from outside the wheel; the manylinux tag those allow (auditwheel's
     policy data) and the file that sets it."""
     from elftools.common.exceptions import ELFError
-    from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile
-    from elftools.elf.gnuversions import GNUVerNeedSection
 
     from .tags import allowed_libraries, manylinux_tag
+    from .validate import elf_dynamic, runpath_dirs
 
     machines = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64", "EM_PPC64": "ppc64le", "EM_S390": "s390x",
                 "EM_386": "i686"}
@@ -293,25 +317,11 @@ def _elf(view: WheelView, root: Path, names: list[str], platforms: list[str]) ->
             try:
                 elf = ELFFile(handle)
                 machine = machines.get(elf["e_machine"], machine)
-                needed: list[str] = []
-                runpath: list[str] = []
-                verneeds: dict[str | None, set[str]] = {}  # elftools types Version.name as optional
-                for section in elf.iter_sections():
-                    if isinstance(section, DynamicSection):
-                        for dyn in section.iter_tags():
-                            if dyn.entry.d_tag == "DT_NEEDED":
-                                needed.append(getattr(dyn, "needed"))  # DynamicTag sets it with setattr
-                            elif dyn.entry.d_tag in ("DT_RUNPATH", "DT_RPATH"):
-                                value = getattr(dyn, "runpath" if dyn.entry.d_tag == "DT_RUNPATH" else "rpath")
-                                runpath += [p for p in value.split(":") if p]
-                    elif isinstance(section, GNUVerNeedSection):
-                        for verneed, auxiliaries in section.iter_versions():
-                            verneeds.setdefault(verneed.name, set()).update(a.name for a in auxiliaries)
+                needed, runpath, verneeds = elf_dynamic(elf)
             except (ELFError, ValueError, KeyError) as exc:
                 view.problems.append(f"{name}: unreadable ELF ({exc})")
                 continue
-        dirs = [Path(p.replace("$ORIGIN", str(path.parent)).replace("${ORIGIN}", str(path.parent))).resolve()
-                for p in runpath]
+        dirs = runpath_dirs(runpath, path.parent)
         resolved: dict[str, str] = {}
         outside: dict[str, set[str]] = {}
         for library in needed:

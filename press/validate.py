@@ -28,7 +28,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .report import ValidationResult, WheelReport
 from .tags import allowed_libraries
@@ -91,13 +91,41 @@ def _target_python(wheel: WheelReport, default: str | None) -> str | None:
 ELF_MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64", "ppc64le": "EM_PPC64", "s390x": "EM_S390", "i686": "EM_386"}
 
 
+def elf_dynamic(elf: Any) -> tuple[list[str], list[str], dict[str, set[str]]]:
+    """What an ELF file (a pyelftools ``ELFFile``) loads: its ``DT_NEEDED``
+    names, its ``DT_RUNPATH``/``DT_RPATH`` entries in order, and per needed
+    library the symbol versions it requires (``.gnu.version_r``)."""
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.gnuversions import GNUVerNeedSection
+
+    needed: list[str] = []
+    runpath: list[str] = []
+    versions: dict[str, set[str]] = {}
+    for section in elf.iter_sections():
+        if isinstance(section, DynamicSection):
+            for tag in section.iter_tags():
+                if tag.entry.d_tag == "DT_NEEDED":
+                    needed.append(getattr(tag, "needed"))  # DynamicTag sets it with setattr
+                elif tag.entry.d_tag in ("DT_RUNPATH", "DT_RPATH"):
+                    value = getattr(tag, "runpath" if tag.entry.d_tag == "DT_RUNPATH" else "rpath")
+                    runpath += [p for p in value.split(":") if p]
+        elif isinstance(section, GNUVerNeedSection):
+            for verneed, auxiliaries in section.iter_versions():
+                versions.setdefault(str(verneed.name), set()).update(str(a.name) for a in auxiliaries)
+    return needed, runpath, versions
+
+
+def runpath_dirs(runpath: list[str], origin: Path) -> list[Path]:
+    """RUNPATH entries with ``$ORIGIN`` expanded to ``origin``, resolved."""
+    return [Path(p.replace("$ORIGIN", str(origin)).replace("${ORIGIN}", str(origin))).resolve() for p in runpath]
+
+
 def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[str], arch: str | None = None) -> list[str]:
     """Problems with the ELF files among ``files``: each DT_NEEDED must be found
     through the file's RUNPATH/RPATH (``$ORIGIN`` expanded) inside
     ``site_packages`` or be in ``allowed``; with ``arch`` (``aarch64`` ...)
     each file's ``e_machine`` must match it. Returns human-readable problems."""
     from elftools.common.exceptions import ELFError
-    from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile
 
     problems = []
@@ -111,22 +139,12 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
                 elf = ELFFile(handle)
                 if arch and elf["e_machine"] != ELF_MACHINES.get(arch, elf["e_machine"]):
                     problems.append(f"{path.name}: {elf['e_machine']}, the tag says {arch}")
-                needed: list[str] = []
-                paths: list[str] = []
-                for section in elf.iter_sections():
-                    if isinstance(section, DynamicSection):
-                        for tag in section.iter_tags():
-                            if tag.entry.d_tag == "DT_NEEDED":
-                                needed.append(getattr(tag, "needed"))  # DynamicTag sets it with setattr
-                            elif tag.entry.d_tag in ("DT_RUNPATH", "DT_RPATH"):
-                                value = getattr(tag, "runpath" if tag.entry.d_tag == "DT_RUNPATH" else "rpath")
-                                paths += [p for p in value.split(":") if p]
+                needed, paths, _versions = elf_dynamic(elf)
         except (ELFError, OSError) as exc:
             problems.append(f"{path.name}: unreadable ELF ({exc})")
             continue
         dirs = []
-        for entry in paths:
-            resolved = Path(entry.replace("$ORIGIN", str(path.parent)).replace("${ORIGIN}", str(path.parent))).resolve()
+        for entry, resolved in zip(paths, runpath_dirs(paths, path.parent)):
             if not str(resolved).startswith(str(root)):
                 problems.append(f"{path.relative_to(root)}: RUNPATH {entry} leaves the installed wheel")
             dirs.append(resolved)

@@ -66,14 +66,15 @@ def py312() -> Path:
     return exe
 
 
-def run_press(*args: str, cache: Path, check: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_press(*args: str, cache: Path, check: bool = False, cwd: Path | None = None,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the real command line (``python -m press``); a first argument
     ``show`` or ``name-mapping`` runs that command."""
     command = list(args[:1]) if args[:1] in (("show",), ("name-mapping",)) else []
     rest = list(args[len(command):])
     result = subprocess.run(
         [sys.executable, "-m", "press", *command, "--cache-dir", str(cache), *rest],
-        capture_output=True, text=True, cwd=cwd or ROOT,
+        capture_output=True, text=True, cwd=cwd or ROOT, env=dict(os.environ, **(env or {})),
     )
     if check and result.returncode != 0:
         raise AssertionError(f"press failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")

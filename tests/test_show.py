@@ -65,3 +65,20 @@ def test_show_foreign_wheel_and_refusals(tmp_path, cache_dir, fixture_packages):
     helped = run_press("--help", cache=cache_dir, check=True).stdout
     assert "press show" in helped and "press channel" in helped
     assert not os.path.exists(tmp_path / "wheelhouse")
+
+
+def test_show_builds_no_path_from_unsafe_member_names_and_bounds_extraction(tmp_path, cache_dir):
+    """A hostile wheel: a member named ../outside.so never makes press read a
+    file beside the scratch directory, and a wheel beyond the unpacked-size
+    limit is refused before anything is extracted."""
+    import zipfile
+
+    wheel = tmp_path / "evil-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("../outside.so", b"\x7fELF" + b"\0" * 60)
+        archive.writestr("evil-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n")
+        archive.writestr("evil-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    view = json.loads(_show("--json", str(wheel), cache=cache_dir).stdout)["wheels"][0]
+    assert view["dependencies"] == {} and any("../outside.so" in p for p in view["problems"])
+    big = run_press("show", str(wheel), cache=cache_dir, env={"PRESS_MAX_UNPACKED_SIZE": "10"})
+    assert big.returncode == 1 and "PRESS_MAX_UNPACKED_SIZE" in big.stderr
