@@ -1,17 +1,23 @@
-"""Read a conda artifact (``.conda`` or ``.tar.bz2``) into a contained directory.
+"""Read a conda artifact (``.conda`` or ``.tar.bz2``) into a contained store.
 
 :func:`open_artifact` streams every member of the archive once. Each member
 name is checked against the relative-path grammar before anything is
-written; regular files are copied in blocks into a :class:`~press.contained.Root`
-(hashed on the way), directories are made, and links are *not* created on
-disk: symlinks are kept as a table that :meth:`Artifact.resolve` follows
-step by step inside the package, and hardlinks become copies of the earlier
-member they name. Devices, FIFOs and anything else are refused. Resource
-limits (:mod:`press.limits`) bound members, tar header bytes (read before
-tarfile parses them), unpacked bytes (links counted at their targets' size)
-and metadata sizes. Then the ``info/`` documents are parsed at the
-validation boundary (:mod:`press.package`) and the payload is compared with
-``paths.json`` as conda verifies a package.
+written, and every regular file is hashed on the way. Where its bytes go is
+decided per member: a file that may be an ELF, Mach-O or PE binary (by its
+first bytes) is written to a file of a :class:`~press.contained.PackedRoot`,
+where LIEF can read it; every other file is appended to the root's one pack
+file (no file or directory is made for it); a member no conversion reads
+(:func:`is_discarded`: compiled Python caches, documentation, ``info/``
+files other than the documents press parses) keeps only its size and
+sha256. Links are *not* created on disk: symlinks are kept as a table that
+:meth:`Artifact.resolve` follows step by step inside the package, and
+hardlinks become copies of the earlier member they name. Devices, FIFOs and
+anything else are refused. Resource limits (:mod:`press.limits`) bound
+members, tar header bytes (read before tarfile parses them), unpacked bytes
+(links counted at their targets' size) and metadata sizes. Then the
+``info/`` documents are parsed at the validation boundary
+(:mod:`press.package`) and the payload is compared with ``paths.json`` as
+conda verifies a package.
 """
 
 from __future__ import annotations
@@ -29,12 +35,13 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Mapping
+from typing import IO, Any, BinaryIO, Iterator, Mapping
 
 from . import grammar
-from .contained import CHUNK, ContainmentError, Root
+from .contained import CHUNK, ContainmentError, PackedRoot, Root
 from .errors import ArchiveError, PressError, UnsafeArchiveError
 from .limits import exceeded, limit
+from .relocate import may_be_binary
 from .package import (
     About,
     DistInfo,
@@ -60,9 +67,28 @@ from .package import (
 )
 
 __all__ = ["ARCHIVE_SUFFIXES", "Artifact", "FileFacts", "PathEntry", "open_artifact",
-           "artifact_stem", "is_artifact_path", "sha256_file"]
+           "artifact_stem", "is_artifact_path", "is_discarded", "sha256_file"]
 
 ARCHIVE_SUFFIXES = (".conda", ".tar.bz2")
+
+#: The ``info/`` documents press parses (:func:`open_artifact`) and the
+#: licence texts it ships; the rest of ``info/`` (recipe scripts, test
+#: sources, build hashes) is never read.
+_INFO_READ = re.compile(r"^info/(index\.json|about\.json|link\.json|paths\.json|files|has_prefix|"
+                        r"recipe/meta\.yaml(\.rendered)?|tests/tests\.yaml|test/run_test\.py|licenses/.+)\Z")
+#: Documentation no installed wheel can use (man cannot see into
+#: site-packages): left out of every wheel (:mod:`press.layout`).
+DOCUMENTATION = re.compile(r"^(Library/)?(share/man/|man/|share/doc/|share/info/|share/gtk-doc/)")
+#: Compiled Python caches: left out of every wheel (installers compile their own).
+PYTHON_CACHE = re.compile(r"(^|/)__pycache__/|\.pyc\Z")
+def is_discarded(path: str) -> bool:
+    """True for a member no conversion reads, whose bytes press does not
+    keep (its size and sha256 are still checked against ``paths.json``):
+    ``info/`` files other than the documents press parses, compiled Python
+    caches and documentation (see :data:`DOCUMENTATION`)."""
+    if path.startswith("info/"):
+        return not _INFO_READ.match(path)
+    return bool(PYTHON_CACHE.search(path) or DOCUMENTATION.search(path))
 
 
 @dataclass(frozen=True)
@@ -82,8 +108,10 @@ class FileFacts:
 class Artifact:
     """An unpacked, validated conda artifact.
 
-    ``root`` holds the regular files and directories of the archive (never a
-    link); ``files`` maps each regular file's path to its :class:`FileFacts`;
+    ``root`` holds the regular files of the archive (never a link): those
+    that may be binaries as files, the others as ranges of its pack file,
+    and not those :func:`is_discarded` names; ``files`` maps each regular
+    file's path to its :class:`FileFacts` (discarded ones included);
     ``dirs`` are the directories (explicit or implied); ``links`` maps each
     symlink's path to its target as written (followed only by
     :meth:`resolve`). ``paths`` lists the payload as ``paths.json`` (or the
@@ -293,9 +321,10 @@ def _components(source: Path, label: str) -> Iterator[tuple[_HeaderGuard, tarfil
 
 
 class _Unpacker:
-    """State of one artifact's extraction (see the module docstring)."""
+    """State of one artifact's extraction (see the module docstring):
+    binaries go to files of ``root``, other kept files to its pack file."""
 
-    def __init__(self, root: Root, label: str) -> None:
+    def __init__(self, root: PackedRoot, label: str) -> None:
         self.root = root
         self.label = label
         self.files: dict[str, FileFacts] = {}
@@ -309,6 +338,14 @@ class _Unpacker:
         self.declared: dict[str, int] | None = None
         #: ``paths.json``, once parsed to check sizes while unpacking.
         self.paths: tuple[PathEntry, ...] | None = None
+        #: ``(offset, size)`` in the pack file of each packed member (the root's table).
+        self.packed: dict[str, tuple[int, int]] = dict(root.packed)
+        self.root.packed = self.packed
+        self.pack: BinaryIO | None = None
+        self.pack_size = 0
+        #: Hardlinks that need the bytes of a discarded member: link -> target
+        #: (kept by a second pass over the archive, see :func:`_extract`).
+        self.wanted: dict[str, str] = {}
 
     def refuse(self, name: str, reason: str) -> UnsafeArchiveError:
         return UnsafeArchiveError(reason, package=self.label, field=name)
@@ -348,10 +385,7 @@ class _Unpacker:
             raise exceeded("members", package=self.label)
         name = self._name(member)
         if member.isdir():
-            if name in self.dirs:
-                return
             self.dirs.add(name)
-            self.root.mkdir(name)
         elif member.issym():
             target = member.linkname
             if not target or len(target) > grammar.MAX_PATH or "\0" in target or "\\" in target:
@@ -368,7 +402,14 @@ class _Unpacker:
             if facts is None:
                 raise self.refuse(name, f"is a hardlink to {target!r}, which is not an earlier regular file")
             self.count(facts.size, name)
-            self.root.copy_from(self.root, target, name, 0o755 if facts.executable else 0o644)
+            if is_discarded(name):
+                pass
+            elif target in self.packed:
+                self.packed[name] = self.packed[target]
+            elif target in self.wanted or is_discarded(target):
+                self.wanted[name] = self.wanted.get(target, target)
+            else:  # a binary, stored as a file
+                self.root.copy_from(self.root, target, name, 0o755 if facts.executable else 0o644)
             self.files[name] = facts
         elif member.isfile():
             self._file(tar, member, name)
@@ -380,31 +421,61 @@ class _Unpacker:
             raise self.refuse(name, "archive member has a negative size")
         self.count(member.size, name)
         if self.declared is None and not name.startswith("info/") and "info/paths.json" in self.files:
+            if self.pack is not None:
+                self.pack.flush()
             self.paths = _read_paths_json(self.root, self.label)
             self.declared = {e.path: e.size for e in self.paths if e.path_type == "hardlink" and e.size is not None}
         if self.declared and name in self.declared and member.size != self.declared[name]:
             raise self.refuse(name, f"archive member is {member.size} bytes, info/paths.json declares "
                                     f"{self.declared[name]}")
         executable = bool(member.mode & 0o100)
-        digest = hashlib.sha256()
         source = tar.extractfile(member)
         if source is None:
             raise self.refuse(name, "archive member has no data")
+        sha256, magic = self.store(source, member.size, [name] if not is_discarded(name) else [], executable)
+        self.files[name] = FileFacts(member.size, sha256, executable, magic)
+
+    def store(self, source: IO[bytes], size: int, names: list[str], executable: bool) -> tuple[str, bytes]:
+        """Copy the ``size`` bytes of ``source`` to where ``names`` keep them
+        (a file each when the first bytes may make a binary, else one range
+        of the pack; nowhere for no name), hashing them. Returns the hex
+        sha256 and the first four bytes."""
+        digest = hashlib.sha256()
+        first = source.read(min(CHUNK, size))
+        magic = first[:4]
+        outputs: list[BinaryIO] = []
+        if names and may_be_binary(magic):
+            outputs = [self.root.create(n, 0o755 if executable else 0o644) for n in names]
+        elif names:
+            if self.pack is None:
+                self.pack = open(self.root.pack, "xb")  # noqa: SIM115 (closed by finish())
+            outputs = [self.pack]
+            for n in names:
+                self.packed[n] = (self.pack_size, size)
         written = 0
-        magic = b""
-        with self.root.create(name, 0o755 if executable else 0o644) as out:
-            while True:
-                block = source.read(min(CHUNK, member.size - written))
-                if not block:
-                    break
-                if written < 4:
-                    magic = (magic + block)[:4]
+        try:
+            block = first
+            while block:
                 written += len(block)
                 digest.update(block)
-                out.write(block)
-        if written != member.size:
-            raise ArchiveError(f"archive member {name!r} is cut short", package=self.label)
-        self.files[name] = FileFacts(member.size, digest.hexdigest(), executable, magic)
+                for out in outputs:
+                    out.write(block)
+                block = source.read(min(CHUNK, size - written))
+        finally:
+            for out in outputs:
+                if out is not self.pack:
+                    out.close()
+        if written != size:
+            raise ArchiveError(f"archive member {names[0] if names else ''!r} is cut short", package=self.label)
+        if outputs and outputs[0] is self.pack:
+            self.pack_size += size
+        return digest.hexdigest(), magic
+
+    def finish(self) -> None:
+        """Close the pack file (every member is in)."""
+        if self.pack is not None:
+            self.pack.close()
+            self.pack = None
 
 
 def _read_paths_json(root: Root, label: str) -> tuple[PathEntry, ...]:
@@ -430,19 +501,53 @@ def _read_text(root: Root, rel: str, label: str) -> str | None:
 
 
 def _extract(source: Path, unpacker: _Unpacker) -> None:
+    """Stream the members of ``source`` into ``unpacker``; then, when
+    hardlinks need the bytes of discarded members (rare: a kept name linked
+    to a compiled cache or a documentation file), stream it again for those."""
     label = unpacker.label
     try:
-        for guard, tar in _components(source, label):
-            for member in tar:
-                guard.disarm()
-                unpacker.add(tar, member)
-                guard.arm()
+        try:
+            for guard, tar in _components(source, label):
+                for member in tar:
+                    guard.disarm()
+                    unpacker.add(tar, member)
+                    guard.arm()
+            if unpacker.wanted:
+                _keep_wanted(source, unpacker)
+        finally:
+            unpacker.finish()
     except PressError:
         raise
     except ContainmentError as exc:
         raise UnsafeArchiveError(f"unsafe archive member: {exc}", package=label) from exc
     except Exception as exc:  # tarfile, zipfile, zstd and bz2 errors have no common base class
         raise ArchiveError(f"corrupt or truncated archive ({type(exc).__name__}: {exc})", package=label) from exc
+
+
+def _keep_wanted(source: Path, unpacker: _Unpacker) -> None:
+    """Second pass of :func:`_extract`: store the discarded members that
+    hardlinks in ``unpacker.wanted`` need, under the links' names (their
+    content must hash as in the first pass)."""
+    targets: dict[str, list[str]] = {}
+    for link, target in sorted(unpacker.wanted.items()):
+        targets.setdefault(target, []).append(link)
+    for guard, tar in _components(source, unpacker.label):
+        for member in tar:
+            guard.disarm()
+            try:
+                links = targets.pop(grammar.relative_path(member.name), None) if member.isfile() else None
+            except ValueError:  # refused in the first pass already
+                links = None
+            source_file = tar.extractfile(member) if links else None
+            if links and source_file is not None:
+                facts = unpacker.files[member.name]
+                sha256, _ = unpacker.store(source_file, member.size, links, facts.executable)
+                if sha256 != facts.sha256 or member.size != facts.size:
+                    raise ArchiveError(f"archive member {member.name!r} reads differently the second time",
+                                       package=unpacker.label)
+            guard.arm()
+    if targets:
+        raise ArchiveError(f"archive member {next(iter(targets))!r} is missing the second time", package=unpacker.label)
 
 
 def _dist_infos(root: Root, files: Mapping[str, FileFacts], paths: tuple[PathEntry, ...], label: str,
@@ -479,7 +584,7 @@ def _dist_infos(root: Root, files: Mapping[str, FileFacts], paths: tuple[PathEnt
 
 
 #: Version of the unpacked-artifact cache's layout and manifest.
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
 
 
 def _cache_entry(cache: Path, sha256: str) -> Path:
@@ -500,7 +605,8 @@ def _load_entry(entry: Path, label: str) -> _Unpacker | None:
         manifest = json.loads((entry / "manifest.json").read_text("utf-8"))
         if manifest.get("format") != _CACHE_FORMAT:
             return None
-        unpacker = _Unpacker(Root(entry / "root"), label)
+        packed = {str(p): (int(r[0]), int(r[1])) for p, r in manifest["packed"].items()}
+        unpacker = _Unpacker(PackedRoot(entry / "root", entry / "members.pack", packed), label)
         unpacker.files = {str(p): FileFacts(int(f[0]), str(f[1]), bool(f[2]), bytes.fromhex(f[3]))
                           for p, f in manifest["files"].items()}
         unpacker.dirs = {str(d) for d in manifest["dirs"]}
@@ -525,10 +631,11 @@ def _unpack_cached(source: Path, cache: Path, sha256: str, label: str) -> _Unpac
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{sha256[:16]}-", dir=cache))
     try:
-        unpacker = _Unpacker(Root(tmp / "root", create=True), label)
+        unpacker = _Unpacker(PackedRoot(tmp / "root", tmp / "members.pack", {}, create=True), label)
         _extract(source, unpacker)
         manifest = {"format": _CACHE_FORMAT, "files": {p: [f.size, f.sha256, f.executable, f.magic.hex()] for p, f in
                                                        sorted(unpacker.files.items())},
+                    "packed": {p: list(r) for p, r in sorted(unpacker.packed.items())},
                     "dirs": sorted(unpacker.dirs), "links": dict(sorted(unpacker.links.items())),
                     "case_clashes": unpacker.case_clashes, "members": unpacker.members, "total": unpacker.total}
         (tmp / "manifest.json").write_text(json.dumps(manifest), "utf-8")
@@ -561,7 +668,9 @@ def _unpack_cached(source: Path, cache: Path, sha256: str, label: str) -> _Unpac
 
 def open_artifact(source: Path, workdir: Path, sha256: str | None = None, cache: Path | None = None) -> Artifact:
     """Unpack the conda artifact ``source`` into ``workdir`` (made, must be new
-    or empty) and parse its metadata at the validation boundary.
+    or empty: binaries under ``workdir/root``, other files in
+    ``workdir/members.pack``, see the module docstring) and parse its
+    metadata at the validation boundary.
 
     Returns the :class:`Artifact`. Raises :class:`UnsafeArchiveError` for a
     member whose name is not a safe relative path (absolute, ``..``, NUL,
@@ -590,7 +699,8 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None, cache:
         unpacker = _unpack_cached(source, Path(cache), sha256, label)
         root = unpacker.root
     else:
-        root = Root(workdir, create=True)
+        workdir = Path(workdir)
+        root = PackedRoot(workdir / "root", workdir / "members.pack", {}, create=True)
         unpacker = _Unpacker(root, label)
         _extract(source, unpacker)
     index_data = _read_metadata(root, "info/index.json", label)

@@ -9,18 +9,23 @@ symlinks in its roots: archive links are resolved by press itself, see
 :meth:`press.package.Package.resolve`). New files are created with
 ``O_EXCL``: nothing that exists is ever overwritten, except through
 :meth:`Root.replace`, which renames a file press wrote over another.
+
+A :class:`PackedRoot` also serves files that are ranges of one pack file
+(an unpacked artifact's members, appended in archive order): reading them
+builds no path from their names at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import stat
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Mapping, cast
 
 from .grammar import relative_path
 
@@ -169,6 +174,22 @@ class Root:
         found = self.lstat(rel)
         return found is not None and stat.S_ISDIR(found.st_mode)
 
+    def size(self, rel: str) -> int:
+        """The size in bytes of the regular file ``rel`` (``FileNotFoundError`` when missing)."""
+        found = self.lstat(rel)
+        if found is None or not stat.S_ISREG(found.st_mode):
+            raise FileNotFoundError(rel)
+        return found.st_size
+
+    def identity(self, rel: str) -> tuple[int, ...]:
+        """What changes when the file ``rel`` is written or replaced: its
+        device, inode, size and modification time in nanoseconds
+        (``FileNotFoundError`` when missing)."""
+        found = self.lstat(rel)
+        if found is None:
+            raise FileNotFoundError(rel)
+        return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
+
     def read_bytes(self, rel: str, limit: int | None = None) -> bytes:
         """The content of ``rel``; with ``limit``, at most that many bytes
         (the caller compares the length to see whether it was cut)."""
@@ -222,3 +243,103 @@ class Root:
             for block in iter(lambda: handle.read(CHUNK), b""):
                 digest.update(block)
         return digest.hexdigest()
+
+
+class _Range(io.RawIOBase):
+    """A read-only, seekable view of ``size`` bytes at ``start`` of the file
+    open as ``fd`` (positional reads: views of one file never disturb each
+    other). Closing it closes ``fd``."""
+
+    def __init__(self, fd: int, start: int, size: int) -> None:
+        super().__init__()
+        self._fd, self._start, self._size, self._pos = fd, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: "memoryview | bytearray") -> int:  # type: ignore[override]
+        count = min(len(buffer), self._size - self._pos)
+        if count <= 0:
+            return 0
+        data = os.pread(self._fd, count, self._start + self._pos)
+        if len(data) != count:
+            raise OSError(f"pack file is shorter than its manifest says (at byte {self._start + self._pos})")
+        buffer[:count] = data
+        self._pos += count
+        return count
+
+    def readall(self) -> bytes:
+        data = bytearray(max(0, self._size - self._pos))
+        view = memoryview(data)
+        done = 0
+        while done < len(data):
+            done += self.readinto(view[done:done + CHUNK])
+        return bytes(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+class PackedRoot(Root):
+    """A :class:`Root` whose files are either files under ``path`` or ranges
+    of the pack file ``pack``: ``packed`` maps a relative path to its
+    ``(offset, size)`` in bytes. Packed files read like the others through
+    :meth:`open` (and so :meth:`read_bytes`, :meth:`sha256`,
+    :meth:`copy_from`), but have no host path: :meth:`host_path` raises
+    :class:`ContainmentError` for them, so tools that need a file on disk
+    (LIEF) get only the files under ``path``. Paths are checked against the
+    grammar as for any root, and a packed file's range is checked against
+    the pack's size when opened."""
+
+    def __init__(self, path: Path, pack: Path, packed: Mapping[str, tuple[int, int]], *,
+                 create: bool = False) -> None:
+        super().__init__(path, create=create)
+        self.pack = Path(pack)
+        self.packed = packed
+
+    def __repr__(self) -> str:
+        return f"PackedRoot({str(self.path)!r}, {str(self.pack)!r})"
+
+    def open(self, rel: str) -> BinaryIO:
+        """Open ``rel`` (a packed file or a file under ``path``) for reading."""
+        found = self.packed.get(rel)
+        if found is None:
+            return super().open(rel)
+        self._parts(rel)
+        offset, size = found
+        fd = os.open(self.pack, os.O_RDONLY | os.O_CLOEXEC)
+        if offset < 0 or size < 0 or offset + size > os.fstat(fd).st_size:
+            os.close(fd)
+            raise ContainmentError(f"{rel}: its range lies outside the pack file")
+        return cast(BinaryIO, _Range(fd, offset, size))
+
+    def is_file(self, rel: str) -> bool:
+        return rel in self.packed or super().is_file(rel)
+
+    def size(self, rel: str) -> int:
+        found = self.packed.get(rel)
+        return super().size(rel) if found is None else found[1]
+
+    def identity(self, rel: str) -> tuple[int, ...]:
+        found = self.packed.get(rel)
+        return super().identity(rel) if found is None else (-1, *found)
+
+    def host_path(self, rel: str) -> Path:
+        if rel in self.packed:
+            raise ContainmentError(f"{rel}: a packed file has no host path")
+        return super().host_path(rel)

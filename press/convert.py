@@ -44,7 +44,7 @@ from .relocate.windows import relocate_windows
 from .report import ConversionReport, WheelReport
 from .tags import SUBDIR_PLATFORMS, python_tags
 from .version import to_pep440
-from .wheel import Member, write_wheel
+from .wheel import Deflater, Member, write_wheel
 from .wheelhouse import claim, release
 
 if TYPE_CHECKING:
@@ -165,6 +165,21 @@ class _Session:
         self.names = Names(load_mapping(self.cache_dir, tuple(Path(p) for p in options.name_mapping)),
                            options.native_prefix).with_known(options.known_packages)
         self.channel_names: dict[str, str] = {}
+        self._deflater: Deflater | None = None
+
+    @property
+    def deflater(self) -> Deflater:
+        """The session's deflate workers (made on first use), which start
+        compressing wheel members while relocation still edits others."""
+        if self._deflater is None:
+            self._deflater = Deflater(self.options.compresslevel)
+        return self._deflater
+
+    def close(self) -> None:
+        """Stop the deflate workers and remove the work directory."""
+        if self._deflater is not None:
+            self._deflater.close()
+        self.tmp.cleanup()
 
     def new_stage(self) -> Root:
         """A fresh contained directory for one wheel's edited copies."""
@@ -281,7 +296,7 @@ def convert(
                 jobs += [(a, closure) for n, a in sorted(closure.items()) if not is_plumbing(n)]
         _build_all(jobs, options, session, report)
     finally:
-        session.tmp.cleanup()
+        session.close()
     return report
 
 
@@ -391,7 +406,7 @@ def convert_records(
                 jobs.append((artifact, {artifact.name: artifact}))
         _build_all(jobs, options, session, report)
     finally:
-        session.tmp.cleanup()
+        session.close()
     return report
 
 
@@ -563,8 +578,7 @@ def _vendored_bytes(layout: Layout, main_owners: set[str]) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for staged in layout.files.values():
         if staged.owner not in main_owners:
-            stat = staged.root.lstat(staged.rel)
-            sizes[staged.owner] = sizes.get(staged.owner, 0) + (stat.st_size if stat else 0)
+            sizes[staged.owner] = sizes.get(staged.owner, 0) + staged.root.size(staged.rel)
     return dict(sorted(sizes.items()))
 
 
@@ -730,6 +744,9 @@ def build_wheel(
             kwargs["dependency_provides"] = _runtime_providers(main, closure, names)
         if family == "linux" and options.exclude:
             kwargs["excluded"] = list(options.exclude)
+        if family == "linux":
+            kwargs["on_final"] = lambda arc, staged: session.deflater.submit(
+                Member(arc, root=staged.root, rel=staged.rel, executable=bool(staged.mode & 0o111)))
         relocation = relocator(layout, fat=fat, dependency_libs=dependency_libs, stage=stage, machine=machine, **kwargs)
         if family == "linux" and options.plat:
             _check_ceiling(layout, relocation, options.plat, machine, main.label)
@@ -821,7 +838,8 @@ def build_wheel(
     claimed = claim(Path(options.wheel_dir), filename, name, main.name, main.source.name, main.sha256,
                     f"{native_prefix(main.channel).rstrip('-')}@{main.version}")
     try:
-        write_wheel(out, members, timestamp=timestamp, compresslevel=options.compresslevel, data_members=data_members)
+        write_wheel(out, members, timestamp=timestamp, compresslevel=options.compresslevel, data_members=data_members,
+                    deflater=session.deflater)
     except BaseException:
         release(Path(options.wheel_dir), claimed)
         raise

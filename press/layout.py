@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import grammar
-from .artifact import Artifact, PathEntry
+from .artifact import DOCUMENTATION, Artifact, PathEntry
 from .contained import Root
 from .errors import ConflictError, UnsafeArchiveError
 from .package import EntryPoint, site_packages_prefix
@@ -36,8 +36,8 @@ _DEV_FILES = re.compile(
     r"|\.(a|la|prl)$"
     r"|^(Library/)?(share|libexec)/([^/]+/)?examples?/"  # example programs and data (lzo, libxml2 ...)
 )
-#: Documentation no installed wheel can use (man cannot see into site-packages).
-_DOC_FILES = re.compile(r"^(Library/)?(share/man/|man/|share/doc/|share/info/|share/gtk-doc/)")
+#: Documentation no installed wheel can use (unpacking does not keep its bytes).
+_DOC_FILES = DOCUMENTATION
 _DROP = re.compile(r"(^|/)__pycache__/|\.pyc$|^info/")
 #: conda's activation hooks: shell code an installed wheel never runs (the
 #: variables they point into the prefix are set by press's environment module).

@@ -22,7 +22,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Collection, Iterator
+from typing import BinaryIO, Collection, Iterator, cast
 
 from packaging.metadata import Metadata
 from wheel.wheelfile import WheelFile, urlsafe_b64encode
@@ -54,9 +54,7 @@ class Member:
         if self.data is not None:
             return len(self.data)
         assert self.root is not None and self.rel is not None
-        found = self.root.lstat(self.rel)
-        assert found is not None
-        return len(self.header) + found.st_size - self.skip
+        return len(self.header) + self.root.size(self.rel) - self.skip
 
     def chunks(self) -> Iterator[bytes]:
         """The content in blocks of at most 1 MiB (never the whole file at once)."""
@@ -125,12 +123,15 @@ class _Prepared:
     sha256: bytes
 
 
-def _prepare(member: Member, level: int) -> _Prepared:
+def _prepare(member: Member, level: int, spool: int | None = 8 << 20) -> _Prepared:
     """Deflate ``member`` block by block (zipfile's raw deflate: window bits
     -15, default memory level, so the bytes equal what ``ZipFile`` writes at
-    that level). Runs in worker threads: zlib and hashlib release the GIL."""
+    that level), kept in memory up to ``spool`` bytes and on disk beyond
+    (on disk from the start with None). Runs in worker threads: zlib and
+    hashlib release the GIL."""
     compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-    out: BinaryIO = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # type: ignore[assignment]
+    out: BinaryIO = (tempfile.TemporaryFile() if spool is None  # type: ignore[assignment]
+                     else tempfile.SpooledTemporaryFile(max_size=spool))
     crc, size, digest = 0, 0, hashlib.sha256()
     for block in member.chunks():
         crc = zlib.crc32(block, crc)
@@ -141,29 +142,135 @@ def _prepare(member: Member, level: int) -> _Prepared:
     return _Prepared(out, crc, size, out.tell(), digest.digest())
 
 
-def _prepared(members: list[Member], level: int, workers: int) -> Iterator[_Prepared]:
-    """:func:`_prepare` for every member, in order, at most ``2 * workers``
-    ahead of the consumer (bounded memory and disk)."""
-    if workers <= 1:
-        for member in members:
-            yield _prepare(member, level)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="press-deflate") as pool:
-        pending: deque[Future[_Prepared]] = deque()
-        queue = iter(members)
+#: Members of at least this many bytes are deflated first, largest first
+#: (one member is one deflate stream, so the largest bounds the time; started
+#: last, it would run alone on one core), into files on disk.
+LARGE_MEMBER = 1 << 20
+
+
+def _workers(workers: int | None) -> int:
+    if workers is None:
+        affinity = getattr(os, "sched_getaffinity", None)
+        return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    return workers
+
+
+class Deflater:
+    """Worker threads that deflate the members of one wheel, possibly before
+    the wheel is written: :meth:`submit` starts a large member as soon as its
+    content is final (relocation calls it after each edit), and
+    :meth:`prepared` yields every member's deflated data in the writer's
+    order. A member submitted early is used only when its file is still the
+    same (:meth:`press.contained.Root.identity`), so a later edit only costs
+    deflating it again. ``level``: zlib's 0-9; ``workers``: threads (default:
+    the CPUs available; with one, nothing runs ahead). Use as a context
+    manager, or call :meth:`close`."""
+
+    def __init__(self, level: int, workers: int | None = None) -> None:
+        if not 0 <= level <= 9:
+            raise ValueError(f"compression level {level} is not 0-9")
+        self.level = level
+        self.workers = _workers(workers)
+        self._pool = (ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="press-deflate")
+                      if self.workers > 1 else None)
+        self._early: dict[tuple[str, str, str], tuple[tuple[int, ...], Future[_Prepared]]] = {}
+
+    def __enter__(self) -> "Deflater":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _key(member: Member) -> tuple[str, str, str]:
+        assert member.root is not None and member.rel is not None
+        return member.arcname, str(member.root.path), member.rel
+
+    def submit(self, member: Member) -> None:
+        """Start deflating ``member`` (a file member of at least
+        :data:`LARGE_MEMBER` bytes; others are left for :meth:`prepared`)."""
+        if self._pool is None or member.root is None or member.header or member.skip:
+            return
+        assert member.rel is not None
+        if member.size() < LARGE_MEMBER:
+            return
+        key = self._key(member)
+        self._discard(key)
+        self._early[key] = (member.root.identity(member.rel), self._pool.submit(_prepare, member, self.level, None))
+
+    def _discard(self, key: tuple[str, str, str]) -> None:
+        found = self._early.pop(key, None)
+        if found is not None:
+            _drop([found[1]])
+
+    def _take(self, member: Member) -> "Future[_Prepared] | None":
+        if member.root is None or member.header or member.skip:
+            return None
+        assert member.rel is not None
+        found = self._early.pop(self._key(member), None)
+        if found is None:
+            return None
+        if found[0] != member.root.identity(member.rel):  # edited since: deflate it again
+            _drop([found[1]])
+            return None
+        return found[1]
+
+    def prepared(self, members: list[Member]) -> Iterator[_Prepared]:
+        """Every member's deflated data, in order. Members submitted early
+        and still unchanged are taken as they are; the other members of
+        :data:`LARGE_MEMBER` bytes or more are started now, largest first, to
+        disk; the rest at most ``2 * workers`` ahead of the consumer
+        (bounded memory)."""
+        if self._pool is None:
+            for member in members:
+                yield _prepare(member, self.level)
+            return
+        pool = self._pool
+        early: dict[int, Future[_Prepared]] = {}
+        for index, member in enumerate(members):
+            future = self._take(member)
+            if future is not None:
+                early[index] = future
+        sizes = {i: m.size() for i, m in enumerate(members) if i not in early}
+        for i in sorted((i for i, size in sizes.items() if size >= LARGE_MEMBER), key=lambda i: (-sizes[i], i)):
+            early[i] = pool.submit(_prepare, members[i], self.level, None)
+        pending: deque[tuple[int, Future[_Prepared]]] = deque()
+        queue = (i for i in range(len(members)) if i not in early)
         try:
-            for member in queue:
-                pending.append(pool.submit(_prepare, member, level))
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            for index in range(len(members)):
+                while len(pending) < 2 * self.workers:
+                    following = next(queue, None)
+                    if following is None:
+                        break
+                    pending.append((following, pool.submit(_prepare, members[following], self.level)))
+                if index in early:
+                    yield early.pop(index).result()
+                else:
+                    following, future = pending.popleft()
+                    assert following == index
+                    yield future.result()
         finally:
-            for future in pending:
-                future.cancel()
-            for future in pending:
-                if not future.cancelled() and future.done() and future.exception() is None:
-                    future.result().data.close()
+            _drop(list(early.values()) + [f for _, f in pending])
+
+    def close(self) -> None:
+        """Stop the workers and drop what was deflated but not written."""
+        _drop([f for _, f in self._early.values()])
+        self._early.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def _drop(futures: list["Future[_Prepared]"]) -> None:
+    """Cancel ``futures`` and close the data of those already done."""
+    for future in futures:
+        future.cancel()
+    for future in futures:
+        if not future.cancelled():
+            try:
+                future.result().data.close()
+            except Exception:  # noqa: BLE001 (its error is not ours to report: the member is not written)
+                pass
 
 
 def write_wheel(
@@ -173,6 +280,7 @@ def write_wheel(
     compresslevel: int = 6,
     data_members: Collection[str] = (),
     workers: int | None = None,
+    deflater: "Deflater | None" = None,
 ) -> Path:
     """Write the wheel ``path`` (its file name must be a valid wheel name).
 
@@ -182,7 +290,9 @@ def write_wheel(
     :func:`verify_wheel`); ``compresslevel`` is zlib's 0 (stored as
     deflate blocks) to 9; ``workers`` threads deflate members ahead of the
     writer (default: the CPUs available), which writes them in a fixed order,
-    so the bytes do not depend on it. Returns ``path``. Raises :class:`ValidationError`
+    so the bytes do not depend on it; ``deflater``: a :class:`Deflater` at
+    ``compresslevel`` that may hold members deflated earlier (the caller
+    closes it). Returns ``path``. Raises :class:`ValidationError`
     for two members of one name or a wheel that does not verify; in every
     failure case nothing is left at ``path``.
     """
@@ -191,11 +301,10 @@ def write_wheel(
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         raise ValidationError(f"two wheel members named {twice[0]!r}", package=path.name)
-    if not 0 <= compresslevel <= 9:
-        raise ValueError(f"compression level {compresslevel} is not 0-9")
-    if workers is None:
-        affinity = getattr(os, "sched_getaffinity", None)
-        workers = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    if deflater is not None and deflater.level != compresslevel:
+        raise ValueError(f"the deflater compresses at level {deflater.level}, not {compresslevel}")
+    own = deflater is None
+    deflater = deflater or Deflater(compresslevel, workers)
     tmpdir = Path(tempfile.mkdtemp(prefix=".press-", dir=path.parent))
     tmp = tmpdir / path.name
     date_time = time.gmtime(max(int(timestamp), _MIN_EPOCH))[:6]
@@ -204,15 +313,17 @@ def write_wheel(
         with _FixedDateWheelFile(tmp, "w") as wheel:
             wheel.date_time = date_time
             wheel.compresslevel = compresslevel
-            for member, prepared in zip(ordered, _prepared(ordered, compresslevel, workers)):
+            for member, prepared in zip(ordered, deflater.prepared(ordered)):
                 zinfo = zipfile.ZipInfo(member.arcname, date_time=date_time)
                 zinfo.compress_type = zipfile.ZIP_DEFLATED
                 mode = 0o755 if member.executable else 0o644
                 zinfo.external_attr = (mode | stat.S_IFREG) << 16
                 wheel.write_prepared(zinfo, prepared)
-        verify_wheel(tmp, data_members)
+        verify_wheel(tmp, data_members, deflater.workers)
         os.replace(tmp, path)
     finally:
+        if own:
+            deflater.close()
         shutil.rmtree(tmpdir, ignore_errors=True)
     return path
 
@@ -240,12 +351,13 @@ def _check_names(label: str, names: list[str], platforms: set[str], data_members
             raise ValidationError(f"member {name!r} is in a .data directory press did not make", package=label)
 
 
-def verify_wheel(path: Path, data_members: Collection[str] = ()) -> None:
+def verify_wheel(path: Path, data_members: Collection[str] = (), workers: int | None = None) -> None:
     """Re-read a wheel: an ASCII file name that packaging parses, member names
     (:func:`_check_names`), RECORD hashes and sizes (pypa/installer), exactly
     one ``.dist-info`` and no ``.egg-info`` (suffixes compared without case),
     METADATA accepted by ``packaging.metadata`` whose name and version match
-    the file name.
+    the file name. ``workers``: threads that check member hashes (default:
+    the CPUs available).
 
     Raises :class:`ValidationError` naming the wheel and the problem.
     """
@@ -278,6 +390,47 @@ def verify_wheel(path: Path, data_members: Collection[str] = ()) -> None:
                                   package=label)
     try:
         with InstallerWheel.open(path) as source:
-            source.validate_record()
+            source.validate_record(validate_contents=False)
+        _verify_contents(Path(path), f"{dist_infos[0]}/RECORD", _workers(workers))
     except Exception as exc:
         raise ValidationError(f"RECORD does not verify: {exc}", package=label) from exc
+
+
+def _verify_contents(path: Path, record_name: str, workers: int) -> None:
+    """Check every member's size and hash against RECORD (pypa/installer's
+    :class:`~installer.records.RecordEntry`), largest members first, in
+    ``workers`` threads (inflating and hashing release the GIL), each with
+    its own handle on the archive. Raises ``ValueError`` naming the first
+    member that does not match."""
+    import threading
+
+    from installer.records import RecordEntry, parse_record_file
+
+    with zipfile.ZipFile(path) as archive:
+        lines = archive.read(record_name).decode("utf-8").splitlines()
+        infos = sorted((i for i in archive.infolist() if i.filename != record_name and not i.is_dir()),
+                       key=lambda i: (-i.file_size, i.filename))
+    records = {row[0]: RecordEntry.from_elements(*row) for row in parse_record_file(lines)}
+    local = threading.local()
+    handles: list[zipfile.ZipFile] = []
+
+    def check(name: str) -> str | None:
+        archive = getattr(local, "archive", None)
+        if archive is None:
+            archive = local.archive = zipfile.ZipFile(path)
+            handles.append(archive)
+        with archive.open(name) as stream:
+            return None if records[name].validate_stream(cast(BinaryIO, stream)) else name
+
+    try:
+        if workers <= 1 or len(infos) < 2:
+            problems = [check(i.filename) for i in infos]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="press-verify") as pool:
+                problems = list(pool.map(check, [i.filename for i in infos]))
+    finally:
+        for handle in handles:
+            handle.close()
+    bad = sorted(p for p in problems if p)
+    if bad:
+        raise ValueError(f"{bad[0]}: size or hash differs from RECORD" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))

@@ -89,8 +89,16 @@ def test_unpacked_artifact_cache_is_shared_keyed_and_self_healing(tmp_path):
 
     first = convert("one")
     entries = sorted((cache / "unpacked").iterdir())
-    assert len(entries) == 9 and all((e / "manifest.json").is_file() and (e / "root" / "info").is_dir()
+    assert len(entries) == 9 and all((e / "manifest.json").is_file() and (e / "members.pack").is_file()
                                      for e in entries)
+    # Only binaries are files (LIEF reads them); metadata and other files are
+    # ranges of the pack; recipe sources and compiled caches are not kept.
+    on_disk = [p for e in entries for p in (e / "root").rglob("*") if p.is_file()]
+    assert on_disk and all(p.read_bytes()[:4] == b"\x7fELF" for p in on_disk)
+    manifests = [_json.loads((e / "manifest.json").read_text()) for e in entries]
+    assert all("info/index.json" in m["packed"] and "info/index.json" in m["files"] for m in manifests)
+    discarded = [p for m in manifests for p in m["files"] if p.startswith("info/recipe/") and p not in m["packed"]]
+    assert discarded and not [p for e in entries for p in discarded if (e / "root" / p).exists()]
     stamps = {e: (e / "manifest.json").stat().st_mtime_ns for e in entries}
     assert convert("two") == first
     assert {e: (e / "manifest.json").stat().st_mtime_ns for e in entries} == stamps  # read, not unpacked again

@@ -149,3 +149,35 @@ def test_fattening_conflict_names_both_owners(tmp_path, cache_dir, fixture_packa
         with zipfile.ZipFile(wheel["path"]) as archive:
             assert archive.read("fixtures_press_fx_clash_a.libs/share/press-fx-clash/config.txt") == f"setting = from {preferred}\n".encode()
         assert any("kept " + preferred in note for note in wheel["notes"])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_hardlinks_to_members_unpacking_does_not_keep(tmp_path, cache_dir, fmt):
+    """Documentation bytes are not kept while unpacking, but a kept name that
+    is a hardlink to one (directly or through another hardlink) still gets
+    the bytes (a second pass over the archive), and a tampered size is still
+    refused for a member whose bytes are dropped."""
+    import zipfile
+
+    from hostile import Spec, build
+
+    readme = b"shared text\n" * 100
+    spec = Spec(name="press-hx-links", files={"share/doc/hx/README": readme, "share/hx/other.txt": b"x"},
+                hardlinks={"share/hx/data.txt": "share/doc/hx/README", "share/hx/again.txt": "share/hx/data.txt"})
+    artifact = build(spec, tmp_path / "in", fmt)
+    result, out = press_isolated(tmp_path, cache_dir, str(artifact))
+    assert result.returncode == 0, result.stderr
+    (wheel,) = [p for p in out.iterdir() if p.suffix == ".whl"]
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        libs = next(n for n in names if n.endswith(".libs/share/hx/other.txt"))[:-len("other.txt")]
+        assert archive.read(libs + "data.txt") == readme and archive.read(libs + "again.txt") == readme
+    assert not [n for n in names if "/doc/" in n]
+
+    paths = {"paths_version": 1, "paths": [
+        {"_path": "share/doc/hx/README", "path_type": "hardlink", "size_in_bytes": 5, "sha256": "0" * 64}]}
+    bad = build(Spec(name="press-hx-docsize", files={"share/doc/hx/README": readme}, paths=paths), tmp_path / "bad", fmt)
+    shutil_tmp = tmp_path / "second"
+    shutil_tmp.mkdir()
+    result, out = press_isolated(shutil_tmp, cache_dir, str(bad))
+    assert_refused(result, out, shutil_tmp, "press-hx-docsize", "is 1200 bytes, info/paths.json declares 5")

@@ -12,9 +12,10 @@ The platform tag comes from auditwheel's manylinux policies.
 from __future__ import annotations
 
 import posixpath
+from typing import Callable
 
 from ..contained import Root
-from ..layout import Layout
+from ..layout import Layout, StagedFile
 from ..tags import allowed_libraries, manylinux_tag
 from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
 from .elf import ElfInfo, patch_elf
@@ -22,7 +23,7 @@ from .elf import ElfInfo, patch_elf
 
 def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str,
                    dependency_provides: dict[str, str] | None = None, excluded: list[str] | None = None,
-                   ) -> Relocation:
+                   on_final: Callable[[str, StagedFile], None] | None = None) -> Relocation:
     """Relocate the ELF files of ``layout`` in place (edited copies go to
     ``stage``). ``dependency_libs``: the ``<dep>.libs`` directories of a thin
     wheel's dependency wheels; ``dependency_provides``: SONAME -> the
@@ -32,7 +33,9 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
     does); ``excluded``: fnmatch globs of libraries the user keeps out
     (``--exclude``): expected on the target system, so they count neither as
     unresolved nor for the tag, as in auditwheel. ``machine``: ``x86_64``,
-    ``aarch64`` ...
+    ``aarch64`` ... ``on_final(arc, staged)`` is called for each edited file
+    once its edit is written (largest files are edited first), so its
+    compression can start while the others are edited.
     Returns the :class:`Relocation`; raises :class:`~press.errors.RelocationError`."""
     provides = dependency_provides or {}
     import fnmatch
@@ -59,6 +62,7 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
     for arc in sorted(elves):
         by_name.setdefault(posixpath.basename(arc), arc)
     result = Relocation(platform="")
+    edits: list[tuple[int, str, StagedFile, str | None, dict[str, str], list[str]]] = []
     result.vendored = sorted(a for a in elves if a.startswith(libs) and elves[a].binary.soname)  # type: ignore[union-attr]
     for arc, staged in sorted(elves.items()):
         info = staged.binary
@@ -98,8 +102,12 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
         new_soname = renames.get(info.soname) if info.soname else None
         if not (rename or new_soname or runpath or info.rpaths):
             continue
-        patch_elf(staged_copy(staged, stage, arc), soname=new_soname, rename_needed=rename, runpath=runpath)
+        edits.append((staged.root.size(staged.rel), arc, staged, new_soname, rename, runpath))
         result.changed.append(arc)
+    for _, arc, staged, new_soname, rename, runpath in sorted(edits, key=lambda e: (-e[0], e[1])):
+        patch_elf(staged_copy(staged, stage, arc), soname=new_soname, rename_needed=rename, runpath=runpath)
+        if on_final is not None:
+            on_final(arc, staged)
     result.platform, reasons = manylinux_tag(machine, result.external)
     result.notes += reasons
     return result
