@@ -449,7 +449,11 @@ def _clean_leftovers(wheel_dir: Path) -> None:
 
 
 def _execute(jobs: list[Job], options: BatchOptions) -> Iterator[JobResult]:
-    """Yield a :class:`JobResult` per job as jobs finish."""
+    """Yield a :class:`JobResult` per job as jobs finish. Parallel jobs are
+    started largest archive first (longest-processing-time order), so the
+    batch does not end on one large job while the other workers idle."""
+    if options.scheduler or options.jobs > 1:
+        jobs = sorted(jobs, key=lambda j: (-(j.size or 0), j.file_name))
     if options.scheduler:
         from distributed import Client, as_completed
 

@@ -149,3 +149,50 @@ def test_member_beyond_4_gib_is_valid_zip64_that_pip_and_uv_install(tmp_path, py
     subprocess.run([str(py312), "-m", "venv", str(tmp_path / "pip-venv")], check=True)
     subprocess.run([str(tmp_path / "pip-venv" / "bin" / "pip"), "install", "-q", "--no-index", str(wheel)], check=True)
     assert (next((tmp_path / "pip-venv").glob("lib/python*/site-packages/demo/big.bin"))).stat().st_size == size
+
+
+def test_members_deflated_early_are_used_only_while_unchanged(tmp_path):
+    """Relocation hands finished files to a Deflater before the wheel is
+    written. A file edited afterwards (replaced, or rewritten in place) is
+    deflated again, so the wheel holds its final bytes; an unchanged one is
+    taken as deflated; either way the wheel equals one written without early
+    deflation, and a packed file (a range of an artifact's pack) reads the same."""
+    import os
+
+    from press.contained import PackedRoot, Root
+    from press.wheel import LARGE_MEMBER, Deflater
+
+    root = Root(tmp_path / "stage", create=True)
+    first, second = os.urandom(LARGE_MEMBER + 5), os.urandom(LARGE_MEMBER + 7)
+    for name in ("kept.so", "replaced.so", "rewritten.so"):
+        root.write_bytes(name, first)
+    pack = tmp_path / "members.pack"
+    pack.write_bytes(b"head" + second + b"tail")
+    packed = PackedRoot(tmp_path / "packed", pack, {"data/blob": (4, len(second))}, create=True)
+
+    def members() -> list[Member]:
+        return [Member(f"demo/{n}", root=root, rel=n) for n in ("kept.so", "replaced.so", "rewritten.so")] + [
+            Member("demo/blob", root=packed, rel="data/blob"),
+            Member("demo-1.0.dist-info/METADATA", data=_metadata()),
+            Member("demo-1.0.dist-info/WHEEL",
+                   data=b"Wheel-Version: 1.0\nGenerator: press\nRoot-Is-Purelib: true\nTag: py3-none-any\n")]
+
+    with Deflater(6, workers=2) as deflater:
+        for member in members():
+            if member.root is not None:
+                deflater.submit(member)
+        for member in deflater._early.values():
+            member[1].result()  # deflated before the edits below
+        root.write_bytes("replaced.so", second, replace=True)
+        with open(root.host_path("rewritten.so"), "r+b") as handle:
+            handle.write(second[:16])
+        (tmp_path / "early").mkdir()
+        early = write_wheel(tmp_path / "early" / "demo-1.0-py3-none-any.whl", members(), timestamp=1700000000,
+                            deflater=deflater)
+    (tmp_path / "plain").mkdir()
+    plain = write_wheel(tmp_path / "plain" / "demo-1.0-py3-none-any.whl", members(), timestamp=1700000000, workers=1)
+    assert early.read_bytes() == plain.read_bytes()
+    with zipfile.ZipFile(early) as archive:
+        assert archive.read("demo/kept.so") == first and archive.read("demo/replaced.so") == second
+        assert archive.read("demo/rewritten.so") == second[:16] + first[16:]
+        assert archive.read("demo/blob") == second
