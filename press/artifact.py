@@ -432,13 +432,15 @@ class _Unpacker:
         source = tar.extractfile(member)
         if source is None:
             raise self.refuse(name, "archive member has no data")
-        sha256, magic = self.store(source, member.size, [name] if not is_discarded(name) else [], executable)
+        sha256, magic = self.store(source, member.size, name, [] if is_discarded(name) else [name], executable)
         self.files[name] = FileFacts(member.size, sha256, executable, magic)
 
-    def store(self, source: IO[bytes], size: int, names: list[str], executable: bool) -> tuple[str, bytes]:
-        """Copy the ``size`` bytes of ``source`` to where ``names`` keep them
-        (a file each when the first bytes may make a binary, else one range
-        of the pack; nowhere for no name), hashing them. Returns the hex
+    def store(self, source: IO[bytes], size: int, member: str, names: list[str], executable: bool,
+              ) -> tuple[str, bytes]:
+        """Copy the ``size`` bytes of archive member ``member`` from
+        ``source`` to where ``names`` keep them (a file each when the first
+        bytes may make a binary, else one range of the pack; nowhere for no
+        name), hashing them. Returns the hex
         sha256 and the first four bytes."""
         digest = hashlib.sha256()
         first = source.read(min(CHUNK, size))
@@ -466,7 +468,7 @@ class _Unpacker:
                 if out is not self.pack:
                     out.close()
         if written != size:
-            raise ArchiveError(f"archive member {names[0] if names else ''!r} is cut short", package=self.label)
+            raise ArchiveError(f"archive member {member!r} is cut short", package=self.label)
         if outputs and outputs[0] is self.pack:
             self.pack_size += size
         return digest.hexdigest(), magic
@@ -541,7 +543,7 @@ def _keep_wanted(source: Path, unpacker: _Unpacker) -> None:
             source_file = tar.extractfile(member) if links else None
             if links and source_file is not None:
                 facts = unpacker.files[member.name]
-                sha256, _ = unpacker.store(source_file, member.size, links, facts.executable)
+                sha256, _ = unpacker.store(source_file, member.size, member.name, links, facts.executable)
                 if sha256 != facts.sha256 or member.size != facts.size:
                     raise ArchiveError(f"archive member {member.name!r} reads differently the second time",
                                        package=unpacker.label)
