@@ -24,7 +24,9 @@ import dataclasses
 import hashlib
 import html
 import json
+import os
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from packaging.metadata import Metadata
@@ -32,7 +34,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from .artifact import sha256_file
 from .files import atomic_write
-from .sbom import read_sources
+from .sbom import CondaSource, read_sources
 
 #: PEP 691 API version written in the JSON pages.
 API_VERSION = "1.1"
@@ -42,6 +44,11 @@ def _core_metadata(wheel: Path) -> bytes:
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
         return archive.read(name)
+
+
+def _wheel_facts(wheel: Path) -> tuple[str, bytes, list[CondaSource]]:
+    """A wheel's hex sha256, its core metadata and the conda artifacts its SBOM names."""
+    return sha256_file(wheel), _core_metadata(wheel), read_sources(wheel)
 
 
 def write_simple_index(wheel_dir: Path) -> dict[str, list[str]]:
@@ -56,11 +63,14 @@ def write_simple_index(wheel_dir: Path) -> dict[str, list[str]]:
     for wheel in sorted(wheel_dir.glob("*.whl")):
         name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
         projects.setdefault(name, []).append(wheel)
+    everything = [w for ws in projects.values() for w in ws]
+    # Hashing and reading each wheel is independent: threads overlap the I/O and hashing (which release the GIL).
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        facts = dict(zip(everything, pool.map(_wheel_facts, everything)))
     for project, wheels in sorted(projects.items()):
         files_json, links = [], []
         for wheel in wheels:
-            digest = sha256_file(wheel)
-            metadata = _core_metadata(wheel)
+            digest, metadata, sources = facts[wheel]
             metadata_file = wheel.with_name(wheel.name + ".metadata")
             if not metadata_file.is_file() or metadata_file.read_bytes() != metadata:
                 atomic_write(metadata_file, metadata)
@@ -81,7 +91,6 @@ def write_simple_index(wheel_dir: Path) -> dict[str, list[str]]:
             }
             if rp:
                 entry["requires-python"] = rp
-            sources = read_sources(wheel)
             if sources:
                 entry["press"] = {"conda-sources": [dataclasses.asdict(s) for s in sources]}
             files_json.append(entry)
