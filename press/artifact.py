@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tarfile
 import tempfile
 import zipfile
@@ -346,6 +347,8 @@ class _Unpacker:
         #: Hardlinks that need the bytes of a discarded member: link -> target
         #: (kept by a second pass over the archive, see :func:`_extract`).
         self.wanted: dict[str, str] = {}
+        #: Each hardlink's regular-file member (links to links resolved).
+        self.origins: dict[str, str] = {}
 
     def refuse(self, name: str, reason: str) -> UnsafeArchiveError:
         return UnsafeArchiveError(reason, package=self.label, field=name)
@@ -402,14 +405,16 @@ class _Unpacker:
             if facts is None:
                 raise self.refuse(name, f"is a hardlink to {target!r}, which is not an earlier regular file")
             self.count(facts.size, name)
+            origin = self.origins.get(target, target)  # the regular-file member holding the bytes
+            self.origins[name] = origin
             if is_discarded(name):
                 pass
-            elif target in self.packed:
-                self.packed[name] = self.packed[target]
-            elif target in self.wanted or is_discarded(target):
-                self.wanted[name] = self.wanted.get(target, target)
+            elif origin in self.packed:
+                self.packed[name] = self.packed[origin]
+            elif is_discarded(origin):
+                self.wanted[name] = origin
             else:  # a binary, stored as a file
-                self.root.copy_from(self.root, target, name, 0o755 if facts.executable else 0o644)
+                self.root.copy_from(self.root, origin, name, 0o755 if facts.executable else 0o644)
             self.files[name] = facts
         elif member.isfile():
             self._file(tar, member, name)
@@ -420,7 +425,8 @@ class _Unpacker:
         if member.size < 0:
             raise self.refuse(name, "archive member has a negative size")
         self.count(member.size, name)
-        if self.declared is None and not name.startswith("info/") and "info/paths.json" in self.files:
+        if (self.declared is None and not name.startswith("info/") and "info/paths.json" in self.files
+                and self.root.is_file("info/paths.json")):  # not yet when it links to a member not kept
             if self.pack is not None:
                 self.pack.flush()
             self.paths = _read_paths_json(self.root, self.label)
@@ -446,8 +452,9 @@ class _Unpacker:
         first = source.read(min(CHUNK, size))
         magic = first[:4]
         outputs: list[BinaryIO] = []
+        mode = 0o755 if executable else 0o644
         if names and may_be_binary(magic):
-            outputs = [self.root.create(n, 0o755 if executable else 0o644) for n in names]
+            outputs = [self.root.create(names[0], mode)]  # the other names are copies, made below
         elif names:
             if self.pack is None:
                 self.pack = open(self.root.pack, "xb")  # noqa: SIM115 (closed by finish())
@@ -471,6 +478,9 @@ class _Unpacker:
             raise ArchiveError(f"archive member {member!r} is cut short", package=self.label)
         if outputs and outputs[0] is self.pack:
             self.pack_size += size
+        elif outputs:
+            for other in names[1:]:
+                self.root.copy_from(self.root, names[0], other, mode)
         return digest.hexdigest(), magic
 
     def finish(self) -> None:
@@ -540,8 +550,11 @@ def _keep_wanted(source: Path, unpacker: _Unpacker) -> None:
                 links = targets.pop(grammar.relative_path(member.name), None) if member.isfile() else None
             except ValueError:  # refused in the first pass already
                 links = None
-            source_file = tar.extractfile(member) if links else None
-            if links and source_file is not None:
+            source_file = tar.extractfile(member) if member.isfile() else None
+            if not links and source_file is not None:
+                while source_file.read(CHUNK):  # data read here, not skipped as header bytes
+                    pass
+            elif links and source_file is not None:
                 facts = unpacker.files[member.name]
                 sha256, _ = unpacker.store(source_file, member.size, member.name, links, facts.executable)
                 if sha256 != facts.sha256 or member.size != facts.size:
@@ -602,7 +615,10 @@ def _cache_entry(cache: Path, sha256: str) -> Path:
 
 def _load_entry(entry: Path, label: str) -> _Unpacker | None:
     """The extraction state of a complete cache entry (None when it is
-    absent or its manifest does not read as one press wrote)."""
+    absent, its manifest does not read as one press wrote, or the entry
+    does not hold what the manifest says: every pack range inside the pack
+    file and of its file's size, every other kept file on disk at its size).
+    A None entry is unpacked anew."""
     try:
         manifest = json.loads((entry / "manifest.json").read_text("utf-8"))
         if manifest.get("format") != _CACHE_FORMAT:
@@ -615,8 +631,17 @@ def _load_entry(entry: Path, label: str) -> _Unpacker | None:
         unpacker.links = {str(k): str(v) for k, v in manifest["links"].items()}
         unpacker.case_clashes = [(str(a), str(b)) for a, b in manifest["case_clashes"]]
         unpacker.members, unpacker.total = int(manifest["members"]), int(manifest["total"])
+        pack = (entry / "members.pack").lstat() if packed else None
+        if pack is not None and not stat.S_ISREG(pack.st_mode):
+            return None
+        for path, (offset, size) in packed.items():
+            if offset < 0 or pack is None or offset + size > pack.st_size or unpacker.files[path].size != size:
+                return None
+        for path, facts in unpacker.files.items():
+            if path not in packed and not is_discarded(path) and unpacker.root.size(path) != facts.size:
+                return None
         return unpacker
-    except (OSError, ValueError, KeyError, TypeError, IndexError, ContainmentError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, ContainmentError):
         return None
 
 

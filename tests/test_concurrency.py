@@ -105,6 +105,13 @@ def test_unpacked_artifact_cache_is_shared_keyed_and_self_healing(tmp_path):
     (entries[0] / "manifest.json").write_text("{not json")
     assert convert("three") == first
     assert _json.loads((entries[0] / "manifest.json").read_text())["format"] >= 1  # unpacked again
+    # An entry that does not hold what its manifest says (a pack range of the wrong size) is unpacked again.
+    manifest = _json.loads((entries[1] / "manifest.json").read_text())
+    some = next(iter(manifest["packed"]))
+    manifest["packed"][some][1] -= 1
+    (entries[1] / "manifest.json").write_text(_json.dumps(manifest))
+    assert convert("five") == first
+    assert _json.loads((entries[1] / "manifest.json").read_text())["packed"][some][1] == manifest["files"][some][0]
     assert convert("four", {"PRESS_MAX_MEMBERS": "100000"}) == first
     assert len(list((cache / "unpacked").iterdir())) == 18  # other limits, other entries
     assert not [p for p in (cache / "unpacked").iterdir() if p.name.startswith(".")]  # no temporary leftovers

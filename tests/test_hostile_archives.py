@@ -162,8 +162,15 @@ def test_hardlinks_to_members_unpacking_does_not_keep(tmp_path, cache_dir, fmt):
     from hostile import Spec, build
 
     readme = b"shared text\n" * 100
-    spec = Spec(name="press-hx-links", files={"share/doc/hx/README": readme, "share/hx/other.txt": b"x"},
-                hardlinks={"share/hx/data.txt": "share/doc/hx/README", "share/hx/again.txt": "share/hx/data.txt"})
+    elf_like = Path("/bin/true").read_bytes()  # a binary (stored as files, not packed), under share/doc
+    links = {"share/hx/data.txt": "share/doc/hx/README", "share/hx/again.txt": "share/hx/data.txt",
+             # through a link whose own name is not kept, to a kept file and to a dropped one
+             "share/doc/hx/alias": "share/hx/other.txt", "share/hx/via-alias.txt": "share/doc/hx/alias",
+             "share/doc/hx/alias2": "share/doc/hx/README", "share/hx/via-alias2.txt": "share/doc/hx/alias2"}
+    links.update({f"share/hx/elf{i}": "share/doc/hx/elf" for i in range(40)})
+    spec = Spec(name="press-hx-links", files={"share/doc/hx/README": readme, "share/doc/hx/elf": elf_like,
+                                               "share/hx/other.txt": b"x", "share/hx/big.txt": bytes(20000)},
+                hardlinks=links)
     artifact = build(spec, tmp_path / "in", fmt)
     result, out = press_isolated(tmp_path, cache_dir, str(artifact))
     assert result.returncode == 0, result.stderr
@@ -172,6 +179,8 @@ def test_hardlinks_to_members_unpacking_does_not_keep(tmp_path, cache_dir, fmt):
         names = archive.namelist()
         libs = next(n for n in names if n.endswith(".libs/share/hx/other.txt"))[:-len("other.txt")]
         assert archive.read(libs + "data.txt") == readme and archive.read(libs + "again.txt") == readme
+        assert archive.read(libs + "via-alias.txt") == b"x" and archive.read(libs + "via-alias2.txt") == readme
+        assert all(archive.read(f"{libs}elf{i}") == elf_like for i in range(40))
     assert not [n for n in names if "/doc/" in n]
 
     paths = {"paths_version": 1, "paths": [
