@@ -3,6 +3,9 @@ Dask local cluster, on the same batch in one run.
 
 Run: python bench/bench_batch.py [--channel ../shared/channels/conda-forge] [--fatten]
 
+Each run is the ``press channel`` command in a fresh process, as users run
+it (start-up and imports included in every figure).
+
 The batch is every linux-64 + noarch artifact of the channel for Python 3.12
 (thin by default; ``--fatten`` for fat wheels, much slower). A first run
 warms the channel index, the unpacked-artifact cache and the OS page cache
@@ -18,24 +21,35 @@ wheel members on every CPU, so it leaves little for a second job to take.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from press.batch import BatchOptions, convert_channel
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(channel: str, out: Path, cache: Path, fatten: bool, **kwargs) -> tuple[float, int]:
-    options = BatchOptions(channel=channel, subdir="linux-64", wheel_dir=out, pythons=["3.12"], fatten=fatten,
-                           cache_dir=cache, repodata_patch=ROOT / "tests" / "data" / "conda-forge-hotfix-libzlib.json",
-                           **kwargs)
+def run(channel: str, out: Path, cache: Path, fatten: bool, *extra: str, one_cpu: bool = False) -> tuple[float, int]:
+    """``press channel`` as a user runs it (a fresh process that pays its own
+    start-up and imports); ``one_cpu`` pins it, and its workers, to one CPU."""
+    command = [sys.executable, "-m", "press", "channel", channel, "--subdir", "linux-64", "--python", "3.12",
+               "-w", str(out), "--cache-dir", str(cache), "--json", "-q",
+               "--repodata-patch", str(ROOT / "tests" / "data" / "conda-forge-hotfix-libzlib.json"),
+               "--fatten" if fatten else "--thin", *extra]
+    cpu = min(os.sched_getaffinity(0))
     start = time.perf_counter()
-    report = convert_channel(options)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+                            preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if one_cpu else None)
     seconds = time.perf_counter() - start
-    counts = report.counts()
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"press channel failed: {result.stderr[-2000:]}")
+    report = json.loads(result.stdout)
+    counts = {"converted": 0, "failed": 0}
+    for job in report["results"]:
+        counts[job["status"]] = counts.get(job["status"], 0) + 1
     return seconds, counts["converted"] + counts["failed"]
 
 
@@ -47,23 +61,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         cache = tmp_path / "cache"
-        cold_s, _ = run(args.channel, tmp_path / "warmup", cache, args.fatten, jobs=2)
-        figures = {}
-        cpus = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {min(cpus)})
-        try:
-            figures["-j 1, one CPU"] = run(args.channel, tmp_path / "j1-one-cpu", cache, args.fatten, jobs=1)
-        finally:
-            os.sched_setaffinity(0, cpus)
-        for label, kwargs in (("-j 1", {"jobs": 1}), ("-j 2", {"jobs": 2})):
-            figures[label] = run(args.channel, tmp_path / label.replace(" ", ""), cache, args.fatten, **kwargs)
+        cold_s, _ = run(args.channel, tmp_path / "warmup", cache, args.fatten, "-j", "2")
+        figures = {"-j 1, one CPU": run(args.channel, tmp_path / "j1-one-cpu", cache, args.fatten, "-j", "1",
+                                        one_cpu=True)}
+        for label, extra in (("-j 1", ["-j", "1"]), ("-j 2", ["-j", "2"])):
+            figures[label] = run(args.channel, tmp_path / label.replace(" ", ""), cache, args.fatten, *extra)
         from distributed import LocalCluster
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address=None) as cluster:
             figures["dask local cluster (2 workers)"] = run(args.channel, tmp_path / "dask", cache, args.fatten,
-                                                             scheduler=cluster.scheduler_address)
-        rerun_s, _ = run(args.channel, tmp_path / "-j2", cache, args.fatten, jobs=2)
+                                                             "--scheduler", cluster.scheduler_address)
+        rerun_s, _ = run(args.channel, tmp_path / "-j2", cache, args.fatten, "-j", "2")
+        cpus = os.sched_getaffinity(0)
     mode = "fat" if args.fatten else "thin"
     one_s, count = figures["-j 1, one CPU"]
     base_s = figures["-j 1"][0]
