@@ -444,43 +444,43 @@ class _Unpacker:
     def store(self, source: IO[bytes], size: int, member: str, names: list[str], executable: bool,
               ) -> tuple[str, bytes]:
         """Copy the ``size`` bytes of archive member ``member`` from
-        ``source`` to where ``names`` keep them (a file each when the first
-        bytes may make a binary, else one range of the pack; nowhere for no
-        name), hashing them. Returns the hex
-        sha256 and the first four bytes."""
+        ``source`` to where ``names`` keep them (a file, copied to the other
+        names, when the first bytes may make a binary; else one range of the
+        pack that every name shares; nowhere for no name), hashing them.
+        Returns the hex sha256 and the first four bytes."""
         digest = hashlib.sha256()
         first = source.read(min(CHUNK, size))
         magic = first[:4]
-        outputs: list[BinaryIO] = []
         mode = 0o755 if executable else 0o644
-        if names and may_be_binary(magic):
-            outputs = [self.root.create(names[0], mode)]  # the other names are copies, made below
+        binary = bool(names) and may_be_binary(magic)
+        out: BinaryIO | None = None
+        if binary:
+            out = self.root.create(names[0], mode)
         elif names:
             if self.pack is None:
                 self.pack = open(self.root.pack, "xb")  # noqa: SIM115 (closed by finish())
-            outputs = [self.pack]
-            for n in names:
-                self.packed[n] = (self.pack_size, size)
+            out = self.pack
         written = 0
         try:
             block = first
             while block:
                 written += len(block)
                 digest.update(block)
-                for out in outputs:
+                if out is not None:
                     out.write(block)
                 block = source.read(min(CHUNK, size - written))
         finally:
-            for out in outputs:
-                if out is not self.pack:
-                    out.close()
+            if binary and out is not None:
+                out.close()
         if written != size:
             raise ArchiveError(f"archive member {member!r} is cut short", package=self.label)
-        if outputs and outputs[0] is self.pack:
-            self.pack_size += size
-        elif outputs:
+        if binary:
             for other in names[1:]:
                 self.root.copy_from(self.root, names[0], other, mode)
+        elif names:
+            for name in names:
+                self.packed[name] = (self.pack_size, size)
+            self.pack_size += size
         return digest.hexdigest(), magic
 
     def finish(self) -> None:

@@ -36,8 +36,6 @@ _DEV_FILES = re.compile(
     r"|\.(a|la|prl)$"
     r"|^(Library/)?(share|libexec)/([^/]+/)?examples?/"  # example programs and data (lzo, libxml2 ...)
 )
-#: Documentation no installed wheel can use (unpacking does not keep its bytes).
-_DOC_FILES = DOCUMENTATION
 _DROP = re.compile(r"(^|/)__pycache__/|\.pyc$|^info/")
 #: conda's activation hooks: shell code an installed wheel never runs (the
 #: variables they point into the prefix are set by press's environment module).
@@ -286,7 +284,7 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
                 layout.extensions.append(rel)
             layout.add(rel, staged)
             continue
-        if (not main and not layout.include_dev and _DEV_FILES.search(path)) or _DOC_FILES.search(path):
+        if (not main and not layout.include_dev and _DEV_FILES.search(path)) or DOCUMENTATION.search(path):
             continue
         if is_build_only(artifact, path):
             layout.build_only.append(f"{label}: {path}")
@@ -371,7 +369,7 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
         if kind == "file" and rel is not None:
             layout.add(rel, _staged(artifact, resolved))
         return
-    if (not main and not layout.include_dev and _DEV_FILES.search(path)) or _DOC_FILES.search(path):
+    if (not main and not layout.include_dev and _DEV_FILES.search(path)) or DOCUMENTATION.search(path):
         return
     if kind == "dir":
         layout.notes.append(f"{label}: directory symlink {path} -> {target} left out")

@@ -388,16 +388,20 @@ def verify_wheel(path: Path, data_members: Collection[str] = (), workers: int | 
         if canonicalize_name(metadata.name) != name or metadata.version != version:
             raise ValidationError(f"METADATA names {metadata.name} {metadata.version}, the file name {name} {version}",
                                   package=label)
+        record_name = f"{dist_infos[0]}/RECORD"
+        infos = [i for i in archive.infolist() if i.filename != record_name and not i.is_dir()]
+        record = archive.read(record_name) if record_name in archive.NameToInfo else b""
     try:
         with InstallerWheel.open(path) as source:
             source.validate_record(validate_contents=False)
-        _verify_contents(Path(path), f"{dist_infos[0]}/RECORD", _workers(workers))
+        _verify_contents(Path(path), record, infos, _workers(workers))
     except Exception as exc:
         raise ValidationError(f"RECORD does not verify: {exc}", package=label) from exc
 
 
-def _verify_contents(path: Path, record_name: str, workers: int) -> None:
-    """Check every member's size and hash against RECORD (pypa/installer's
+def _verify_contents(path: Path, record: bytes, infos: list[zipfile.ZipInfo], workers: int) -> None:
+    """Check the size and hash of every member in ``infos`` against
+    ``record`` (the RECORD file's bytes; pypa/installer's
     :class:`~installer.records.RecordEntry`), largest members first, in
     ``workers`` threads (inflating and hashing release the GIL), each with
     its own handle on the archive. Raises ``ValueError`` naming the first
@@ -406,21 +410,22 @@ def _verify_contents(path: Path, record_name: str, workers: int) -> None:
 
     from installer.records import RecordEntry, parse_record_file
 
-    with zipfile.ZipFile(path) as archive:
-        lines = archive.read(record_name).decode("utf-8").splitlines()
-        infos = sorted((i for i in archive.infolist() if i.filename != record_name and not i.is_dir()),
-                       key=lambda i: (-i.file_size, i.filename))
+    lines = record.decode("utf-8").splitlines()
+    infos = sorted(infos, key=lambda i: (-i.file_size, i.filename))
     records = {row[0]: RecordEntry.from_elements(*row) for row in parse_record_file(lines)}
     local = threading.local()
     handles: list[zipfile.ZipFile] = []
 
     def check(name: str) -> str | None:
+        entry = records.get(name)
+        if entry is None:  # RECORD.jws/.p7s: installer's check allows them unlisted
+            return None
         archive = getattr(local, "archive", None)
         if archive is None:
             archive = local.archive = zipfile.ZipFile(path)
             handles.append(archive)
         with archive.open(name) as stream:
-            return None if records[name].validate_stream(cast(BinaryIO, stream)) else name
+            return None if entry.validate_stream(cast(BinaryIO, stream)) else name
 
     try:
         if workers <= 1 or len(infos) < 2:
