@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CONDA_FORGE
 from press.errors import ValidationError
 from press.wheel import Member, verify_wheel, write_wheel
 
@@ -196,3 +197,45 @@ def test_members_deflated_early_are_used_only_while_unchanged(tmp_path):
         assert archive.read("demo/kept.so") == first and archive.read("demo/replaced.so") == second
         assert archive.read("demo/rewritten.so") == second[:16] + first[16:]
         assert archive.read("demo/blob") == second
+
+
+def test_elf_edits_with_spare_room_write_the_same_bytes(tmp_path):
+    """patch_elf reads a large file with zero bytes appended (so LIEF's builder
+    does not double its buffer); what it writes must not change: real
+    conda-forge libraries, one with an overlay of its own, and a refused file
+    left as it was."""
+    from conda_package_handling import api
+
+    from press.errors import RelocationError
+    from press.relocate.elf import SPARE_ROOM, SPARE_ROOM_FROM, patch_elf
+
+    channel = CONDA_FORGE / "linux-64"
+    sources = {"libstdcxx-14.2.0-hc0a3c3a_1.conda": "lib/libstdc++.so.6.0.33",
+               "libzlib-1.3.1-hb9d3cd8_2.conda": "lib/libz.so.1.3.1",
+               "cffi-1.17.1-py312h06ac9bb_0.conda": "lib/python3.12/site-packages/_cffi_backend.cpython-312-x86_64-linux-gnu.so"}
+    files = []
+    for archive, member in sources.items():
+        api.extract(str(channel / archive), str(tmp_path / archive))
+        files.append(tmp_path / archive / member)
+    assert files[0].stat().st_size >= SPARE_ROOM_FROM  # libstdc++ takes the default spare room
+    with_overlay = tmp_path / "overlay.so"
+    with_overlay.write_bytes(files[1].read_bytes() + b"appended data, not described by any header" * 100)
+    files.append(with_overlay)
+    for index, source in enumerate(files):
+        plain, roomy = tmp_path / f"{index}-plain", tmp_path / f"{index}-roomy"
+        for target in (plain, roomy):
+            target.write_bytes(source.read_bytes())
+        edit = {"rename_needed": {"libc.so.6": "libc-0123abcd.so.6"}, "soname": "libpressed.so",
+                "runpath": ["$ORIGIN/../lib", "$ORIGIN"]}
+        patch_elf(plain, spare_room=0, **edit)
+        patch_elf(roomy, spare_room=None if index == 0 else SPARE_ROOM, **edit)
+        assert plain.read_bytes() != source.read_bytes()
+        assert roomy.read_bytes() == plain.read_bytes(), source.name
+    assert (tmp_path / "3-roomy").read_bytes().endswith(b"not described by any header")
+
+    garbage = tmp_path / "garbage.so"
+    garbage.write_bytes(b"\x7fELF" + b"\xff" * 4096)
+    with pytest.raises(RelocationError):
+        patch_elf(garbage, runpath=["$ORIGIN"], spare_room=SPARE_ROOM)
+    assert garbage.read_bytes() == b"\x7fELF" + b"\xff" * 4096
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -18,6 +18,14 @@ if TYPE_CHECKING:
 ELF_MAGIC = b"\x7fELF"
 _LOCK = threading.Lock()
 
+#: Files at least this large (bytes) are edited with spare room (see
+#: :func:`patch_elf`): below it the memory LIEF needs does not matter.
+SPARE_ROOM_FROM = 8 << 20
+#: Zero bytes appended while LIEF reads a large file, more than an edit of the
+#: dynamic section grows it by (a new segment and the program header table,
+#: page-aligned).
+SPARE_ROOM = 1 << 20
+
 
 def is_elf(path: Path) -> bool:
     """True when ``path`` is a regular file starting with the ELF magic."""
@@ -111,41 +119,80 @@ def patch_elf(
     soname: str | None = None,
     rename_needed: dict[str, str] | None = None,
     runpath: list[str] | None = None,
+    spare_room: int | None = None,
 ) -> None:
     """Edit ``path`` in place: set DT_SONAME, rename DT_NEEDED entries (and the
     matching version-requirement file names, which ld.so checks), and replace
     every DT_RPATH/DT_RUNPATH with one DT_RUNPATH of ``runpath`` (none when the
     list is empty). The file mode is kept; the edit goes to a temporary file
     renamed over the original. Raises :class:`RelocationError`.
+
+    ``spare_room`` (bytes; default :data:`SPARE_ROOM` for files of at least
+    :data:`SPARE_ROOM_FROM` bytes, else 0) bounds memory, not output: LIEF's
+    builder reserves the size of the file it read (``Builder::Builder``
+    reserves ``original_size()``), and an edit that grows the file makes that
+    buffer double while both copies live: three times the file at peak. The
+    file is therefore read with that many zero bytes appended (a sparse
+    extension, cut again if the edit fails), and LIEF's overlay, which then
+    ends with them, is cut back to the file's own before writing: the bytes
+    written are the same as without it (a test compares), and the peak is two
+    times the file.
     """
     lief = _lief()
     rename_needed = rename_needed or {}
+    size = os.path.getsize(path)
+    room = spare_room if spare_room is not None else (SPARE_ROOM if size >= SPARE_ROOM_FROM else 0)
     with _LOCK:
-        binary = lief.ELF.parse(str(path))
-        if binary is None:
-            raise RelocationError(f"LIEF cannot parse ELF file {path.name}")
-        TAG = lief.ELF.DynamicEntry.TAG
-        for entry in binary.dynamic_entries:
-            if entry.tag == TAG.NEEDED and entry.name in rename_needed:
-                entry.name = rename_needed[entry.name]
-            elif entry.tag == TAG.SONAME and soname is not None:
-                entry.name = soname
-        for requirement in binary.symbols_version_requirement:
-            if requirement.name in rename_needed:
-                requirement.name = rename_needed[requirement.name]
-        if runpath is not None:
-            while binary.has(TAG.RPATH):
-                binary.remove(TAG.RPATH)
-            while binary.has(TAG.RUNPATH):
-                binary.remove(TAG.RUNPATH)
-            if runpath:
-                binary.add(lief.ELF.DynamicEntryRunPath(":".join(runpath)))
-        mode = os.stat(path).st_mode & 0o7777
-        tmp = path.with_name(f".{path.name}.press-tmp")
+        replaced = False
+        if room:
+            os.truncate(path, size + room)
         try:
-            binary.write(str(tmp))
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except Exception as exc:
-            tmp.unlink(missing_ok=True)
-            raise RelocationError(f"cannot write relocated {path.name}: {exc}") from exc
+            binary = lief.ELF.parse(str(path))
+            if binary is None:
+                raise RelocationError(f"LIEF cannot parse ELF file {path.name}")
+            if room:
+                _cut_room(binary, room)
+            _edit(lief, binary, soname, rename_needed, runpath)
+            mode = os.stat(path).st_mode & 0o7777
+            tmp = path.with_name(f".{path.name}.press-tmp")
+            try:
+                binary.write(str(tmp))
+                os.chmod(tmp, mode)
+                os.replace(tmp, path)
+                replaced = True
+            except Exception as exc:
+                tmp.unlink(missing_ok=True)
+                raise RelocationError(f"cannot write relocated {path.name}: {exc}") from exc
+        finally:
+            if room and not replaced:
+                os.truncate(path, size)
+
+
+def _cut_room(binary: lief.ELF.Binary, room: int) -> None:
+    """Drop the ``room`` zero bytes :func:`patch_elf` appended from the end of
+    ``binary``'s overlay (the bytes past everything its headers describe)."""
+    overlay = binary.overlay
+    if len(overlay) < room or bytes(overlay[len(overlay) - room:]) != bytes(room):
+        raise RelocationError("ELF file changed while it was read (its appended spare room is not there)")
+    binary.overlay = bytes(overlay[:len(overlay) - room]) if len(overlay) > room else b""
+
+
+def _edit(lief: ModuleType, binary: lief.ELF.Binary, soname: str | None, rename_needed: dict[str, str],
+          runpath: list[str] | None) -> None:
+    """The dynamic-section edits of :func:`patch_elf`, on a parsed binary."""
+    TAG = lief.ELF.DynamicEntry.TAG
+    for entry in binary.dynamic_entries:
+        if entry.tag == TAG.NEEDED and entry.name in rename_needed:
+            entry.name = rename_needed[entry.name]
+        elif entry.tag == TAG.SONAME and soname is not None:
+            entry.name = soname
+    for requirement in binary.symbols_version_requirement:
+        if requirement.name in rename_needed:
+            requirement.name = rename_needed[requirement.name]
+    if runpath is not None:
+        while binary.has(TAG.RPATH):
+            binary.remove(TAG.RPATH)
+        while binary.has(TAG.RUNPATH):
+            binary.remove(TAG.RUNPATH)
+        if runpath:
+            binary.add(lief.ELF.DynamicEntryRunPath(":".join(runpath)))
