@@ -17,7 +17,8 @@ conda-package-handling, and measures with ``/usr/bin/time``:
 
 Prints seconds and peak resident memory for each, and the growth per size
 step, which should stay linear (time) and bounded (memory: press streams
-members and LIEF holds one binary at a time).
+members and LIEF holds one binary at a time, about two times its size while
+editing it: :func:`press.relocate.elf.patch_elf`).
 """
 
 from __future__ import annotations

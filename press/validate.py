@@ -1,20 +1,22 @@
 """Validate a wheel by installing it into a fresh venv of the interpreter it targets.
 
 Wheels for another platform (macOS, Windows, another Linux architecture) are
-checked structurally instead: uv installs them into a target directory for
-that platform (``--python-platform``, so uv's tag checks accept or refuse the
-wheel), then :mod:`press.structure` (macholib, pefile) or pyelftools read
-every binary and check that each dependency resolves inside the installed
-tree or to a system library, that edited Mach-O files carry valid code
-signatures and that the tags match the binaries.
+checked structurally instead: uv (or pip) installs them into a target
+directory for that platform (uv's ``--python-platform``, pip's
+``--platform``, so the installer's tag checks accept or refuse the wheel),
+then :mod:`press.structure` (macholib, pefile) or pyelftools read every
+binary and check that each dependency resolves inside the installed tree or
+to a system library, that edited Mach-O files carry valid code signatures
+and that the tags match the binaries.
 
 Steps: find the target interpreter (``--python-exe`` or by version among
-installed ones), make a venv with uv, install offline from the wheel
-directory (``--no-index --find-links``), run the package's own test imports
-(``info/recipe`` / ``info/test``) in that venv, and check that every ELF file
-of the installed wheel resolves each ``DT_NEEDED`` inside the installed files
-(through its RUNPATH) or on the manylinux allow-list. The ELF check reads the
-files with pyelftools, independently of the LIEF code that wrote them.
+installed ones), make a venv (:mod:`press.venvs`: uv, or ``python -m venv``
+and pip), install offline from the wheel directory (``--no-index
+--find-links``), run the package's own test imports (``info/recipe`` /
+``info/test``) in that venv, and check that every ELF file of the installed
+wheel resolves each ``DT_NEEDED`` inside the installed files (through its
+RUNPATH) or on the manylinux allow-list. The ELF check reads the files with
+pyelftools, independently of the LIEF code that wrote them.
 """
 
 from __future__ import annotations
@@ -30,23 +32,12 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import venvs
 from .report import ValidationResult, WheelReport
 from .tags import allowed_libraries
 
 if TYPE_CHECKING:
     from .convert import ConvertOptions
-
-
-def _uv() -> str:
-    try:
-        from uv import find_uv_bin
-
-        return find_uv_bin()
-    except Exception:
-        found = shutil.which("uv")
-        if not found:
-            raise
-        return found
 
 
 def interpreter_version(exe: Path) -> str | None:
@@ -184,25 +175,23 @@ def validate_wheel(wheel: WheelReport, options: ConvertOptions, provide: Provide
 
 
 def _venv_with(exe: Path, wheel_paths: list[str], tmp: Path) -> tuple[Path, dict[str, str], Path, str | None]:
-    """A fresh venv of ``exe`` under ``tmp`` (made by uv) with ``wheel_paths``
-    installed offline, their directories as the only source of
-    dependencies. Returns its python, the environment to run it in, its
-    platlib directory and None, or a failure reason last."""
-    uv = _uv()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_"))}
+    """A fresh venv of ``exe`` under ``tmp`` (made by uv or ``python -m venv``,
+    :mod:`press.venvs`) with ``wheel_paths`` installed offline, their
+    directories as the only source of dependencies. Returns its python, the
+    environment to run it in, its platlib directory and None, or a failure
+    reason last."""
+    env = venvs.clean_environment()
     python = tmp / "venv" / "bin" / "python"
-    made = subprocess.run([uv, "venv", "-q", "-p", str(exe), str(tmp / "venv")], capture_output=True, text=True,
-                          env=env)
-    if made.returncode != 0:
-        return python, env, tmp, f"cannot create a venv with {exe}: {made.stderr.strip()}"
-    links = sorted({str(Path(p).parent) for p in wheel_paths})
-    install = subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache", "--no-index",
-         *[a for d in links for a in ("--find-links", d)], *wheel_paths],
-        capture_output=True, text=True, env=env,
-    )
+    try:
+        tool = venvs.find_installer()
+    except venvs.NoInstaller as exc:
+        return python, env, tmp, str(exc)
+    failure = venvs.make_venv(tool, exe, tmp / "venv", env)
+    if failure:
+        return python, env, tmp, failure
+    install = venvs.install(tool, python, wheel_paths, env)
     if install.returncode != 0:
-        return python, env, tmp, f"install failed: {install.stderr.strip()[-2000:]}"
+        return python, env, tmp, f"install failed ({tool.kind}): {install.stderr.strip()[-2000:]}"
     site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"],
                                capture_output=True, text=True, env=env).stdout.strip())
     return python, env, site, None
@@ -353,10 +342,7 @@ def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict[str, st
         return failures, skipped
     paths, missing, aliases = provide(list(wheel.test_requires))
     if paths:
-        links = sorted({str(Path(p).parent) for p in paths + [wheel.path]})
-        subprocess.run([_uv(), "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache",
-                        "--no-index", *[a for d in links for a in ("--find-links", d)], *paths],
-                       capture_output=True, text=True, env=env)
+        venvs.install(venvs.find_installer(), python, paths, env, links_from=paths + [wheel.path])
     with zipfile.ZipFile(wheel.path) as archive:
         own = {n.split("/")[0].split(".")[0] for n in archive.namelist()}
     for name in list(failures):
@@ -439,22 +425,21 @@ def validate_foreign(wheel: WheelReport, options: ConvertOptions) -> ValidationR
     checks: list[str] = []
     with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
         site = Path(tmp) / "site"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_"))}
+        env = venvs.clean_environment()
         if platform_tag.startswith("macosx_"):
             major, minor = platform_tag.split("_")[1:3]
             env["MACOSX_DEPLOYMENT_TARGET"] = f"{major}.{minor}"
         elif "apple" in target:
             env["MACOSX_DEPLOYMENT_TARGET"] = "11.0" if target.startswith("aarch64") else "10.9"
-        install = subprocess.run(
-            [_uv(), "pip", "install", "-q", "--target", str(site), "--python-platform", target,
-             "--python-version", version, "--offline", "--no-cache", "--no-index", "--find-links", str(Path(wheel.path).parent),
-             wheel.path],
-            capture_output=True, text=True, env=env,
-        )
+        try:
+            tool = venvs.find_installer()
+        except venvs.NoInstaller as exc:
+            return ValidationResult("failed", str(exc), kind="structural")
+        install = venvs.install_for_platform(tool, site, wheel.path, target, version, env)
         if install.returncode != 0:
-            return ValidationResult("failed", f"uv refuses the install for {target}: {install.stderr.strip()[-2000:]}",
-                                    kind="structural")
-        checks.append(f"uv installs it for {target}, Python {version}")
+            return ValidationResult("failed", f"{tool.kind} refuses the install for {target}: "
+                                    f"{install.stderr.strip()[-2000:]}", kind="structural")
+        checks.append(f"{tool.kind} installs it for {target}, Python {version}")
         names = [p.name for p in site.rglob("*") if p.is_file()]
         problems = _extension_python_problems(names, python_tag)
         if platform_tag == "any":

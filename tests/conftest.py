@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from press.validate import _uv, find_interpreter
+from press.validate import find_interpreter
+from press.venvs import _uv_binary as _uv
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNELS = (ROOT / ".." / "shared" / "channels").resolve()

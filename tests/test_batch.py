@@ -86,7 +86,7 @@ def test_http_channel_to_index_pip_and_uv_install(tmp_path, py312):
     code = "import libmambapy, cffi, zstandard; libmambapy.Context(); print(cffi.__version__, zstandard.__version__)"
     run = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0 and run.stdout.split() == ["1.17.1", "0.23.0"], run.stderr
-    from press.validate import _uv
+    from press.venvs import _uv_binary as _uv
 
     python = make_venv(py312, tmp_path / "uv-venv")
     uv_env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RelocationError
 
@@ -177,9 +177,11 @@ def _cut_room(binary: lief.ELF.Binary, room: int) -> None:
     binary.overlay = bytes(overlay[:len(overlay) - room]) if len(overlay) > room else b""
 
 
-def _edit(lief: ModuleType, binary: lief.ELF.Binary, soname: str | None, rename_needed: dict[str, str],
+def _edit(lief: ModuleType, binary: Any, soname: str | None, rename_needed: dict[str, str],
           runpath: list[str] | None) -> None:
-    """The dynamic-section edits of :func:`patch_elf`, on a parsed binary."""
+    """The dynamic-section edits of :func:`patch_elf`, on a parsed
+    ``lief.ELF.Binary`` (typed ``Any``: its NEEDED and SONAME entries are
+    subclasses of ``DynamicEntry`` that LIEF's stubs only name by tag)."""
     TAG = lief.ELF.DynamicEntry.TAG
     for entry in binary.dynamic_entries:
         if entry.tag == TAG.NEEDED and entry.name in rename_needed:

@@ -1,0 +1,173 @@
+"""Fresh venvs and offline installs for validation, with uv or with pip.
+
+uv is the fast path (a venv in 0.1 s) and an optional extra
+(``pip install 'press[uv]'``), found as its Python package or on ``PATH``;
+without it, ``python -m venv`` and the pip of press's own environment
+(``pip --python``, pip 22.3 and later) do the same work. ``PRESS_INSTALLER``
+(``uv`` or ``pip``) picks one instead of the first found.
+
+Every install is offline: ``--no-index`` with the wheels' directories as
+``--find-links``, no cache. Installs for another platform use uv's
+``--python-platform`` or pip's ``--platform`` with ``--only-binary :all:``,
+so the tool's own tag checks accept or refuse the wheel.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The environment variable that picks the tool: ``uv`` or ``pip``.
+INSTALLER_VARIABLE = "PRESS_INSTALLER"
+
+
+class NoInstaller(Exception):
+    """Neither uv nor pip can be run (or the one ``PRESS_INSTALLER`` names cannot)."""
+
+
+@dataclass(frozen=True)
+class Installer:
+    """A venv and install tool: ``kind`` is ``"uv"`` or ``"pip"``; ``command``
+    the argv that runs it (``[uv]`` or ``[python, -m, pip]``)."""
+
+    kind: str
+    command: tuple[str, ...]
+
+
+def _uv_binary() -> str | None:
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]
+
+        return str(find_uv_bin())
+    except Exception:
+        return shutil.which("uv")
+
+
+def find_installer() -> Installer:
+    """uv when it is installed, else pip (see the module docstring). Raises
+    :class:`NoInstaller` with what to install."""
+    wanted = os.environ.get(INSTALLER_VARIABLE, "").strip().lower()
+    if wanted not in ("", "uv", "pip"):
+        raise NoInstaller(f"{INSTALLER_VARIABLE}={wanted!r}: expected uv or pip")
+    if wanted in ("", "uv"):
+        uv = _uv_binary()
+        if uv:
+            return Installer("uv", (uv,))
+        if wanted == "uv":
+            raise NoInstaller(f"{INSTALLER_VARIABLE}=uv but uv is not installed: pip install 'press[uv]'")
+    if importlib.util.find_spec("pip") is not None:
+        return Installer("pip", (sys.executable, "-m", "pip"))
+    raise NoInstaller("validation needs uv or pip, and neither is installed: pip install 'press[uv]'")
+
+
+def clean_environment() -> dict[str, str]:
+    """``os.environ`` without what would point an install elsewhere (an active
+    venv, ``PYTHONPATH``, uv's and pip's own settings)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_", "PIP_"))}
+
+
+def make_venv(tool: Installer, exe: Path, where: Path, env: dict[str, str]) -> str | None:
+    """Create a venv of interpreter ``exe`` at ``where`` (without pip: installs
+    go through ``tool``). Returns None, or why it could not."""
+    if tool.kind == "uv":
+        argv = [*tool.command, "venv", "-q", "-p", str(exe), str(where)]
+    else:
+        argv = [str(exe), "-m", "venv", "--without-pip", str(where)]
+    made = subprocess.run(argv, capture_output=True, text=True, env=env)
+    if made.returncode != 0:
+        return f"cannot create a venv with {exe}: {made.stderr.strip()[-2000:]}"
+    return None
+
+
+def _links(paths: list[str]) -> list[str]:
+    return [arg for folder in sorted({str(Path(p).parent) for p in paths}) for arg in ("--find-links", folder)]
+
+
+def install(tool: Installer, python: Path, wheel_paths: list[str], env: dict[str, str],
+            links_from: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Install ``wheel_paths`` into the venv of ``python``, offline, their
+    dependencies found only in the directories of ``links_from`` (default:
+    of the wheels themselves)."""
+    links = _links(links_from if links_from is not None else wheel_paths)
+    if tool.kind == "uv":
+        argv = [*tool.command, "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache", "--no-index"]
+    else:
+        argv = [*tool.command, "--python", str(python), "install", "-q", "--no-cache-dir", "--no-index",
+                "--disable-pip-version-check", "--no-warn-script-location"]
+    return subprocess.run([*argv, *links, *wheel_paths], capture_output=True, text=True, env=env)
+
+
+def _pip_platforms(uv_target: str) -> list[str]:
+    """pip ``--platform`` values for uv's ``--python-platform`` target: every
+    platform tag a machine of that target accepts that pip does not derive by
+    itself (pip expands a macOS version to the older ones, not manylinux
+    glibc versions: PEP 600 ``manylinux_2_M`` for each M down to 5, and the
+    PEP 513/571/599 aliases)."""
+    found = re.match(r"^(x86_64|aarch64)-manylinux_2_(\d+)$", uv_target)
+    if found:
+        arch, newest = found.group(1), int(found.group(2))
+        tags = [f"manylinux_2_{minor}_{arch}" for minor in range(newest, 4, -1)]
+        aliases = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+        tags += [f"{alias}_{arch}" for minor, alias in aliases.items() if minor <= newest and
+                 (arch == "x86_64" or alias == "manylinux2014")]
+        return tags
+    return {
+        "aarch64-apple-darwin": ["macosx_11_0_arm64"], "x86_64-apple-darwin": ["macosx_10_9_x86_64"],
+        "x86_64-pc-windows-msvc": ["win_amd64"], "aarch64-pc-windows-msvc": ["win_arm64"],
+        "i686-pc-windows-msvc": ["win32"],
+    }[uv_target]
+
+
+def install_for_platform(tool: Installer, target: Path, wheel: str, uv_target: str, python_version: str,
+                         env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Install ``wheel`` into the directory ``target`` as for a machine of
+    uv's ``--python-platform`` value ``uv_target`` running CPython
+    ``python_version`` (``X.Y``), offline; the tool refuses a wheel whose tags
+    that machine does not accept."""
+    if tool.kind == "uv":
+        argv = [*tool.command, "pip", "install", "-q", "--target", str(target), "--python-platform", uv_target,
+                "--python-version", python_version, "--offline", "--no-cache", "--no-index"]
+    else:
+        platforms = [arg for tag in _pip_platforms(uv_target) for arg in ("--platform", tag)]
+        if "apple" in uv_target and env.get("MACOSX_DEPLOYMENT_TARGET"):
+            major, minor = (env["MACOSX_DEPLOYMENT_TARGET"].split(".") + ["0"])[:2]
+            platforms = ["--platform", f"macosx_{major}_{minor}_{'arm64' if uv_target.startswith('aarch64') else 'x86_64'}"]
+        # pip checks Requires-Python against the interpreter running it, not
+        # --python-version (pypa/pip#11664): checked after the install instead.
+        argv = [*tool.command, "install", "-q", "--target", str(target), *platforms, "--python-version",
+                python_version, "--implementation", "cp", "--only-binary", ":all:", "--no-cache-dir", "--no-index",
+                "--disable-pip-version-check", "--no-compile", "--ignore-requires-python"]
+    done = subprocess.run([*argv, *_links([wheel]), wheel], capture_output=True, text=True, env=env)
+    if tool.kind == "pip" and done.returncode == 0:
+        refused = _requires_python_refusals(target, python_version)
+        if refused:
+            return subprocess.CompletedProcess(done.args, 1, done.stdout, "; ".join(refused))
+    return done
+
+
+def _requires_python_refusals(target: Path, python_version: str) -> list[str]:
+    """What pip would have said of each distribution installed in ``target``
+    whose ``Requires-Python`` (core metadata) excludes ``python_version``."""
+    from email.parser import BytesHeaderParser
+
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    refused = []
+    for metadata in sorted(target.glob("*.dist-info/METADATA")):
+        headers = BytesHeaderParser().parsebytes(metadata.read_bytes())
+        name, requires = headers.get("Name", metadata.parent.name), headers.get("Requires-Python")
+        if not requires:
+            continue
+        try:
+            allowed = SpecifierSet(str(requires)).contains(python_version, prereleases=True)
+        except InvalidSpecifier:
+            allowed = False
+        if not allowed:
+            refused.append(f"ERROR: Package {name!r} requires a different Python: {python_version} not in {requires!r}")
+    return refused
