@@ -473,13 +473,21 @@ def _execute(jobs: list[Job], options: BatchOptions) -> Iterator[JobResult]:
     from concurrent.futures import ProcessPoolExecutor, as_completed as futures_completed
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=options.jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(options.jobs, len(jobs)) or 1, mp_context=context)
+    finished = False
+    try:
         futures = {pool.submit(run_job, job, options): job for job in jobs}
         for future in futures_completed(futures):
             try:
                 yield future.result()
             except Exception as exc:  # BrokenProcessPool: a worker crashed
                 yield JobResult(futures[future].file_name, "failed", f"worker crashed: {exc}")
+        finished = True
+    finally:
+        # After the last result the workers only exit (interpreter teardown,
+        # about 0.5 s): the index is written meanwhile instead of waiting;
+        # concurrent.futures still joins them before the interpreter exits.
+        pool.shutdown(wait=not finished, cancel_futures=not finished)
 
 
 def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] | None = None) -> BatchReport:
