@@ -68,15 +68,21 @@ def find_installer() -> Installer:
 
 def clean_environment() -> dict[str, str]:
     """``os.environ`` without what would point an install elsewhere (an active
-    venv, ``PYTHONPATH``, uv's and pip's own settings)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_", "PIP_"))}
+    venv, ``PYTHONPATH``, uv's and pip's own settings), and with pip's
+    configuration files off (``PIP_CONFIG_FILE`` set to ``os.devnull``, as
+    pip's documentation says; uv gets ``--no-config``): a ``find-links`` in a
+    user's ``pip.conf`` or ``uv.toml`` must not supply what the wheel
+    directory lacks."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_", "PIP_"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
 
 
 def make_venv(tool: Installer, exe: Path, where: Path, env: dict[str, str]) -> str | None:
     """Create a venv of interpreter ``exe`` at ``where`` (without pip: installs
     go through ``tool``). Returns None, or why it could not."""
     if tool.kind == "uv":
-        argv = [*tool.command, "venv", "-q", "-p", str(exe), str(where)]
+        argv = [*tool.command, "venv", "-q", "--no-config", "-p", str(exe), str(where)]
     else:
         argv = [str(exe), "-m", "venv", "--without-pip", str(where)]
     made = subprocess.run(argv, capture_output=True, text=True, env=env)
@@ -96,7 +102,8 @@ def install(tool: Installer, python: Path, wheel_paths: list[str], env: dict[str
     of the wheels themselves)."""
     links = _links(links_from if links_from is not None else wheel_paths)
     if tool.kind == "uv":
-        argv = [*tool.command, "pip", "install", "-q", "--python", str(python), "--offline", "--no-cache", "--no-index"]
+        argv = [*tool.command, "pip", "install", "-q", "--no-config", "--python", str(python), "--offline", "--no-cache",
+                "--no-index"]
     else:
         argv = [*tool.command, "--python", str(python), "install", "-q", "--no-cache-dir", "--no-index",
                 "--disable-pip-version-check", "--no-warn-script-location"]
@@ -131,8 +138,8 @@ def install_for_platform(tool: Installer, target: Path, wheel: str, uv_target: s
     ``python_version`` (``X.Y``), offline; the tool refuses a wheel whose tags
     that machine does not accept."""
     if tool.kind == "uv":
-        argv = [*tool.command, "pip", "install", "-q", "--target", str(target), "--python-platform", uv_target,
-                "--python-version", python_version, "--offline", "--no-cache", "--no-index"]
+        argv = [*tool.command, "pip", "install", "-q", "--no-config", "--target", str(target), "--python-platform",
+                uv_target, "--python-version", python_version, "--offline", "--no-cache", "--no-index"]
     else:
         platforms = [arg for tag in _pip_platforms(uv_target) for arg in ("--platform", tag)]
         if "apple" in uv_target and env.get("MACOSX_DEPLOYMENT_TARGET"):

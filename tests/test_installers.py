@@ -115,3 +115,24 @@ def test_press_validates_with_pip_when_chosen(tmp_path, cache_dir):
                       str(tmp_path / "x"), "cffi", cache=cache_dir, env={venvs.INSTALLER_VARIABLE: "conda"})
     assert wrong.returncode == 1
     assert "PRESS_INSTALLER='conda': expected uv or pip" in wrong.stdout + wrong.stderr
+
+
+@pytest.mark.parametrize("kind", INSTALLERS)
+def test_user_configuration_cannot_supply_missing_dependencies(kind, wheels, py312, tmp_path, monkeypatch):
+    """A find-links in the user's pip.conf or uv.toml would let validation
+    pass with dependencies the wheel directory lacks."""
+    tool = _tool(kind, monkeypatch)
+    elsewhere = wheels["linux"].parent  # the whole thin closure
+    config = tmp_path / "config"
+    (config / "pip").mkdir(parents=True)
+    (config / "pip" / "pip.conf").write_text(f"[global]\nfind-links = {elsewhere}\n")
+    (config / "uv").mkdir()
+    (config / "uv" / "uv.toml").write_text(f'find-links = ["{elsewhere}"]\n[pip]\nfind-links = ["{elsewhere}"]\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    env = venvs.clean_environment()
+    assert venvs.make_venv(tool, py312, tmp_path / "venv", env) is None
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / wheels["linux"].name).write_bytes(wheels["linux"].read_bytes())
+    refused = venvs.install(tool, tmp_path / "venv" / "bin" / "python", [str(alone / wheels["linux"].name)], env)
+    assert refused.returncode != 0, "the user's configuration supplied the dependencies"
