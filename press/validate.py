@@ -154,8 +154,9 @@ def validate_wheel(wheel: WheelReport, options: ConvertOptions, provide: Provide
     conversion (``python``, ``python_exe``, ``wheel_dir``, ``subdir``).
     Wheels for another platform (and pure wheels converted for another
     subdir) get :func:`validate_foreign` instead. Returns ``skipped`` when no
-    matching interpreter is installed, ``failed`` with the reason when installation,
-    an import, or library resolution fails.
+    matching interpreter is installed or no installer can serve it
+    (:func:`press.venvs.cannot_run`), ``failed`` with the reason when
+    installation, an import, or library resolution fails.
     """
     import platform as _platform
 
@@ -167,11 +168,24 @@ def validate_wheel(wheel: WheelReport, options: ConvertOptions, provide: Provide
         return ValidationResult("skipped", f"no Python {version} interpreter found (use --python-exe)")
     if version and interpreter_version(exe) != version and wheel.tags.startswith("cp"):
         return ValidationResult("failed", f"{exe} is not Python {version}")
+    unable = _installer_unable(interpreter_version(exe))
+    if unable:
+        return ValidationResult("skipped", unable, list(wheel.test_imports))
     with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
         python, env, site, failure = _venv_with(exe, [wheel.path], Path(tmp))
         if failure:
             return ValidationResult("failed", failure, list(wheel.test_imports))
         return _check_installed(wheel, python, site, env, Path(tmp), _platform.machine(), provide)
+
+
+def _installer_unable(python_version: str | None) -> str | None:
+    """Why no installer can make and fill a venv of CPython
+    ``python_version`` here (:mod:`press.venvs`), or None. A missing tool is
+    a skipped validation, like a missing interpreter, not a failed wheel."""
+    try:
+        return venvs.cannot_run(venvs.find_installer(), python_version)
+    except venvs.NoInstaller as exc:
+        return str(exc)
 
 
 def _venv_with(exe: Path, wheel_paths: list[str], tmp: Path) -> tuple[Path, dict[str, str], Path, str | None]:
@@ -277,7 +291,8 @@ def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide:
             groups.setdefault(_target_python(wheel, options.python), []).append(wheel)
     for version, group in groups.items():
         exe = Path(options.python_exe) if options.python_exe else (find_interpreter(version) if version else None)
-        if exe is None or len(group) == 1 or (version and interpreter_version(exe) != version):
+        if exe is None or len(group) == 1 or (version and interpreter_version(exe) != version) or \
+                _installer_unable(interpreter_version(exe)):
             for wheel in group:
                 wheel.validation = validate_wheel(wheel, options, provide)
             continue
@@ -434,7 +449,7 @@ def validate_foreign(wheel: WheelReport, options: ConvertOptions) -> ValidationR
         try:
             tool = venvs.find_installer()
         except venvs.NoInstaller as exc:
-            return ValidationResult("failed", str(exc), kind="structural")
+            return ValidationResult("skipped", str(exc), kind="structural")
         install = venvs.install_for_platform(tool, site, wheel.path, target, version, env)
         if install.returncode != 0:
             return ValidationResult("failed", f"{tool.kind} refuses the install for {target}: "

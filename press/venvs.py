@@ -10,10 +10,19 @@ Every install is offline: ``--no-index`` with the wheels' directories as
 ``--find-links``, no cache. Installs for another platform use uv's
 ``--python-platform`` or pip's ``--platform`` with ``--only-binary :all:``,
 so the tool's own tag checks accept or refuse the wheel.
+
+pip is the weaker of the two, as pip itself documents: it runs under the
+target interpreter (``pip --python``), so a pip whose ``Requires-Python``
+excludes that interpreter cannot validate for it (:func:`cannot_run`: the
+validation is skipped, not failed); and for another platform it evaluates
+dependencies' environment markers for the machine running press and does
+not backtrack to an older dependency whose ``Requires-Python`` fits (press
+checks ``Requires-Python`` after the install). uv has neither limit.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
@@ -49,31 +58,89 @@ def _uv_binary() -> str | None:
         return shutil.which("uv")
 
 
-def find_installer() -> Installer:
-    """uv when it is installed, else pip (see the module docstring). Raises
-    :class:`NoInstaller` with what to install."""
-    wanted = os.environ.get(INSTALLER_VARIABLE, "").strip().lower()
+def _runs(argv: list[str]) -> bool:
+    """True when ``argv`` (a ``--version`` call) exits 0 in the environment
+    installs run in (a ``uv`` on PATH may be a shim that cannot run; pip found
+    only through ``PYTHONPATH`` is not there once it is cleaned)."""
+    try:
+        return subprocess.run(argv, capture_output=True, env=clean_environment(), timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+#: Oldest pip with ``--python`` (pip 22.3).
+PIP_MINIMUM = (22, 3)
+
+
+@functools.lru_cache(maxsize=None)
+def _find(wanted: str) -> Installer:
     if wanted not in ("", "uv", "pip"):
         raise NoInstaller(f"{INSTALLER_VARIABLE}={wanted!r}: expected uv or pip")
     if wanted in ("", "uv"):
         uv = _uv_binary()
-        if uv:
+        if uv and _runs([uv, "--version"]):
             return Installer("uv", (uv,))
         if wanted == "uv":
-            raise NoInstaller(f"{INSTALLER_VARIABLE}=uv but uv is not installed: pip install 'press[uv]'")
-    if importlib.util.find_spec("pip") is not None:
-        return Installer("pip", (sys.executable, "-m", "pip"))
-    raise NoInstaller("validation needs uv or pip, and neither is installed: pip install 'press[uv]'")
+            raise NoInstaller(f"{INSTALLER_VARIABLE}=uv but uv is not installed or does not run: {_INSTALL_UV}")
+    pip = (sys.executable, "-m", "pip")
+    if importlib.util.find_spec("pip") is not None and _runs([*pip, "--version"]):
+        version = _pip_version()
+        if version < PIP_MINIMUM:
+            raise NoInstaller(f"pip {'.'.join(map(str, version))} is older than 22.3 (it has no --python): "
+                              f"{_INSTALL_UV}, or upgrade pip")
+        return Installer("pip", pip)
+    raise NoInstaller(f"validation needs uv or pip, and neither runs here: {_INSTALL_UV}")
+
+
+_INSTALL_UV = "pip install 'press[uv]' (or uv pip install 'press[uv]')"
+
+
+def _pip_version() -> tuple[int, ...]:
+    from importlib.metadata import version
+
+    return tuple(int(part) for part in re.findall(r"\d+", version("pip"))[:2])
+
+
+def find_installer() -> Installer:
+    """uv when it is installed and runs, else pip (see the module docstring),
+    decided once per process and ``PRESS_INSTALLER`` value. Raises
+    :class:`NoInstaller` with what to install."""
+    return _find(os.environ.get(INSTALLER_VARIABLE, "").strip().lower())
+
+
+def cannot_run(tool: Installer, python_version: str | None) -> str | None:
+    """Why ``tool`` cannot install into a venv of CPython ``python_version``
+    (``X.Y``), or None. pip runs itself under the target interpreter
+    (``pip --python``), so that interpreter must be one its ``Requires-Python``
+    allows (pip 23.2 runs 3.7 and later, pip 25.3 3.9 and later)."""
+    if tool.kind != "pip" or not python_version:
+        return None
+    from importlib.metadata import metadata
+
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    pip_metadata = metadata("pip")
+    requires = pip_metadata["Requires-Python"] if "Requires-Python" in pip_metadata else None
+    try:
+        if not requires or SpecifierSet(str(requires)).contains(python_version, prereleases=True):
+            return None
+    except InvalidSpecifier:
+        return None
+    version = ".".join(map(str, _pip_version()))
+    return f"pip {version} cannot run Python {python_version} (it requires {requires}): {_INSTALL_UV}"
 
 
 def clean_environment() -> dict[str, str]:
     """``os.environ`` without what would point an install elsewhere (an active
-    venv, ``PYTHONPATH``, uv's and pip's own settings), and with pip's
+    venv, ``PYTHONPATH``, uv's and pip's own settings, and pip's internal
+    ``_PIP_RUNNING_IN_SUBPROCESS``, which makes it ignore ``--python`` and
+    install into its own environment), and with pip's
     configuration files off (``PIP_CONFIG_FILE`` set to ``os.devnull``, as
     pip's documentation says; uv gets ``--no-config``): a ``find-links`` in a
     user's ``pip.conf`` or ``uv.toml`` must not supply what the wheel
     directory lacks."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_", "PIP_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_", "PIP_", "_PIP_"))}
     env["PIP_CONFIG_FILE"] = os.devnull
     return env
 

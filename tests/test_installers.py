@@ -111,10 +111,43 @@ def test_press_validates_with_pip_when_chosen(tmp_path, cache_dir):
                         env={venvs.INSTALLER_VARIABLE: "pip"})
     checks = [c for w in json.loads(foreign.stdout)["wheels"] for c in w["validation"]["checks"]]
     assert "pip installs it for aarch64-apple-darwin, Python 3.10" in checks
-    wrong = run_press("-c", str(CONDA_FORGE), "--subdir", "linux-64", "--python", "3.12", "-q", "-w",
+    wrong = run_press("-c", str(CONDA_FORGE), "--subdir", "linux-64", "--python", "3.12", "--json", "-q", "-w",
                       str(tmp_path / "x"), "cffi", cache=cache_dir, env={venvs.INSTALLER_VARIABLE: "conda"})
-    assert wrong.returncode == 1
-    assert "PRESS_INSTALLER='conda': expected uv or pip" in wrong.stdout + wrong.stderr
+    outcomes = {(w["validation"]["status"], w["validation"]["reason"]) for w in json.loads(wrong.stdout)["wheels"]}
+    assert outcomes == {("skipped", "PRESS_INSTALLER='conda': expected uv or pip")}  # like a missing interpreter
+
+
+def test_pip_that_cannot_run_the_target_python_skips_validation(tmp_path, cache_dir):
+    """pip installs by running itself under the target interpreter: one its
+    Requires-Python excludes (3.6 for any pip since 22) is not a broken wheel."""
+    from press.validate import find_interpreter
+
+    if find_interpreter("3.6") is None:
+        pytest.skip("no CPython 3.6 on this machine")
+    result = run_press("-c", str(CHANNELS / "defaults"), "--subdir", "linux-64", "--python", "3.6", "--json", "-q",
+                       "-w", str(tmp_path), "six", cache=cache_dir, env={venvs.INSTALLER_VARIABLE: "pip"})
+    assert result.returncode == 0, result.stderr
+    validation = json.loads(result.stdout)["wheels"][0]["validation"]
+    assert validation["status"] == "skipped"
+    assert "cannot run Python 3.6" in validation["reason"] and "press[uv]" in validation["reason"]
+
+
+def test_pip_internal_variable_cannot_redirect_the_install(wheels, py312, tmp_path, monkeypatch):
+    """pip sets _PIP_RUNNING_IN_SUBPROCESS for its own re-execution; inherited,
+    it makes pip ignore --python and install into press's environment (here a
+    throwaway one with its own pip)."""
+    runner = tmp_path / "runner"
+    subprocess.run([str(py312), "-m", "venv", str(runner)], check=True)
+    tool = venvs.Installer("pip", (str(runner / "bin" / "python"), "-m", "pip"))
+    monkeypatch.setenv("_PIP_RUNNING_IN_SUBPROCESS", "1")
+    env = venvs.clean_environment()
+    assert venvs.make_venv(tool, py312, tmp_path / "venv", env) is None
+    done = venvs.install(tool, tmp_path / "venv" / "bin" / "python", [str(wheels["linux"])], env)
+    assert done.returncode == 0, done.stderr
+    for python, has_cffi in ((tmp_path / "venv" / "bin" / "python", True), (runner / "bin" / "python", False)):
+        found = subprocess.run([str(python), "-c", "import importlib.util; print(bool(importlib.util.find_spec('cffi')))"],
+                               capture_output=True, text=True)
+        assert found.stdout.strip() == str(has_cffi), python
 
 
 @pytest.mark.parametrize("kind", INSTALLERS)
