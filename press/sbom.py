@@ -107,12 +107,14 @@ def build_sbom(name: str, version: str, artifacts: list[Artifact], files: dict[s
         components.append(component)
     digest = uuid.uuid5(uuid.NAMESPACE_URL, "press:" + "|".join([name, version] + [a.sha256 for a in artifacts]))
     timestamp = datetime.datetime.fromtimestamp(artifacts[0].identity.timestamp / 1000, datetime.timezone.utc)
-    metadata = BomMetaData(component=main, timestamp=timestamp,
-                           tools=[Tool(vendor="press", name="press", version=__version__)])
-    bom = Bom(serial_number=digest, metadata=metadata, components=components)
-    bom.register_dependency(main, components)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Tool in metadata.tools: the 1.4 form, still valid
+        # Tool in metadata.tools: the 1.4 form, still valid; the library warns
+        # when it is made and written (an error under -W error, PYTHONWARNINGS).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        metadata = BomMetaData(component=main, timestamp=timestamp,
+                               tools=[Tool(vendor="press", name="press", version=__version__)])
+        bom = Bom(serial_number=digest, metadata=metadata, components=components)
+        bom.register_dependency(main, components)
         text = JsonV1Dot6(bom).output_as_string(indent=1)
     return (text + "\n").encode("utf-8")
 

@@ -169,3 +169,12 @@ def test_user_configuration_cannot_supply_missing_dependencies(kind, wheels, py3
     (alone / wheels["linux"].name).write_bytes(wheels["linux"].read_bytes())
     refused = venvs.install(tool, tmp_path / "venv" / "bin" / "python", [str(alone / wheels["linux"].name)], env)
     assert refused.returncode != 0, "the user's configuration supplied the dependencies"
+
+
+def test_warnings_as_errors_change_nothing(tmp_path, cache_dir):
+    """PYTHONWARNINGS=error (a CI habit) reaches press and the validation
+    venvs: a library's deprecation warning must not become an internal error."""
+    result = run_press("-c", str(CONDA_FORGE), "--subdir", "linux-64", "--python", "3.12", "--fatten", "--json", "-q",
+                       "-w", str(tmp_path), "cffi", cache=cache_dir, env={"PYTHONWARNINGS": "error"})
+    assert result.returncode == 0, result.stderr
+    assert {w["validation"]["status"] for w in json.loads(result.stdout)["wheels"]} == {"passed"}
