@@ -419,6 +419,31 @@ def uv_platform(platform_tag: str, subdir: str | None = None) -> str | None:
     return None
 
 
+_MACOS_ARCHES = {True: {"arm64", "universal2"}, False: {"x86_64", "universal2", "intel", "universal", "fat64", "fat3"}}
+
+
+def _macos_machine(directory: Path, platform_tag: str, arm: bool) -> str:
+    """The macOS version (``X.Y``) of the machine a foreign wheel is installed
+    for: new enough for the wheel's own tag (for a pure wheel: 11.0 on arm64,
+    10.9 on x86_64) and for every macOS wheel of that architecture in its
+    directory, where its dependencies come from (a pure Flask needs the
+    MarkupSafe built for 10.15 beside it)."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    newest = (11, 0) if arm else (10, 9)
+    platforms = {platform_tag}
+    for path in directory.glob("*.whl"):
+        try:
+            platforms.update(tag.platform for tag in parse_wheel_filename(path.name)[3])
+        except InvalidWheelFilename:
+            continue
+    for platform in platforms:
+        found = re.fullmatch(r"macosx_(\d+)_(\d+)_(\w+)", platform)
+        if found and found.group(3) in _MACOS_ARCHES[arm]:
+            newest = max(newest, (int(found.group(1)), int(found.group(2))))
+    return f"{newest[0]}.{newest[1]}"
+
+
 def _extension_python_problems(names: list[str], python_tag: str) -> list[str]:
     problems = []
     for name in names:
@@ -441,11 +466,9 @@ def validate_foreign(wheel: WheelReport, options: ConvertOptions) -> ValidationR
     with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
         site = Path(tmp) / "site"
         env = venvs.clean_environment()
-        if platform_tag.startswith("macosx_"):
-            major, minor = platform_tag.split("_")[1:3]
-            env["MACOSX_DEPLOYMENT_TARGET"] = f"{major}.{minor}"
-        elif "apple" in target:
-            env["MACOSX_DEPLOYMENT_TARGET"] = "11.0" if target.startswith("aarch64") else "10.9"
+        if "apple" in target:
+            env["MACOSX_DEPLOYMENT_TARGET"] = _macos_machine(Path(wheel.path).parent, platform_tag,
+                                                             target.startswith("aarch64"))
         try:
             tool = venvs.find_installer()
         except venvs.NoInstaller as exc:

@@ -169,3 +169,16 @@ def test_thin_windows_wheels_chain_their_dll_loaders(tmp_path, cache_dir):
         launcher = archive.read("_press_commands_anaconda_zstd.py").decode()
     assert "DLL_DIRECTORIES = ['anaconda_zstd.libs/Library/bin']" in loader and "_press_dlls_anaconda_zlib" in loader
     assert "_DLL_LOADER = '_press_dlls_anaconda_zstd'" in launcher  # zstd.exe gets the chain's directories on PATH
+
+
+def test_pure_wheels_install_with_their_newer_macos_dependencies(tmp_path, cache_dir):
+    """Defaults' osx-64 Flask is pure, and the MarkupSafe its Jinja2 needs is
+    built for macOS 10.15: the pure wheels are checked for a Mac that can
+    install what their directory holds, not for 10.9."""
+    result = run_press("-c", str(CHANNELS / "defaults"), "--subdir", "osx-64", "--python", "3.12", "--json", "-q",
+                       "-w", str(tmp_path), "flask", cache=cache_dir)
+    wheels = {w["name"].lower(): w for w in json.loads(result.stdout)["wheels"]}
+    assert wheels["markupsafe"]["tags"].endswith("macosx_10_15_x86_64")
+    assert {n: w["validation"]["status"] for n, w in wheels.items()} == {n: "passed" for n in wheels}, \
+        {n: w["validation"]["reason"] for n, w in wheels.items()}
+    assert result.returncode == 0
