@@ -106,6 +106,10 @@ def test_press_validates_with_pip_when_chosen(tmp_path, cache_dir):
     wheels = json.loads(result.stdout)["wheels"]
     assert {w["validation"]["status"] for w in wheels} == {"passed"}
     assert "cffi" in next(w for w in wheels if w["name"].startswith("cffi"))["validation"]["imports"]
+
+
+@pytest.mark.slow
+def test_press_checks_foreign_wheels_with_pip_and_skips_without_an_installer(tmp_path, cache_dir):
     foreign = run_press("-c", str(CHANNELS / "conda-forge"), "--subdir", "osx-arm64", "--python", "3.10", "--fatten",
                         "--json", "-q", "-w", str(tmp_path / "osx"), "cffi", cache=cache_dir, check=True,
                         env={venvs.INSTALLER_VARIABLE: "pip"})
@@ -132,6 +136,7 @@ def test_pip_that_cannot_run_the_target_python_skips_validation(tmp_path, cache_
     assert "cannot run Python 3.6" in validation["reason"] and "press[uv]" in validation["reason"]
 
 
+@pytest.mark.slow
 def test_pip_internal_variable_cannot_redirect_the_install(wheels, py312, tmp_path, monkeypatch):
     """pip sets _PIP_RUNNING_IN_SUBPROCESS for its own re-execution; inherited,
     it makes pip ignore --python and install into press's environment (here a
