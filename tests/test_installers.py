@@ -16,6 +16,8 @@ from conftest import CHANNELS, CONDA_FORGE, run_press
 from press import venvs
 
 INSTALLERS = ["uv", "pip"]
+#: The platform matrix with pip (a second each) runs with the slow cases.
+INSTALLERS_MATRIX = ["uv", pytest.param("pip", marks=pytest.mark.slow)]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def _tool(kind: str, monkeypatch) -> venvs.Installer:
     return tool
 
 
-@pytest.mark.parametrize("kind", INSTALLERS)
+@pytest.mark.parametrize("kind", INSTALLERS_MATRIX)
 @pytest.mark.parametrize("wheel,target,accepted", [
     ("linux", "x86_64-manylinux_2_17", True),
     ("linux", "aarch64-manylinux_2_17", False),
@@ -176,6 +178,7 @@ def test_user_configuration_cannot_supply_missing_dependencies(kind, wheels, py3
     assert refused.returncode != 0, "the user's configuration supplied the dependencies"
 
 
+@pytest.mark.slow
 def test_warnings_as_errors_change_nothing(tmp_path, cache_dir):
     """PYTHONWARNINGS=error (a CI habit) reaches press and the validation
     venvs: a library's deprecation warning must not become an internal error."""
