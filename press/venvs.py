@@ -112,7 +112,7 @@ def cannot_run(tool: Installer, python_version: str | None) -> str | None:
     """Why ``tool`` cannot install into a venv of CPython ``python_version``
     (``X.Y``), or None. pip runs itself under the target interpreter
     (``pip --python``), so that interpreter must be one its ``Requires-Python``
-    allows (pip 23.2 runs 3.7 and later, pip 25.3 3.9 and later)."""
+    allows (pip 23.2 runs 3.7 and later; each newer pip drops old Pythons)."""
     if tool.kind != "pip" or not python_version:
         return None
     from importlib.metadata import metadata
@@ -131,14 +131,13 @@ def cannot_run(tool: Installer, python_version: str | None) -> str | None:
 
 
 def clean_environment() -> dict[str, str]:
-    """``os.environ`` without what would point an install elsewhere (an active
+    """``os.environ`` without what would point an install elsewhere: an active
     venv, ``PYTHONPATH``, uv's and pip's own settings, and pip's internal
-    ``_PIP_RUNNING_IN_SUBPROCESS``, which makes it ignore ``--python`` and
-    install into its own environment), and with pip's
-    configuration files off (``PIP_CONFIG_FILE`` set to ``os.devnull``, as
-    pip's documentation says; uv gets ``--no-config``): a ``find-links`` in a
-    user's ``pip.conf`` or ``uv.toml`` must not supply what the wheel
-    directory lacks."""
+    ``_PIP_RUNNING_IN_SUBPROCESS`` (which makes it ignore ``--python`` and
+    install into its own environment). pip's configuration files are off
+    (``PIP_CONFIG_FILE`` set to ``os.devnull``, as pip's documentation says;
+    uv gets ``--no-config``): a ``find-links`` in a user's ``pip.conf`` or
+    ``uv.toml`` must not supply what the wheel directory lacks."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "UV_", "PIP_", "_PIP_"))}
     env["PIP_CONFIG_FILE"] = os.devnull
@@ -169,8 +168,8 @@ def install(tool: Installer, python: Path, wheel_paths: list[str], env: dict[str
     of the wheels themselves)."""
     links = _links(links_from if links_from is not None else wheel_paths)
     if tool.kind == "uv":
-        argv = [*tool.command, "pip", "install", "-q", "--no-config", "--python", str(python), "--offline", "--no-cache",
-                "--no-index"]
+        argv = [*tool.command, "pip", "install", "-q", "--no-config", "--python", str(python), "--offline",
+                "--no-cache", "--no-index"]
     else:
         argv = [*tool.command, "--python", str(python), "install", "-q", "--no-cache-dir", "--no-index",
                 "--disable-pip-version-check", "--no-warn-script-location"]
@@ -211,7 +210,8 @@ def install_for_platform(tool: Installer, target: Path, wheel: str, uv_target: s
         platforms = [arg for tag in _pip_platforms(uv_target) for arg in ("--platform", tag)]
         if "apple" in uv_target and env.get("MACOSX_DEPLOYMENT_TARGET"):
             major, minor = (env["MACOSX_DEPLOYMENT_TARGET"].split(".") + ["0"])[:2]
-            platforms = ["--platform", f"macosx_{major}_{minor}_{'arm64' if uv_target.startswith('aarch64') else 'x86_64'}"]
+            arch = "arm64" if uv_target.startswith("aarch64") else "x86_64"
+            platforms = ["--platform", f"macosx_{major}_{minor}_{arch}"]
         # pip checks Requires-Python against the interpreter running it, not
         # --python-version (pypa/pip#11664): checked after the install instead.
         argv = [*tool.command, "install", "-q", "--target", str(target), *platforms, "--python-version",

@@ -152,8 +152,8 @@ def test_pip_internal_variable_cannot_redirect_the_install(wheels, py312, tmp_pa
     done = venvs.install(tool, tmp_path / "venv" / "bin" / "python", [str(wheels["linux"])], env)
     assert done.returncode == 0, done.stderr
     for python, has_cffi in ((tmp_path / "venv" / "bin" / "python", True), (runner / "bin" / "python", False)):
-        found = subprocess.run([str(python), "-c", "import importlib.util; print(bool(importlib.util.find_spec('cffi')))"],
-                               capture_output=True, text=True)
+        probe = "import importlib.util; print(bool(importlib.util.find_spec('cffi')))"
+        found = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
         assert found.stdout.strip() == str(has_cffi), python
 
 
