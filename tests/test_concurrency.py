@@ -65,6 +65,7 @@ def test_two_processes_share_one_cache(tmp_path):
     assert any(r.endswith(".conda") for r in SlowHandler.requests)
 
 
+@pytest.mark.slow
 def test_unpacked_artifact_cache_is_shared_keyed_and_self_healing(tmp_path):
     """Archives are unpacked once into the cache (content-addressed by sha256
     and the rules in force) and read from there by later conversions; an entry

@@ -15,8 +15,7 @@ import pytest
 from conftest import CHANNELS, CONDA_FORGE, run_press
 from press import venvs
 
-INSTALLERS = ["uv", "pip"]
-#: The platform matrix with pip (a second each) runs with the slow cases.
+#: Cases with pip (a few seconds each) run with the slow ones, except one end to end.
 INSTALLERS_MATRIX = ["uv", pytest.param("pip", marks=pytest.mark.slow)]
 
 
@@ -74,7 +73,7 @@ def test_installers_agree_on_platform_tags(kind, wheel, target, accepted, wheels
     assert (tmp_path / "site" / ("pycparser" if wheel == "pure" else "cffi")).is_dir() is accepted
 
 
-@pytest.mark.parametrize("kind", INSTALLERS)
+@pytest.mark.parametrize("kind", INSTALLERS_MATRIX)
 def test_installers_check_requires_python(kind, wheels, tmp_path, monkeypatch):
     """pycparser says Requires-Python >=3.9: a pure wheel has no other Python check."""
     tool = _tool(kind, monkeypatch)
@@ -84,7 +83,7 @@ def test_installers_check_requires_python(kind, wheels, tmp_path, monkeypatch):
     assert "3.7" in done.stderr and ">=3.9" in done.stderr
 
 
-@pytest.mark.parametrize("kind", INSTALLERS)
+@pytest.mark.parametrize("kind", INSTALLERS_MATRIX)
 def test_installers_make_venvs_and_install_offline(kind, wheels, py312, tmp_path, monkeypatch):
     tool = _tool(kind, monkeypatch)
     env = venvs.clean_environment()
@@ -123,6 +122,7 @@ def test_press_checks_foreign_wheels_with_pip_and_skips_without_an_installer(tmp
     assert outcomes == {("skipped", "PRESS_INSTALLER='conda': expected uv or pip")}  # like a missing interpreter
 
 
+@pytest.mark.slow
 def test_pip_that_cannot_run_the_target_python_skips_validation(tmp_path, cache_dir):
     """pip installs by running itself under the target interpreter: one its
     Requires-Python excludes (3.6 for any pip since 22) is not a broken wheel."""
@@ -157,7 +157,7 @@ def test_pip_internal_variable_cannot_redirect_the_install(wheels, py312, tmp_pa
         assert found.stdout.strip() == str(has_cffi), python
 
 
-@pytest.mark.parametrize("kind", INSTALLERS)
+@pytest.mark.parametrize("kind", INSTALLERS_MATRIX)
 def test_user_configuration_cannot_supply_missing_dependencies(kind, wheels, py312, tmp_path, monkeypatch):
     """A find-links in the user's pip.conf or uv.toml would let validation
     pass with dependencies the wheel directory lacks."""
