@@ -21,6 +21,7 @@ pyelftools, independently of the LIEF code that wrote them.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import re
@@ -166,9 +167,10 @@ def validate_wheel(wheel: WheelReport, options: ConvertOptions, provide: Provide
     exe = Path(options.python_exe) if options.python_exe else (find_interpreter(version) if version else None)
     if exe is None:
         return ValidationResult("skipped", f"no Python {version} interpreter found (use --python-exe)")
-    if version and interpreter_version(exe) != version and wheel.tags.startswith("cp"):
+    actual = interpreter_version(exe)
+    if version and actual != version and wheel.tags.startswith("cp"):
         return ValidationResult("failed", f"{exe} is not Python {version}")
-    unable = _installer_unable(interpreter_version(exe))
+    unable = _installer_unable(actual)
     if unable:
         return ValidationResult("skipped", unable, list(wheel.test_imports))
     with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
@@ -291,8 +293,8 @@ def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide:
             groups.setdefault(_target_python(wheel, options.python), []).append(wheel)
     for version, group in groups.items():
         exe = Path(options.python_exe) if options.python_exe else (find_interpreter(version) if version else None)
-        if exe is None or len(group) == 1 or (version and interpreter_version(exe) != version) or \
-                _installer_unable(interpreter_version(exe)):
+        actual = interpreter_version(exe) if exe is not None else None
+        if exe is None or len(group) == 1 or (version and actual != version) or _installer_unable(actual):
             for wheel in group:
                 wheel.validation = validate_wheel(wheel, options, provide)
             continue
@@ -428,20 +430,29 @@ def _macos_machine(directory: Path, platform_tag: str, arm: bool) -> str:
     10.9 on x86_64) and for every macOS wheel of that architecture in its
     directory, where its dependencies come from (a pure Flask needs the
     MarkupSafe built for 10.15 beside it)."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
     newest = (11, 0) if arm else (10, 9)
-    platforms = {platform_tag}
-    for path in directory.glob("*.whl"):
-        try:
-            platforms.update(tag.platform for tag in parse_wheel_filename(path.name)[3])
-        except InvalidWheelFilename:
-            continue
+    platforms = {platform_tag} | _platform_tags(str(directory), directory.stat().st_mtime_ns)
     for platform in platforms:
         found = re.fullmatch(r"macosx_(\d+)_(\d+)_(\w+)", platform)
         if found and found.group(3) in _MACOS_ARCHES[arm]:
             newest = max(newest, (int(found.group(1)), int(found.group(2))))
     return f"{newest[0]}.{newest[1]}"
+
+
+@functools.lru_cache(maxsize=16)
+def _platform_tags(directory: str, _stamp: int) -> frozenset[str]:
+    """The platform tags of the wheels in ``directory`` (read once per
+    directory state, ``_stamp`` its mtime: a batch validates every wheel of
+    one directory)."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    platforms: set[str] = set()
+    for path in Path(directory).glob("*.whl"):
+        try:
+            platforms.update(tag.platform for tag in parse_wheel_filename(path.name)[3])
+        except InvalidWheelFilename:
+            continue
+    return frozenset(platforms)
 
 
 def _extension_python_problems(names: list[str], python_tag: str) -> list[str]:

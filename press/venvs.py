@@ -227,19 +227,19 @@ def install_for_platform(tool: Installer, target: Path, wheel: str, uv_target: s
 
 def _requires_python_refusals(target: Path, python_version: str) -> list[str]:
     """What pip would have said of each distribution installed in ``target``
-    whose ``Requires-Python`` (core metadata) excludes ``python_version``."""
-    from email.parser import BytesHeaderParser
-
+    whose ``Requires-Python`` (core metadata, read with packaging) excludes
+    ``python_version``."""
+    from packaging.metadata import parse_email
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     refused = []
     for metadata in sorted(target.glob("*.dist-info/METADATA")):
-        headers = BytesHeaderParser().parsebytes(metadata.read_bytes())
-        name, requires = headers.get("Name", metadata.parent.name), headers.get("Requires-Python")
+        raw, _unparsed = parse_email(metadata.read_bytes())
+        name, requires = raw.get("name", metadata.parent.name), raw.get("requires_python")
         if not requires:
             continue
         try:
-            allowed = SpecifierSet(str(requires)).contains(python_version, prereleases=True)
+            allowed = SpecifierSet(requires).contains(python_version, prereleases=True)
         except InvalidSpecifier:
             allowed = False
         if not allowed:
