@@ -92,6 +92,7 @@ class BatchOptions:
     include_dev: bool = False
     validate: bool = False
     compresslevel: int = 6
+    check: bool = True
     #: set by :func:`convert_channel`: names every job of the batch converts.
     batch_names: frozenset[str] = frozenset()
     #: set by :func:`convert_channel`: what naming needs of the channel's
@@ -162,6 +163,9 @@ class BatchReport:
     results: list[JobResult] = field(default_factory=list)
     projects: int = 0
     seconds: float = 0.0
+    #: the wheelhouse check (:mod:`press.installable`): one line per target,
+    #: ``"<target>: N of M wheels install"``; empty when it did not run.
+    wheelhouse: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -176,7 +180,8 @@ class BatchReport:
 
     def to_json(self) -> str:
         return json.dumps({"ok": self.ok, "counts": self.counts(), "projects": self.projects,
-                           "seconds": round(self.seconds, 2), "results": [asdict(r) for r in self.results]},
+                           "seconds": round(self.seconds, 2), "results": [asdict(r) for r in self.results],
+                           "wheelhouse": self.wheelhouse},
                           indent=2, sort_keys=True)
 
     def table(self, verbose: bool = False) -> str:
@@ -196,6 +201,7 @@ class BatchReport:
                 reasons[result.reason] = reasons.get(result.reason, 0) + 1
         for reason, count in sorted(reasons.items()):
             lines.append(f"{'skipped':<10} {f'{count} artifacts':<58} {reason}")
+        lines += [f"wheelhouse check: {line}" for line in self.wheelhouse]
         c = self.counts()
         lines.append(f"{c['converted']} converted, {c['skipped']} skipped, {c['failed']} failed; "
                      f"{self.projects} projects in the index; {self.seconds:.1f} s")
@@ -265,6 +271,11 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
 
         for file_name, reason in sorted(local_index_errors(index_root).items()):
             skipped.append(JobResult(file_name, "failed", reason))
+        from .channel import local_index_duplicates
+
+        for file_name in sorted(local_index_duplicates(index_root, platforms)):  # conda reads only the .conda
+            if not options.names or any(fnmatch.fnmatchcase(file_name.rsplit("-", 2)[0], g) for g in options.names):
+                skipped.append(JobResult(file_name, "skipped", "also in the channel as .conda, the file conda uses"))
     if "all" in options.pythons:  # every Python some selected record pins, newest first
         pins = set()
         for record in found:
@@ -296,6 +307,8 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
     jobs: list[Job] = []
     for (name, pin), group in sorted(candidates.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         group.sort(key=lambda r: (Version(str(r.version)), int(r.build_number), str(r.build)), reverse=True)
+        group, left_out = _one_build_per_version(group, [pin] if pin else pythons)
+        skipped += left_out
         chosen = group[:1] if options.latest else group
         for record in group[1:] if options.latest else []:
             skipped.append(JobResult(record.file_name, "skipped", "not the newest (--latest)"))
@@ -311,6 +324,52 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
     jobs.sort(key=lambda j: j.file_name)
     options.known_packages = _known_packages(found, options, cache)
     return jobs, skipped
+
+
+def _one_build_per_version(group: list[RepoDataRecord], pythons: list[str]
+                           ) -> tuple[list[RepoDataRecord], list[JobResult]]:
+    """One build of each version of ``group`` (records of one name and
+    Python pin, newest first), as conda would choose it, and the others as
+    skipped results.
+
+    Installers see the builds of one version as one version: pip and uv take
+    the highest build tag and do not fall back to another build when its
+    ``Requires-Python`` refuses the interpreter, so two builds of one version
+    in a wheelhouse break resolution for the Python only the other serves
+    (conda-forge's pycparser 2.22 ``pyh29332c3_1`` needs 3.9, ``pyhd8ed1ab_0``
+    3.8). The build kept is the one whose ``python`` dependency admits the
+    most of ``pythons`` (the batch's targets), then conda's own order:
+    highest build number, then newest timestamp."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    from .metadata import requires_python
+    from .package import parse_record_depends
+
+    def admitted(record: RepoDataRecord) -> int:
+        try:
+            spec = requires_python(parse_record_depends(record.depends, str(record.file_name)))
+            allowed = SpecifierSet(spec or "")
+        except (PressError, InvalidSpecifier):
+            return 0
+        return sum(allowed.contains(f"{python}.0", prereleases=True) for python in pythons)
+
+    def stamp(record: RepoDataRecord) -> float:
+        timestamp = getattr(record, "timestamp", None)
+        return timestamp.timestamp() if timestamp is not None else 0.0
+
+    by_version: dict[str, list[RepoDataRecord]] = {}
+    for record in group:
+        by_version.setdefault(str(record.version), []).append(record)
+    kept: list[RepoDataRecord] = []
+    left_out: list[JobResult] = []
+    for builds in by_version.values():
+        best = max(builds, key=lambda r: (admitted(r), int(r.build_number), stamp(r), str(r.file_name)))
+        kept.append(best)
+        left_out += [JobResult(str(r.file_name), "skipped",
+                               f"another build of {r.name.normalized} {r.version} is kept ({best.build}): a "
+                               "wheelhouse holds one build per version (installers take the highest build tag)")
+                     for r in builds if r is not best]
+    return [r for r in group if any(r is k for k in kept)], left_out
 
 
 def _known_packages(found: list[RepoDataRecord], options: BatchOptions, cache: Path) -> tuple[PackageFacts, ...]:
@@ -533,6 +592,9 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
         report.results += [results[j.file_name] for j in jobs]
         if options.validate:
             _validate(report.results, options)
+        if options.check:
+            targets = {j.python for j in jobs} | {p for p in options.pythons if p != "all"}
+            report.wheelhouse = _check(report.results, sorted(targets), options)
         report.projects = len(_index(wheel_dir))
         report.seconds = time.monotonic() - started
         return report
@@ -542,9 +604,11 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
 
 def _validate(results: list[JobResult], options: BatchOptions) -> None:
     """The validation pass of ``--validate``: the converted jobs' wheels, per
-    Python, installed together into one venv (:func:`press.validate.validate_wheels`);
+    Python, installed together into one venv (:func:`press.validate.validate_wheels`),
+    with the test requirements single-spec validation uses (the channel's,
+    converted on demand; imports needing one the channel lacks are skipped);
     a job with a failed wheel becomes ``failed``, one whose imports pass gets a note."""
-    from .convert import ConvertOptions
+    from .convert import ConvertOptions, _Session, _test_requirements
     from .report import ValidationResult, WheelReport
     from .validate import validate_wheels
 
@@ -554,19 +618,79 @@ def _validate(results: list[JobResult], options: BatchOptions) -> None:
             wheel = WheelReport(**{k: v for k, v in data.items() if k != "validation"})
             by_python.setdefault(result.python, []).append((result, wheel))
     for python, pairs in sorted(by_python.items(), key=lambda kv: kv[0] or ""):
-        convert_options = ConvertOptions(channels=[options.channel], subdir=options.subdir, python=python,
-                                         wheel_dir=Path(options.wheel_dir), cache_dir=options.cache_dir)
-        validate_wheels([w for _, w in pairs], convert_options)
+        convert_options = ConvertOptions(
+            channels=[options.channel], subdir=options.subdir, python=python, wheel_dir=Path(options.wheel_dir),
+            cache_dir=options.cache_dir, repodata_patch=options.repodata_patch,
+            name_mapping=list(options.name_mapping), native_prefix=options.native_prefix,
+            known_packages=options.known_packages, channel_priority=options.channel_priority,
+            compresslevel=options.compresslevel,
+        )
+        # the test requirements of single-spec validation (convert._test_requirements): made from
+        # the channel into a scratch directory, those it lacks turn their imports into skipped ones
+        session = _Session(convert_options, lambda message: None)
+        try:
+            validate_wheels([w for _, w in pairs], convert_options, _test_requirements(convert_options, session))
+        finally:
+            session.close()
         for result, wheel in pairs:
             outcome = wheel.validation or ValidationResult("skipped", "not validated")
             if outcome.status == "failed":
                 result.status, result.reason = "failed", f"validation failed: {outcome.reason}"
             else:
                 kind = "structural " if outcome.kind == "structural" else ""
+                skipped = "; ".join(f"import skipped: {s}" for s in outcome.skipped_imports)
+                detail = "; ".join(part for part in (outcome.reason, skipped) if part)
                 result.notes.append(f"{Path(wheel.path).name}: {kind}validation {outcome.status}"
-                                    + (f" ({outcome.reason})" if outcome.reason else ""))
+                                    + (f" ({detail})" if detail else ""))
         for result, _ in pairs:
             result.reports = []
+
+
+def _check(results: list[JobResult], pythons: list[str], options: BatchOptions) -> list[str]:
+    """The wheelhouse check after every job ran (:func:`press.installable.check_wheelhouse`)
+    over the wheels of the converted and up-to-date jobs, for ``pythons``: a
+    job whose wheel (pinned, or by its distribution name) does not install
+    becomes ``failed`` with the reason. Returns the per-target summary lines.
+    Without uv or pip the check cannot run: every job whose wheels it was to
+    check fails with the remedy, and the one line says so."""
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
+    from .installable import check_wheelhouse, targets_for
+    from .venvs import NoInstaller
+
+    written = sorted({w for r in results if r.status != "failed" for w in r.wheels})
+    if not written:
+        return []
+    wheel_dir = Path(options.wheel_dir)
+    try:
+        problems = check_wheelhouse(wheel_dir, written, pythons, options.subdir, jobs=max(1, options.jobs))
+    except NoInstaller as exc:  # like validation without a tool: a failure with the remedy
+        reason = f"the wheelhouse check cannot run: {exc}, or --no-wheelhouse-check"
+        for result in results:
+            if result.status != "failed" and result.wheels:
+                result.status, result.reason = "failed", reason
+        return [f"cannot run: {exc}"]
+    owner = {w: r for r in results for w in r.wheels}
+    for problem in problems:
+        if problem.item.endswith(".whl"):
+            hit = [owner[problem.item]] if problem.item in owner else []
+        else:
+            name = canonicalize_name(problem.item)
+            hit = [owner[w] for w in written if canonicalize_name(parse_wheel_filename(w)[0]) == name]
+        for result in hit:
+            if result.status != "failed":
+                result.status, result.reason = "failed", problem.message()
+    meant = targets_for([wheel_dir / w for w in written], pythons, options.subdir)
+    totals: dict[str, int] = {}
+    for targets in meant.values():
+        for target in targets:
+            totals[target.label()] = totals.get(target.label(), 0) + 1
+    bad: dict[str, set[str]] = {}
+    for problem in problems:
+        if problem.item.endswith(".whl"):
+            bad.setdefault(problem.target.label(), set()).add(problem.item)
+    return [f"{label}: {count - len(bad.get(label, ()))} of {count} wheels install"
+            for label, count in sorted(totals.items())]
 
 
 def _index(wheel_dir: Path) -> dict[str, list[str]]:

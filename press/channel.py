@@ -10,7 +10,9 @@ of its subdirs has a ``repodata.json``; otherwise it is indexed into the cache
 Solving is py-rattler's (strict channel priority unless ``--channel-priority`` says otherwise). The target interpreter is
 not taken from the channel: a virtual ``python`` record of the requested
 version satisfies ``python`` dependencies, so a channel without the
-interpreter package still solves.
+interpreter package still solves. The other plumbing a wheel never requires
+(``python_abi``, ``pip``) is virtual too, but only when the channels have no
+record of it (:data:`VIRTUAL_WHEN_ABSENT`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 import platform as _platform
 from stat import S_ISREG
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Collection, cast
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -54,6 +56,32 @@ def virtual_python_builds(python: str, freethreading: bool = False) -> list[str]
     return [VIRTUAL_PYTHON_BUILD, f"0_{tag}"]
 
 
+#: Plumbing (:data:`press.metadata.PLUMBING`: no wheel requires it) that the
+#: solve provides as a virtual package when the channels lack it, so that a
+#: channel without these records still solves: ``python_abi`` (when no record
+#: matches ``python_abi X.Y.*`` for the target) and ``pip`` (when there is no
+#: ``pip`` record at all; conda-forge's own ``python`` depends on it).
+VIRTUAL_WHEN_ABSENT = ("python_abi", "pip")
+#: Version of the virtual ``pip``: above every release, so ``pip >=N`` is
+#: met (a package capping pip needs a real ``pip`` record in the channel).
+VIRTUAL_PIP_VERSION = "99"
+
+
+def virtual_python_abi_builds(python: str) -> list[str]:
+    """The build strings a virtual ``python_abi X.Y`` is offered under, one
+    per ABI suffix conda channels have pinned it with (``python_abi 3.12.*
+    *_cp312``; ``*_cp37m`` before Python 3.8, ``*_cp27mu``/``*_cp27m`` for
+    2.7: PEP 3149 ABI flags). ``python``: ``X.Y`` or ``X.Y.Z``."""
+    major, minor = (int(part) for part in python.split(".")[:2])
+    tag = f"cp{major}{minor}"
+    builds = [f"0_{tag}"]
+    if (major, minor) < (3, 8):
+        builds.append(f"0_{tag}m")
+    if major == 2:
+        builds.append(f"0_{tag}mu")
+    return builds
+
+
 def native_subdir() -> str:
     """The conda subdir of this machine, e.g. ``linux-64``."""
     system = {"Linux": "linux", "Darwin": "osx", "Windows": "win"}.get(_platform.system(), "linux")
@@ -66,7 +94,7 @@ def native_subdir() -> str:
     return f"{system}-{arch}"
 
 
-def virtual_packages(subdir: str, python: str | None) -> list[GenericVirtualPackage]:
+def virtual_packages(subdir: str, python: str | None, absent: Collection[str] = ()) -> list[GenericVirtualPackage]:
     """The virtual packages of a target ``subdir`` for the solve.
 
     Linux targets get ``__unix``, ``__linux`` and ``__glibc 2.17`` (the
@@ -74,7 +102,10 @@ def virtual_packages(subdir: str, python: str | None) -> list[GenericVirtualPack
     binaries, not from this), macOS ``__unix`` and ``__osx`` (11.0 on arm64,
     10.13 on x86_64), Windows ``__win``; all get ``__archspec``. ``python``
     (``X.Y`` or ``X.Y.Z``) adds virtual ``python`` records, one per
-    build-string convention (:func:`virtual_python_builds`). Returns
+    build-string convention (:func:`virtual_python_builds`), and, for the
+    names of :data:`VIRTUAL_WHEN_ABSENT` listed in ``absent`` (the channels
+    have no record of them), ``python_abi X.Y`` (:func:`virtual_python_abi_builds`)
+    and ``pip`` (:data:`VIRTUAL_PIP_VERSION`). Returns
     ``rattler.GenericVirtualPackage`` objects.
     """
     from rattler import BuildString, GenericVirtualPackage, PackageName, Version
@@ -93,7 +124,31 @@ def virtual_packages(subdir: str, python: str | None) -> list[GenericVirtualPack
         result += [vp("__win", "0")]
     if python:
         result += [vp("python", python_full_version(python), build) for build in virtual_python_builds(python)]
+        if "python_abi" in absent:
+            abi = ".".join(python.split(".")[:2])
+            result += [vp("python_abi", abi, build) for build in virtual_python_abi_builds(python)]
+        if "pip" in absent:
+            result.append(vp("pip", VIRTUAL_PIP_VERSION))
     return result
+
+
+async def absent_plumbing(gateway: Gateway, sources: list[str], platforms: list[SubdirLiteral],
+                          python: str | None) -> list[str]:
+    """The names of :data:`VIRTUAL_WHEN_ABSENT` that the solve must provide
+    (:func:`virtual_packages` ``absent``): ``python_abi`` when no record of
+    ``sources`` matches ``python_abi X.Y.*`` for ``python``, ``pip`` when
+    there is no ``pip`` record at all; none without a target ``python``. A
+    channel's own record is never shadowed. Raises what ``gateway.query``
+    raises when a channel cannot be read."""
+    from rattler import MatchSpec
+
+    if not python:
+        return []
+    wanted = {"python_abi": MatchSpec(f"python_abi {'.'.join(python.split('.')[:2])}.*"), "pip": MatchSpec("pip")}
+    found = await gateway.query(sources, platforms, specs=list(wanted), recursive=False)
+    present = {name for per_channel in found for record in per_channel
+               for name, spec in wanted.items() if spec.matches(record)}
+    return [name for name in VIRTUAL_WHEN_ABSENT if name not in present]
 
 
 def python_full_version(python: str) -> str:
@@ -120,13 +175,15 @@ def _local_dir(channel: str) -> Path | None:
 
 
 def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict[str, dict[str, Any]] | None = None,
-                   notes: list[str] | None = None) -> str:
+                   notes: list[str] | None = None, duplicates: list[str] | None = None) -> str:
     """Return the channel string to hand rattler for ``channel``.
 
     Local directories without repodata are indexed under
     ``cache_dir/channels/`` (re-indexed only when their files change); the
     files the index left out (unreadable archives, FIFOs and other
-    non-regular files) are described in ``notes``. Raises
+    non-regular files) are described in ``notes``, and packages held both
+    as ``.conda`` and ``.tar.bz2`` in ``subdir`` or ``noarch`` in one line of
+    ``duplicates`` (:func:`local_index_duplicates`). Raises
     :class:`ChannelError` for a directory that does not exist.
     """
     local = _local_dir(channel)
@@ -140,6 +197,12 @@ def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict[str
     if notes is not None:
         notes += [f"{channel}: left out of the index: {reason}" for _name, reason in
                   sorted(local_index_errors(root).items())]
+    pairs = local_index_duplicates(root, [subdir, "noarch"]) if duplicates is not None else {}
+    if duplicates is not None and pairs:
+        ignored = sorted(pairs)
+        shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+        duplicates.append(f"{channel}: {len(ignored)} package{'s are' if len(ignored) > 1 else ' is'} there both as "
+                          f".conda and .tar.bz2; as conda does, press uses the .conda file and ignores {shown}")
     return root.as_uri()
 
 
@@ -238,6 +301,31 @@ def local_index_errors(index_root: Path) -> dict[str, str]:
     return errors
 
 
+def local_index_duplicates(index_root: Path, subdirs: Collection[str] | None = None) -> dict[str, str]:
+    """``{ignored .tar.bz2 file name: the .conda file name used}`` for the
+    packages (same name, version and build) that a local channel indexed by
+    :func:`index_local_channel` holds in both formats, in ``subdirs`` (all
+    when None). conda (unless ``use_only_tar_bz2`` is set) and rattler's
+    gateway read only the ``.conda`` record of such a pair, although the
+    index lists both, as conda-index does; press says which file was left
+    out rather than dropping it silently. Read from the written
+    ``repodata.json`` files, so after the repodata patches."""
+    found: dict[str, str] = {}
+    for repodata_file in sorted(Path(index_root).glob("*/repodata.json")):
+        if subdirs is not None and repodata_file.parent.name not in subdirs:
+            continue
+        try:
+            repodata = json.loads(repodata_file.read_text())
+        except (OSError, ValueError):
+            continue
+        conda = repodata.get("packages.conda") or {}
+        for name in sorted(repodata.get("packages") or {}):
+            twin = name[: -len(".tar.bz2")] + ".conda"
+            if name.endswith(".tar.bz2") and twin in conda:
+                found[name] = twin
+    return found
+
+
 def apply_patch_instructions(repodata: dict[str, Any], instructions: dict[str, Any]) -> None:
     """Apply conda repodata patch instructions to ``repodata`` in place.
 
@@ -306,13 +394,15 @@ def solve(
 
     Returns the solved rattler ``RepoDataRecord`` objects (virtual packages
     excluded). ``patches`` (see :func:`index_local_channel`) apply to local directory
-    channels. ``python`` (``X.Y``) is provided as a virtual package; its records are not
-    part of the result. ``channel_priority`` is conda's: ``strict`` (the
+    channels. ``python`` (``X.Y``) is provided as a virtual package, and so are
+    ``python_abi`` and ``pip`` when the channels lack them (:func:`absent_plumbing`);
+    virtual records are not part of the result. ``channel_priority`` is conda's: ``strict`` (the
     default: a name found in a higher-priority channel is taken only from
     there), ``flexible`` (prefer higher channels, fall back to lower ones
     when a solve needs it) or ``disabled`` (the highest version wins,
     whichever channel has it). Highest versions otherwise. What
-    indexing local directories left out is described in ``notes``;
+    indexing local directories left out, and the ``.tar.bz2`` files of
+    packages they also hold as ``.conda``, are described in ``notes``;
     ``channel_names`` receives, per channel URL that records carry, the
     channel as the user gave it (local directories are indexed in the cache).
     Raises
@@ -327,9 +417,10 @@ def solve(
     priority = getattr(ChannelPriority, channel_priority.capitalize())
     parsed = _parse_specs(specs)
     index_notes: list[str] = []
-    sources = [channel_source(c, cache_dir, subdir, patches, index_notes) for c in channels]
+    duplicates: list[str] = []
+    sources = [channel_source(c, cache_dir, subdir, patches, index_notes, duplicates) for c in channels]
     if notes is not None:
-        notes += index_notes
+        notes += index_notes + duplicates
     if channel_names is not None:
         channel_names.update({s.rstrip("/"): c for s, c in zip(sources, channels)})
     gateway = make_gateway(cache_dir)
@@ -338,13 +429,16 @@ def solve(
         # Only the virtual records have this version: the channel's own python never wins.
         constraints.append(f"python =={python_full_version(python)}")
 
+    platforms = cast("list[SubdirLiteral]", list(dict.fromkeys([subdir, "noarch"])))  # rattler checks the names
+
     async def run() -> list[RepoDataRecord]:
+        absent = await absent_plumbing(gateway, sources, platforms, python)
         return await rattler_solve(
             sources,
             parsed,
             gateway=gateway,
-            platforms=cast("list[SubdirLiteral]", list(dict.fromkeys([subdir, "noarch"]))),  # rattler checks the names
-            virtual_packages=virtual_packages(subdir, python),
+            platforms=platforms,
+            virtual_packages=virtual_packages(subdir, python, absent),
             channel_priority=priority,
             constraints=constraints,
         )
@@ -361,9 +455,23 @@ def solve(
                             f"for {subdir}{unread}", package=(missing or specs)[0]) from exc
         if "GatewayError" in type(exc).__name__ or "could not find" in text:
             raise unreachable(channels, exc) from exc
-        raise SolveError(f"cannot solve for {subdir} (python {python or 'none'}): {text}{unread}",
+        raise SolveError(f"cannot solve for {subdir} (python {python or 'none'}): {solver_message(text)}{unread}",
                          package=" ".join(specs)) from exc
     return list(records)
+
+
+def solver_message(text: str) -> str:
+    """The solver's explanation (rattler's tree, one requirement a line) on
+    one line: tree glyphs dropped, steps joined with ``; ``; when a dependency
+    has no candidate within its bound, a hint at ``--repodata-patch`` (the
+    usual cause on a mirror: the channel's hotfixes that widen such bounds are
+    not applied to local directories)."""
+    steps = [" ".join(line.strip(" \t\u2500\u2502\u2514\u251c").split()) for line in text.replace("\\n", "\n").splitlines()]
+    joined = "; ".join(step for step in steps if step).replace(":; ", ": ").replace("would require; ", "would require ")
+    if "for which no candidates were found" in joined:
+        joined += (" (if the channel has other versions of that dependency, a bound the channel's repodata "
+                   "hotfixes widen can be corrected with --repodata-patch FILE)")
+    return joined
 
 
 def unreachable(channels: list[str], exc: BaseException) -> ChannelError:

@@ -96,6 +96,9 @@ def _naming_options(function: F) -> F:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Download and index cache.")
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Install each wheel into a fresh venv and run its import tests.")
+@click.option("--wheelhouse-check/--no-wheelhouse-check", "check", default=True, show_default=True,
+              help="Resolve the wheels written against the wheel directory alone (uv or pip, offline); "
+                   "a wheel that does not install makes the run fail.")
 @click.option("--python-exe", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Interpreter to validate with [default: found by --python version].")
 @click.option("--repodata-patch", type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -110,8 +113,8 @@ def _naming_options(function: F) -> F:
               help="Also list, per wheel, its notes, vendored libraries and every file still holding the build prefix.")
 @click.version_option(__version__, prog_name="press")
 def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pythons: tuple[str, ...], fatten: bool,
-         bundle_python_deps: bool, wheel_dir: Path, cache_dir: Path | None, validate: bool, python_exe: Path | None,
-         repodata_patch: Path | None, prefer: tuple[str, ...], compression_level: int, include_dev: bool,
+         bundle_python_deps: bool, wheel_dir: Path, cache_dir: Path | None, validate: bool, check: bool,
+         python_exe: Path | None, repodata_patch: Path | None, prefer: tuple[str, ...], compression_level: int, include_dev: bool,
          exclude: tuple[str, ...],
          channel_priority: str, plat: str | None, name_mapping: tuple[Path, ...], native_prefix: str | None,
          as_json: bool, quiet: bool, verbose: bool) -> None:
@@ -133,6 +136,7 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
         wheel_dir=wheel_dir,
         cache_dir=cache_dir,
         validate=validate,
+        check=check,
         python_exe=python_exe,
         repodata_patch=repodata_patch,
         prefer=list(prefer),
@@ -167,6 +171,8 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
                 click.echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
         for artifact, reason in report.skipped:
             click.echo(f"{artifact}: {reason}")
+        for problem in report.unresolvable:
+            click.echo(f"press: error: {problem}", err=True)
     if not report.ok:
         sys.exit(1)
 
@@ -277,6 +283,9 @@ def _duration(seconds: float | None) -> str:
               help="After the jobs, install the wheels written into one fresh venv per Python and run their "
                    "import tests; a failing wheel fails its job. Off by default for a batch (press itself "
                    "validates by default).")
+@click.option("--wheelhouse-check/--no-wheelhouse-check", "check", default=True, show_default=True,
+              help="After the jobs, resolve every wheel written, for each target Python, against the wheel "
+                   "directory alone (uv or pip, offline); a wheel that does not install fails its job.")
 @_naming_options
 @click.option("--json", "as_json", is_flag=True, help="Print the batch report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
@@ -284,7 +293,7 @@ def _duration(seconds: float | None) -> str:
 def channel_main(channel_arg: str, subdir: str, wheel_dir: Path, names: tuple[str, ...], pythons: tuple[str, ...],
                  latest: bool, fatten: bool, bundle_python_deps: bool, prefer: tuple[str, ...], jobs: int,
                  scheduler: str | None, cache_dir: Path | None, repodata_patch: Path | None, validate: bool,
-                 compression_level: int, include_dev: bool, exclude: tuple[str, ...], channel_priority: str,
+                 check: bool, compression_level: int, include_dev: bool, exclude: tuple[str, ...], channel_priority: str,
                  plat: str | None,
                  name_mapping: tuple[Path, ...], native_prefix: str | None, as_json: bool, quiet: bool,
                  verbose: bool) -> None:
@@ -298,7 +307,7 @@ def channel_main(channel_arg: str, subdir: str, wheel_dir: Path, names: tuple[st
         cache_dir=cache_dir, jobs=jobs, scheduler=scheduler, repodata_patch=repodata_patch,
         name_mapping=list(name_mapping), native_prefix=native_prefix, plat=plat,
         channel_priority=channel_priority, exclude=list(exclude), include_dev=include_dev, validate=validate,
-        compresslevel=compression_level,
+        compresslevel=compression_level, check=check,
     )
 
     def progress(state: Any) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
-import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from .package import UpstreamMetadata, parse_record_depends
 from .limits import limit
 from .sbom import SBOM_NAME, build_sbom, read_sources
 from .prefix import binary_paths, covered, rewrite_placeholders
+from .providers import LibraryProviders, foreign_links, library_providers
 from .fetch import fetch
 from .environment import MODULE as ENV_MODULE, WheelSetting, module_source, resolve as resolve_environment
 from .layout import (Layout, StagedFile, add_artifact, exclude_vendored, launcher_module, prune_vendored,
@@ -42,7 +42,7 @@ from .relocate.macos import relocate_macos
 from .relocate.pe import PEInfo
 from .relocate.windows import relocate_windows
 from .report import ConversionReport, WheelReport
-from .tags import SUBDIR_PLATFORMS, python_tags
+from .tags import SUBDIR_PLATFORMS, compressed_platform, platform_tags, python_tags
 from .version import to_pep440
 from .wheel import Deflater, Member, write_wheel
 from .wheelhouse import claim, release
@@ -107,6 +107,7 @@ class ConvertOptions:
     channel_priority: str = "strict"
     exclude: list[str] = field(default_factory=list)
     include_dev: bool = False
+    check: bool = True
 
 
 def default_cache_dir() -> Path:
@@ -295,9 +296,31 @@ def convert(
             else:
                 jobs += [(a, closure) for n, a in sorted(closure.items()) if not is_plumbing(n)]
         _build_all(jobs, options, session, report)
+        if options.check and (specs or options.fatten):
+            _check(report, options)
     finally:
         session.close()
     return report
+
+
+def _check(report: ConversionReport, options: ConvertOptions) -> None:
+    """The wheelhouse check of :func:`convert`: the wheels of ``report``, for
+    ``options.python``, resolved against ``options.wheel_dir`` alone; each one
+    that does not install adds a line to ``report.unresolvable``. Without uv
+    or pip the check cannot run: that is a line there too, with the remedy
+    (a requested check that did not run is not a pass)."""
+    from .installable import check_wheelhouse
+    from .venvs import NoInstaller
+
+    written = [Path(w.path).name for w in report.wheels]
+    if not written or options.python is None:
+        return
+    try:
+        problems = check_wheelhouse(Path(options.wheel_dir), written, [options.python], options.subdir)
+    except NoInstaller as exc:  # like validation without a tool: a failure with the remedy
+        report.unresolvable.append(f"the wheelhouse check cannot run: {exc}, or --no-wheelhouse-check")
+        return
+    report.unresolvable += [p.message() for p in problems if p.item.endswith(".whl")]
 
 
 def _python_hint(exc: PressError, specs: list[str], options: ConvertOptions, session: _Session) -> PressError:
@@ -361,6 +384,7 @@ def convert_pythons(
         part = convert(chosen, dataclasses.replace(options, python=version), progress)
         report.wheels += part.wheels
         report.skipped += [s for s in part.skipped if s not in report.skipped]
+        report.unresolvable += part.unresolvable
     return report
 
 
@@ -513,43 +537,6 @@ def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: b
             vendored.append(dep)
             stack.append(dep)
     return vendored, requires, python_deps
-
-
-#: A shared library file of any platform (ELF, Mach-O, PE).
-_LIBRARY_FILE = re.compile(r"\.(so(\.\d+)*|dylib|dll)$", re.I)
-
-#: SONAME -> the conda-forge package that ships it, for dependencies press
-#: has not unpacked (a batch's thin jobs): the GCC runtime.
-RUNTIME_PROVIDERS = {"libstdc++.so.6": "libstdcxx", "libgcc_s.so.1": "libgcc", "libgomp.so.1": "libgomp"}
-
-
-def _runtime_providers(main: Artifact, closure: dict[str, Artifact], names: Names) -> dict[str, str]:
-    """SONAME -> ``<dep>.libs`` directory of the native dependency wheel, direct
-    or transitive, that ships it (the files under its ``lib/`` when press
-    has the artifact, else :data:`RUNTIME_PROVIDERS`)."""
-    provides: dict[str, str] = {}
-    seen: set[str] = set()
-    queue = [spec_name(s) for s in names.expand_aliases(main.depends, main.channel)]
-    while queue:
-        dep = queue.pop(0)
-        if dep in seen or is_plumbing(dep) or dep == main.name:
-            continue
-        seen.add(dep)
-        facts = names.facts(dep, main.channel)
-        if names.is_python(facts):
-            continue
-        libs = _libs_dir(names.dependency(dep, main.channel))
-        artifact = closure.get(dep)
-        if artifact is not None:
-            for path in sorted(set(artifact.files) | set(artifact.links)):
-                if path.startswith("lib/") and path.count("/") == 1 and ".so" in path:
-                    provides.setdefault(posixpath.basename(path), libs)
-        else:
-            for soname, provider in RUNTIME_PROVIDERS.items():
-                if provider == dep:
-                    provides.setdefault(soname, libs)
-        queue += [spec_name(s) for s in names.expand_aliases(facts.depends, main.channel)]
-    return provides
 
 
 def _check_ceiling(layout: Layout, relocation: Relocation, plat: str, machine: str, label: str) -> None:
@@ -717,19 +704,14 @@ def build_wheel(
             if excluded:
                 layout.notes.append(f"--exclude left out {len(excluded)} vendored files, e.g. {excluded[0]}")
     requires = requirements(requires_specs, names, main.channel, main.label)
-    # Thin wheels find their dependencies' libraries in the sibling <dep>.libs.
-    dependency_libs = []
-    if not fat:
-        for spec in names.expand_aliases(main.depends, main.channel):
-            dep_name = spec_name(spec)
-            if not is_plumbing(dep_name) and not names.is_python(names.facts(dep_name, main.channel)):
-                known = closure.get(dep_name)
-                if known is not None and not any(_LIBRARY_FILE.search(p) for p in known.files):
-                    continue  # a dependency that ships no library (a metapackage, data): no RUNPATH entry
-                dependency_libs.append(_libs_dir(names.dependency(dep_name, main.channel)))
     family, machine = SUBDIR_PLATFORMS.get(main.subdir, ("any", "any")) if main.subdir != "noarch" else ("any", "any")
     if family == "any" and main.subdir != "noarch":
         raise PressError(f"unknown subdir {main.subdir}", package=main.label)
+    # Thin wheels find the libraries of their dependency closure in the sibling <dep>.libs.
+    providers = library_providers(main, closure, names, family) if not fat else LibraryProviders()
+    dependency_libs = providers.unknown
+    if not fat:
+        layout.notes += foreign_links(main, closure, family)
     stage = session.new_stage()
     rewritten = rewrite_placeholders(layout, stage)
     dist = canonicalize_name(name).replace("-", "_")
@@ -740,8 +722,8 @@ def build_wheel(
     if binaries:
         assert relocator is not None  # binaries is empty when the family has no relocator
         kwargs: dict[str, Any] = {"dist": dist} if family == "win" else {}
-        if family == "linux" and not fat:
-            kwargs["dependency_provides"] = _runtime_providers(main, closure, names)
+        if not fat:
+            kwargs["providers"] = providers
         if family == "linux" and options.exclude:
             kwargs["excluded"] = list(options.exclude)
         if family == "linux":
@@ -768,7 +750,8 @@ def build_wheel(
     tags = python_tags(main.depends, extensions)
     version = to_pep440(main.version, main.label)
     build_tag = f"{main.build_number}_{''.join(c if c.isascii() and c.isalnum() else '_' for c in main.build)}"
-    tag = f"{tags.python}-{tags.abi}-{platform}"
+    # PEP 600 tag plus its legacy aliases (auditwheel's compressed tag set) for pip before 20.3.
+    tag = f"{tags.python}-{tags.abi}-{compressed_platform(platform)}"
     filename = f"{dist}-{version}-{build_tag}-{tag}.whl"
     dist_info = f"{dist}-{version}.dist-info"
     # Licences: the main package's, and one folder per vendored package that ships files.
@@ -823,8 +806,8 @@ def build_wheel(
         "Wheel-Version: 1.0\n"
         f"Generator: press {__version__}\n"
         f"Root-Is-Purelib: {'true' if platform == 'any' else 'false'}\n"
-        f"Tag: {tag}\n"
-        f"Build: {build_tag}\n"
+        + "".join(f"Tag: {tags.python}-{tags.abi}-{p}\n" for p in platform_tags(platform))
+        + f"Build: {build_tag}\n"
     )
     members.append(Member(f"{dist_info}/WHEEL", data=wheel_text.encode()))
     if entry_points:

@@ -154,12 +154,32 @@ def entry_point_group(value: object) -> str:
     return value
 
 
-def entry_point_name(value: object) -> str:
-    """An entry point name: the specification's recommended ``[\\w.-]+``
-    (ASCII), not starting with ``.`` or ``-``, at most 128 characters.
-    Console script names become file names, so nothing else is accepted."""
-    if not isinstance(value, str) or not _ENTRY_POINT_NAME.match(value):
-        raise ValueError(f"{value!r} is not a valid entry point name")
+#: Entry point groups whose names installers turn into file names (the
+#: entry points specification: "For console scripts, the name of the entry
+#: point is the command that will be used to launch it").
+SCRIPT_GROUPS = frozenset({"console_scripts", "gui_scripts"})
+
+
+def entry_point_name(value: object, group: str = "console_scripts") -> str:
+    """An entry point name of ``group``.
+
+    In :data:`SCRIPT_GROUPS` the name becomes a file name, so only the
+    specification's recommended ``[\\w.-]+`` (ASCII), not starting with
+    ``.`` or ``-``, at most 128 characters, is accepted. In any other group
+    the specification's own rule applies ("any characters except ``=``, but
+    it cannot start or end with any whitespace character, or start with
+    ``[``": ``html+mako``, ``c++``, ``Jinja Template``), with what keeps it
+    one entry of one line: printable (no newline or control character),
+    not starting with ``#`` or ``;`` (INI comments), 1 to 200 characters.
+    Returns the value; raises ``ValueError`` otherwise."""
+    if group in SCRIPT_GROUPS:
+        if not isinstance(value, str) or not _ENTRY_POINT_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid {group} name (letters, digits, '_', '.', '-': "
+                             "it becomes a file name)")
+        return value
+    if (not isinstance(value, str) or not 0 < len(value) <= 200 or not value.isprintable() or "=" in value
+            or value != value.strip() or value.startswith(("[", "#", ";"))):
+        raise ValueError(f"{value!r} is not a valid entry point name (entry points specification)")
     return value
 
 

@@ -19,12 +19,13 @@ from typing import Iterable
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata
+from packaging.utils import canonicalize_name
 
 from .artifact import Artifact
 from .errors import MetadataError, SpecError
 from .names import Names
 from .package import UpstreamMetadata
-from .version import to_pep440, version_spec_to_pep440
+from .version import constraints, merge, to_pep440, version_spec_to_pep440
 
 #: conda packages that exist only for conda's own bookkeeping.
 PLUMBING = {"python", "python_abi", "pybind11-abi", "ca-certificates", "pip", "setuptools-scm", "ucrt", "vc"}
@@ -70,10 +71,23 @@ def requirement(spec: str, names: Names, channel: str | None, package: str | Non
 
     ``names`` (:class:`~press.names.Names`) gives the distribution name;
     ``channel`` is the dependent's (assumed for dependencies press knows
-    nothing of). Returns ``None`` for plumbing. Raises :class:`SpecError`
-    when the MatchSpec does not parse, :class:`VersionError` when a version
-    in it has no PEP 440 form.
+    nothing of). The version spec is translated by
+    :func:`~press.version.version_spec_to_pep440` (the PEP 440 set is
+    conda's: docs/metadata.md "Requirements"); build strings, channels and
+    other MatchSpec fields are dropped (no PEP 508 form), so a spec with no
+    version (``foo * py_0``) is the bare name. Returns ``None`` for plumbing.
+    Raises :class:`SpecError` when the MatchSpec does not parse,
+    :class:`VersionError` when a version in it has no PEP 440 form.
     """
+    translated = _translate(spec, names, channel, package)
+    if translated is None:
+        return None
+    name, clauses = translated
+    return f"{name}{','.join(merge(clauses))}"
+
+
+def _translate(spec: str, names: Names, channel: str | None, package: str | None) -> tuple[str, list[str]] | None:
+    """(distribution name, PEP 440 clauses) of a MatchSpec, None for plumbing."""
     from rattler import MatchSpec
 
     try:
@@ -84,16 +98,27 @@ def requirement(spec: str, names: Names, channel: str | None, package: str | Non
     if is_plumbing(conda_name):
         return None
     name = names.dependency(conda_name, channel)
-    version = version_spec_to_pep440(str(match.version), package) if match.version else None
-    return f"{name}{version or ''}"
+    clauses = constraints(str(match.version), package) if match.version else []
+    return name, clauses or []
 
 
 def requirements(specs: Iterable[str], names: Names, channel: str | None, package: str | None = None) -> list[str]:
     """PEP 508 requirements for ``specs``, plumbing dropped and every alias
-    replaced by what it depends on (:meth:`~press.names.Names.expand_aliases`).
-    Sorted, without duplicates."""
-    result = [requirement(s, names, channel, package) for s in names.expand_aliases(specs, channel)]
-    return sorted(dict.fromkeys(r for r in result if r))
+    replaced by what it depends on (:meth:`~press.names.Names.expand_aliases`),
+    one per distribution name: the constraints of every spec on one name are
+    intersected (:func:`~press.version.merge`; a spec on the name that has
+    no PEP 440 form, an OR, adds no constraint), so ``zstd >=1.5.6,<1.5.7.0a0``
+    and ``zstd >=1.5.6,<1.6.0a0`` give ``...-zstd>=1.5.6,<1.5.7.0a0``.
+    Sorted; the same specs in the same order give the same strings. Raises
+    as :func:`requirement`."""
+    merged: dict[str, tuple[str, list[str]]] = {}
+    for spec in names.expand_aliases(specs, channel):
+        translated = _translate(spec, names, channel, package)
+        if translated is None:
+            continue
+        name, clauses = translated
+        merged.setdefault(canonicalize_name(name), (name, []))[1].extend(clauses)
+    return sorted(f"{name}{','.join(merge(clauses))}" for name, clauses in merged.values())
 
 
 def requires_python(depends: Iterable[str], package: str | None = None) -> str | None:
@@ -103,7 +128,7 @@ def requires_python(depends: Iterable[str], package: str | None = None) -> str |
     for spec in depends:
         match = MatchSpec(spec)
         if match.name.normalized == "python" and match.version:
-            return version_spec_to_pep440(str(match.version), package)
+            return version_spec_to_pep440(str(match.version), package, ranges=False)
     return None
 
 

@@ -24,7 +24,8 @@ and every requirement on it uses that name. The rule (``docs/metadata.md``):
    the same normalised conda name, ``typing-extensions`` ->
    ``typing_extensions``, or the same mapped distribution, ``matplotlib`` ->
    ``matplotlib-base``) gets no wheel; a requirement on it becomes
-   requirements on what it depends on.
+   requirements on what it depends on, the one on the package it stands for
+   with the requirement's own version range (the two share their version).
 """
 
 from __future__ import annotations
@@ -312,6 +313,12 @@ class Names:
         name, or, for a mapped package, the same distribution
         (``typing-extensions`` -> ``typing_extensions``; ``matplotlib`` ->
         ``matplotlib-base``, both ``matplotlib`` on PyPI)."""
+        return facts.depends if self.alias_of(facts) is not None else None
+
+    def alias_of(self, facts: PackageFacts) -> str | None:
+        """The conda name of the package an alias stands for (the dependency
+        that makes it an alias, see :meth:`alias_target`), or None when
+        ``facts`` is not an alias."""
         from .metadata import is_plumbing, spec_name
 
         if facts.dist_names:
@@ -328,7 +335,7 @@ class Names:
             else:
                 names = [dep, *(self.mapping.get(dep) or ()), *dep_facts.dist_names]
             if any(canonicalize_name(n) == own for n in names):
-                return facts.depends
+                return dep
         return None
 
     def distribution(self, facts: PackageFacts, channel: str | None = None) -> str:
@@ -353,7 +360,13 @@ class Names:
 
     def expand_aliases(self, specs: Iterable[str], channel: str | None) -> list[str]:
         """``specs`` (MatchSpec strings) with every alias replaced by what it
-        depends on, recursively (each alias once), order kept."""
+        depends on, recursively (each alias once), order kept. The alias's
+        dependency on the package it stands for (:meth:`alias_of`) takes the
+        version range of the spec on the alias (the two share their version:
+        ``typing-extensions >=4.6`` -> ``typing_extensions >=4.6``, an
+        unversioned spec -> the bare name), not the alias record's own pin;
+        its other dependencies are kept as they are. Raises
+        :class:`~press.errors.SpecError` for a spec that does not parse."""
         from .metadata import spec_name
 
         result: list[str] = []
@@ -362,13 +375,22 @@ class Names:
         while stack:
             spec = stack.pop(0)
             name = spec_name(spec)
-            target = self.alias_target(self.facts(name, channel))
+            facts = self.facts(name, channel)
+            target = self.alias_of(facts)
             if target is None or name in seen:  # an alias cycle keeps the requirement itself
                 if target is None or not any(spec_name(s) == name for s in result):
                     result.append(spec)
             else:
                 seen.add(name)
-                stack += [s for s in target if spec_name(s) != name]
+                version = _version_of(spec)
+                expanded = []
+                for dep_spec in facts.depends:
+                    dep = spec_name(dep_spec)
+                    if dep == name:
+                        continue
+                    expanded.append(f"{dep} {version}" if dep == target and version else
+                                    dep if dep == target else dep_spec)
+                stack += expanded
         return result
 
     def dependency(self, conda_name: str, channel: str | None) -> str:
@@ -376,6 +398,14 @@ class Names:
         (``channel``: the dependent's, assumed for a package press knows
         nothing of)."""
         return self.distribution(self.facts(conda_name, channel), channel)
+
+
+def _version_of(spec: str) -> str | None:
+    """The version spec of a MatchSpec string (rattler's form: ``>=4.6,!=4.7.0``), None without one."""
+    from rattler import MatchSpec
+
+    version = MatchSpec(spec).version
+    return str(version) if version is not None and str(version) not in ("", "*") else None
 
 
 def _python_dep(spec: str) -> bool:

@@ -448,7 +448,7 @@ def parse_legacy_files(files: str, has_prefix: str | None, package: str) -> tupl
 
 
 def _entry_point(group: str, spec_name: str, value: Any, package: str, field: str) -> EntryPoint:
-    name = checked(grammar.entry_point_name, spec_name.strip(), package, f"{field}: [{group}] name")
+    name = checked(lambda v: grammar.entry_point_name(v, group), spec_name.strip(), package, f"{field}: [{group}] name")
     reference = checked(grammar.object_reference, value, package, f"{field}: [{group}] {name}")
     return EntryPoint(group, name, reference)
 
@@ -473,8 +473,9 @@ def parse_link(doc: dict[str, Any], package: str, field: str = "info/link.json")
 
 def parse_entry_points_txt(text: str, package: str, field: str) -> tuple[EntryPoint, ...]:
     """The entry points of an ``entry_points.txt`` (INI form, entry points
-    specification): group and name grammars, object references; a value
-    spanning lines is refused."""
+    specification): group and name grammars (a name's rule depends on its
+    group: :func:`press.grammar.entry_point_name`), object references; a
+    value spanning lines is refused."""
     if len(text) > limit("text_size"):
         raise exceeded("text_size", package=package, field=field)
     if text.count("\n") > limit("entry_points"):
@@ -559,6 +560,24 @@ def _unfold_description(text: str) -> str:
     return text
 
 
+#: Deepest parenthesis nesting of an upstream requirement's marker press parses
+#: (real markers nest two or three deep; packaging's own limit and wording change
+#: between its releases).
+MAX_MARKER_DEPTH = 32
+
+
+def _paren_depth(text: str) -> int:
+    """The deepest parenthesis nesting in ``text``."""
+    depth = deepest = 0
+    for char in text:
+        if char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | None, UpstreamMetadata]:
     """A METADATA/PKG-INFO file: its ``Name`` (PEP 508 grammar, an error
     when invalid; None when absent) and the :class:`UpstreamMetadata` press
@@ -605,6 +624,9 @@ def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | No
     kept["project_urls"] = tuple(urls)
     requires, extras = [], []
     for text_requirement in raw.get("requires_dist") or []:
+        if _paren_depth(text_requirement) > MAX_MARKER_DEPTH:  # press's own bound, whatever packaging's is
+            dropped.append("requires_dist: a marker nested too deeply")
+            continue
         try:
             requirement = Requirement(text_requirement)
             needs_extra = requirement.marker is not None and _needs_an_extra(requirement.marker._markers)
@@ -649,8 +671,14 @@ def load_yaml(text: str, package: str, field: str) -> Any:
         return None
 
 
+def _empty(value: Any) -> bool:
+    """True for a recipe list left empty: absent (None) or, as conda-build 2.x
+    rendered it, the empty string (``requires: ''``); both mean no entries."""
+    return value is None or value == ""
+
+
 def _module_list(value: Any, package: str, field: str) -> list[str]:
-    if value is None:
+    if _empty(value):
         return []
     if not isinstance(value, list):
         raise invalid(package, field, "not a list of module names")
@@ -663,7 +691,8 @@ def parse_recipe_tests(meta_yaml: str | None, tests_yaml: str | None, run_test: 
     (conda-build), else ``info/tests/tests.yaml`` ``python.imports``
     (rattler-build), else the ``import X`` lines conda-build writes into
     ``info/test/run_test.py``. Each is a dotted module name (validation runs
-    ``import <name>``)."""
+    ``import <name>``); an empty value (absent, or conda-build 2.x's ``''``)
+    is an empty list."""
     imports: list[str] = []
     if meta_yaml is not None:
         doc = load_yaml(meta_yaml, package, meta_field)
@@ -705,14 +734,16 @@ def parse_test_requires(meta_yaml: str | None, package: str, meta_field: str = "
     with the MatchSpec grammar. Only plain specs (name, version, build) are
     kept, at most :data:`MAX_TEST_REQUIRES`: one naming a channel, URL or
     path would make validation fetch from outside the conversion's channels,
-    so it is left out. Raises :class:`~press.errors.InvalidInputError` for a
-    value that is not a list of MatchSpecs."""
+    so it is left out. An empty value (absent, or conda-build 2.x's
+    ``requires: ''``) is an empty list. Raises
+    :class:`~press.errors.InvalidInputError` for any other value that is not
+    a list of MatchSpecs."""
     if meta_yaml is None:
         return ()
     doc = load_yaml(meta_yaml, package, meta_field)
     test = doc.get("test") if isinstance(doc, dict) else None
     requires = test.get("requires") if isinstance(test, dict) else None
-    if requires is None:
+    if _empty(requires):
         return ()
     field = f"{meta_field}: test.requires"
     if not isinstance(requires, list):

@@ -29,7 +29,9 @@ class ValidationResult:
 class WheelReport:
     """What press wrote for one wheel.
 
-    ``path``: the wheel file; ``tags``: ``py-abi-platform``; ``size``: bytes;
+    ``path``: the wheel file; ``tags``: ``py-abi-platform`` as in the file
+    name (the platform may be a compressed set,
+    ``manylinux2014_x86_64.manylinux_2_17_x86_64``); ``size``: bytes;
     ``conda_packages``: the artifacts merged into it (the first is the main
     one); ``vendored_libraries``: archive names of vendored shared libraries;
     ``external_libraries``: libraries left to the system (SONAMEs on the
@@ -144,12 +146,16 @@ class ConversionReport:
     wheels: list[WheelReport] = field(default_factory=list)
     #: ``[artifact, reason]`` of artifacts that made no wheel (metapackage aliases).
     skipped: list[list[str]] = field(default_factory=list)
+    #: the wheelhouse check (:mod:`press.installable`): one message per wheel
+    #: written that does not install from the wheel directory.
+    unresolvable: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """False when any validation failed."""
-        return all(w.validation is None or w.validation.status != "failed" for w in self.wheels)
+        """False when any validation failed or a wheel written does not install from the wheel directory."""
+        return not self.unresolvable and all(w.validation is None or w.validation.status != "failed"
+                                             for w in self.wheels)
 
     def to_json(self) -> str:
-        return json.dumps({"ok": self.ok, "wheels": [asdict(w) for w in self.wheels], "skipped": self.skipped},
-                          indent=2, sort_keys=True)
+        return json.dumps({"ok": self.ok, "wheels": [asdict(w) for w in self.wheels], "skipped": self.skipped,
+                           "unresolvable": self.unresolvable}, indent=2, sort_keys=True)

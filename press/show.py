@@ -6,16 +6,22 @@ file names, the platform tag from the binaries (for manylinux, the symbol
 versions each ELF file needs from the system, checked with auditwheel's
 policy data, and the file that sets the floor; for macOS, the highest minimum
 OS version; for Windows, the PE machine); where each library a binary loads
-resolves; its METADATA; and whether press made it, and from which conda
-artifacts (its SBOM, :mod:`press.sbom`).
+resolves and by which rule (in the wheel, in a dependency wheel named by
+distribution, the allow-list: :func:`_resolve_library`); what ``auditwheel
+show`` would say of the tag and why press differs (:class:`AuditwheelView`,
+docs/metadata.md Tags); its METADATA; whether press made it, and from which
+conda artifacts (its SBOM, :mod:`press.sbom`); and every wheel-format
+problem (:func:`press.wheel.wheel_problems`, PEP 427 rules for any wheel).
 
 For conda input (an artifact file or MatchSpecs), the conversion runs into a
 scratch directory without validation and each wheel it would write is shown
 the same way, with what it vendors from which package and the prefix
 placeholders; input press refuses is shown as the refusal.
 
-The wheel is read from its archive into a temporary directory (zipfile's
-extraction, which keeps members inside it); nothing is imported or run.
+The wheel is read from its archive into a temporary directory, each member
+with a checked name written where an installer puts it (``.data/purelib``
+and ``platlib`` at the top), within the size limits; wheels beside it are
+only read (central directory and METADATA); nothing is imported or run.
 """
 
 from __future__ import annotations
@@ -57,7 +63,10 @@ class TagReason:
 class WheelView:
     """What ``press show`` reports about one wheel (see the module docstring).
     ``dependencies``: per binary, each library it loads -> where it resolves
-    (a path in the wheel, ``system``, ``unresolved``); ``problems``: what
+    (a path in the wheel; ``<distribution>: <path>`` in a dependency wheel;
+    ``system``: the manylinux allow-list; ``unresolved``), and ``rules`` by
+    which rule (ELF files); ``auditwheel``: what ``auditwheel show`` says of
+    the tag and why press differs (:class:`AuditwheelView`); ``problems``: what
     does not hold (a tag the binaries contradict, an unresolved library, a
     RECORD that does not verify)."""
 
@@ -76,6 +85,8 @@ class WheelView:
     vendored_libraries: list[str] = field(default_factory=list)
     vendored_from: dict[str, str] = field(default_factory=dict)
     dependencies: dict[str, dict[str, str]] = field(default_factory=dict)
+    rules: dict[str, dict[str, str]] = field(default_factory=dict)
+    auditwheel: AuditwheelView | None = None
     conda_sources: list[dict[str, object]] = field(default_factory=list)
     placeholders: list[list[str]] = field(default_factory=list)
     vendored_bytes: dict[str, int] = field(default_factory=dict)
@@ -115,7 +126,16 @@ class WheelView:
             out.append("  libraries loaded (binary: library -> where it resolves):")
             for binary, deps in sorted(self.dependencies.items()):
                 out.append(f"    {binary}")
-                out += [f"      {lib} -> {where}" for lib, where in sorted(deps.items())]
+                rules = self.rules.get(binary, {})
+                for lib, where in sorted(deps.items()):
+                    out.append(f"      {lib} -> {where}")
+                    if lib in rules:
+                        out.append(f"        ({rules[lib]})")
+        if self.auditwheel is not None:
+            aw = self.auditwheel
+            agreement = "agrees" if aw.agrees else ("differs, safe" if aw.safe else "differs, NOT safe")
+            out.append(f"  auditwheel show: {aw.tag} ({agreement})")
+            out += [f"    {r}" for r in aw.reasons]
         if self.conda_sources:
             out.append("  conda artifacts (SBOM):")
             for s in self.conda_sources:
@@ -144,9 +164,10 @@ def show_wheel(path: Path) -> WheelView:
     tags = sorted(str(t) for t in tagset)
     try:
         with tempfile.TemporaryDirectory(prefix="press-show-") as tmp:
+            root = Path(tmp) / "site"
             with zipfile.ZipFile(path) as archive:
                 _check_size(archive, path.name)
-                names = [n for n in archive.namelist() if _safe_name(n)]
+                names = [n for n in archive.namelist() if not n.endswith("/") and _safe_name(n)]
                 dist_info = next((n.split("/")[0] for n in names if n.count("/") == 1
                                   and n.split("/")[0].endswith(".dist-info") and n.endswith("/METADATA")), None)
                 if dist_info is None:
@@ -154,28 +175,70 @@ def show_wheel(path: Path) -> WheelView:
                 metadata = Metadata.from_email(archive.read(f"{dist_info}/METADATA"), validate=False)
                 wheel_text = archive.read(f"{dist_info}/WHEEL").decode("utf-8", "replace") \
                     if f"{dist_info}/WHEEL" in names else ""
-                archive.extractall(tmp)
+                installed, clashes = _extract(archive, names, root)
             view = WheelView(path=str(path), name=str(metadata.name or name), version=str(metadata.version or version),
                              tags=tags, summary=metadata.summary,
                              requires_python=str(metadata.requires_python) if metadata.requires_python else None,
                              requires_dist=[str(r) for r in metadata.requires_dist or []],
                              license=metadata.license_expression or metadata.license)
+            view.problems += clashes
             generator = re.search(r"^Generator: (.+)$", wheel_text, re.M)
             view.generator = generator.group(1).strip() if generator else None
             view.made_by_press = bool(view.generator and view.generator.startswith("press "))
             view.conda_sources = [asdict(s) for s in read_sources(path)]
-            _binaries(view, Path(tmp), names, tagset)
-            view.vendored_from = {path: owner for owner, paths in _evidence(Path(tmp), dist_info).items()
+            _binaries(view, root, names, tagset, installed)
+            view.vendored_from = {path: owner for owner, paths in _evidence(root, dist_info).items()
                                   for path in paths if path in view.vendored_libraries}
     except zipfile.BadZipFile as exc:
         raise PressError(f"not a readable wheel: {exc}", package=path.name) from None
-    try:
-        from .wheel import verify_wheel
+    from .wheel import wheel_problems
 
-        verify_wheel(path)
-    except ValidationError as exc:
-        view.problems.append(str(exc))
+    try:
+        view.problems += [str(p) for p in wheel_problems(path)]
+    except (zipfile.BadZipFile, OSError) as exc:
+        view.problems.append(f"{path.name}: not a readable wheel: {exc}")
     return view
+
+
+def _installed_name(name: str) -> str:
+    """Where member ``name`` lands relative to site-packages: a
+    ``<dist>.data/purelib/`` or ``platlib/`` member at the path after it
+    (PEP 427: installers move them into the install root); every other
+    member, ``.data/scripts`` etc. included, at its own name (those install
+    outside site-packages, and no binary in site-packages finds them)."""
+    top, _, rest = name.partition("/")
+    if top.endswith(".data"):
+        scheme, _, inner = rest.partition("/")
+        if scheme in ("purelib", "platlib") and inner:
+            return inner
+    return name
+
+
+def _extract(archive: zipfile.ZipFile, names: list[str], root: Path) -> tuple[dict[str, str], list[str]]:
+    """Write the members ``names`` (already checked by :func:`_safe_name`) under
+    ``root`` where an installer puts them (:func:`_installed_name`), streamed,
+    never through a path built from anything but a checked member name.
+    Returns (installed name -> member name, problems: two members landing on
+    one installed path, a member that cannot be written)."""
+    import shutil
+
+    installed: dict[str, str] = {}
+    problems: list[str] = []
+    for name in names:
+        target = _installed_name(name)
+        if target in installed:
+            problems.append(f"members {installed[target]!r} and {name!r} both install to {target!r}")
+            continue
+        dest = root / target
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(name) as source, open(dest, "xb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+        except OSError as exc:
+            problems.append(f"member {name!r} cannot be placed at {target!r}: {exc.strerror or exc}")
+            continue
+        installed[target] = name
+    return installed, problems
 
 
 def _safe_name(name: str) -> bool:
@@ -252,15 +315,16 @@ def _python_reason(names: list[str], tagset: frozenset[Tag]) -> TagReason:
     return TagReason(tag, ok, reasons)
 
 
-def _binaries(view: WheelView, root: Path, names: list[str], tagset: frozenset[Tag]) -> None:
-    """Fill in the tag reasons, vendored libraries and dependency resolution."""
+def _binaries(view: WheelView, root: Path, names: list[str], tagset: frozenset[Tag], installed: dict[str, str]) -> None:
+    """Fill in the tag reasons, vendored libraries and dependency resolution
+    (``root``: the wheel as installed, ``installed``: installed name -> member)."""
     platforms = sorted({t.platform for t in tagset})
     view.python_tag = _python_reason(names, tagset)
     platform = platforms[0]
     view.vendored_libraries = sorted(n for n in names if ".libs/" in n and re.search(r"\.so(\.\d+)*$|\.dylib$|\.dll$",
                                                                                      n, re.I))
     if platform.startswith(("manylinux", "musllinux", "linux")):
-        view.platform_tag = _elf(view, root, names, platforms)
+        view.platform_tag = _elf(view, root, installed, platforms)
     elif platform.startswith("macosx"):
         from .structure import check_macho_tree
 
@@ -285,17 +349,34 @@ def _binaries(view: WheelView, root: Path, names: list[str], tagset: frozenset[T
 
 
 def _glibc(tag: str) -> tuple[int, int] | None:
-    found = re.match(r"manylinux_(\d+)_(\d+)_", tag)
-    if found:
-        return int(found.group(1)), int(found.group(2))
-    legacy = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
-    return next((v for k, v in legacy.items() if tag.startswith(k + "_")), None)
+    """The glibc version a manylinux tag claims; a legacy alias by its policy (auditwheel's data)."""
+    from .tags import policy_platform
+
+    found = re.match(r"manylinux_(\d+)_(\d+)_", policy_platform(tag))
+    return (int(found.group(1)), int(found.group(2))) if found else None
 
 
-def _elf(view: WheelView, root: Path, names: list[str], platforms: list[str]) -> TagReason:
-    """Per ELF file: libraries, RUNPATH resolution and the symbol versions it
-    needs from outside the wheel; the manylinux tag those allow (auditwheel's
-    policy data) and the file that sets it."""
+#: How a library an ELF file loads resolves, the rules ``press show`` names (docs/cli.md, docs/metadata.md).
+RULE_WHEEL = "in the wheel, through the file's RUNPATH/RPATH entry {entry}"
+RULE_DEPENDENCY = ("in the wheel of {dist}, through RUNPATH/RPATH entry {entry} ({libs} is the library directory of "
+                   "{dist}, which the wheel requires {chain})")
+RULE_SYSTEM = "from the system: {library} is on the manylinux allow-list (auditwheel's policy data)"
+RULE_LOADER = "the dynamic loader itself"
+RULE_UNRESOLVED = "neither in the wheel, nor in a wheel it requires, nor on the manylinux allow-list"
+
+
+def _elf(view: WheelView, root: Path, installed: dict[str, str], platforms: list[str]) -> TagReason:
+    """Per ELF file: libraries, where each resolves and by which rule
+    (:func:`_resolve_library`), and the symbol versions it needs from the
+    system; the manylinux tag those allow (auditwheel's policy data) and the
+    file that sets it; what ``auditwheel show`` would say and why press
+    differs (:func:`_auditwheel_view`).
+
+    Symbol versions count for the tag when they are needed from a library
+    whose name is on the allow-list, wherever this wheel finds that library:
+    glibc's loader reuses a library already loaded under the same SONAME,
+    so a system copy loaded first serves it (auditwheel's rule, which press
+    follows; ``tests/test_tag_rules.py`` shows the reuse at run time)."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
@@ -305,11 +386,13 @@ def _elf(view: WheelView, root: Path, names: list[str], platforms: list[str]) ->
     machines = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64", "EM_PPC64": "ppc64le", "EM_S390": "s390x",
                 "EM_386": "i686"}
     needs: dict[str, dict[str, set[str]]] = {}
+    every: dict[str, dict[str, set[str]]] = {}  # auditwheel's view: every version every ELF file needs
     machine = None
-    for name in names:
-        path = root / name
-        if not path.is_file():
-            continue
+    site = root.resolve()
+    closure = _Closure(Path(view.path), view.requires_dist)
+    elves: list[tuple[str, Path, list[str], list[str], dict[str, set[str]]]] = []
+    for target, member in sorted(installed.items()):
+        path = root / target
         with open(path, "rb") as handle:
             if handle.read(4) != b"\x7fELF":
                 continue
@@ -319,28 +402,28 @@ def _elf(view: WheelView, root: Path, names: list[str], platforms: list[str]) ->
                 machine = machines.get(elf["e_machine"], machine)
                 needed, runpath, verneeds = elf_dynamic(elf)
             except (ELFError, ValueError, KeyError) as exc:
-                view.problems.append(f"{name}: unreadable ELF ({exc})")
+                view.problems.append(f"{member}: unreadable ELF ({exc})")
                 continue
-        dirs = runpath_dirs(runpath, path.parent)
-        resolved: dict[str, str] = {}
-        outside: dict[str, set[str]] = {}
-        for library in needed:
-            hit = next((d / library for d in dirs if (d / library).is_file()), None)
-            if hit is not None and str(hit).startswith(str(root.resolve())):
-                resolved[library] = str(hit.relative_to(root.resolve()))
-            else:
-                resolved[library] = "system"
-                outside[library] = verneeds.get(library, set())
-        view.dependencies[name] = resolved
-        needs[name] = outside
+        elves.append((member, path, needed, runpath, verneeds))
     if machine is None:
         return TagReason(".".join(platforms), True, ["no ELF binaries"])
     allowed = allowed_libraries(machine)
-    for binary, resolved in view.dependencies.items():
-        for library, where in resolved.items():
-            if where == "system" and library not in allowed and not library.startswith(("ld-linux", "ld64.so")):
-                resolved[library] = "unresolved"
-                view.problems.append(f"{binary}: {library} is neither in the wheel nor on the manylinux allow-list")
+    for member, path, needed, runpath, verneeds in elves:
+        resolved: dict[str, str] = {}
+        rules: dict[str, str] = {}
+        outside: dict[str, set[str]] = {}
+        for library in needed:
+            where, rule, problem = _resolve_library(library, runpath, runpath_dirs(runpath, path.parent), site,
+                                                    allowed, closure)
+            resolved[library], rules[library] = where, rule
+            if problem:
+                view.problems.append(f"{member}: {library} {problem}")
+            if where in ("system", "unresolved") or library in allowed:
+                outside[library] = verneeds.get(library, set())
+        view.dependencies[member] = resolved
+        view.rules[member] = rules
+        needs[member] = outside
+        every[member] = {k: v for k, v in verneeds.items() if not re.match(r"^ld-linux.*|^ld64\.so\.\d$", k)}
     merged: dict[str, set[str]] = {}
     for deps in needs.values():
         for library, versions in deps.items():
@@ -371,7 +454,281 @@ def _elf(view: WheelView, root: Path, names: list[str], platforms: list[str]) ->
             reasons.append(f"{platform} claims glibc {glibc[0]}.{glibc[1]}, the binaries need {floor[0]}.{floor[1]}")
     if claimed and floor is None:
         ok = False
+    view.auditwheel = _auditwheel_view(view, machine, claimed, every, allowed, ok)
     return TagReason(".".join(platforms), ok, reasons)
+
+
+@dataclass
+class AuditwheelView:
+    """What ``auditwheel show`` says of a manylinux wheel, computed with its
+    own policy data and rules (every symbol version any ELF file of the wheel
+    needs counts; a library the wheel does not hold must be on the policy's
+    allow-list): its ``tag``, whether it ``agrees`` with the wheel's, and
+    if not the ``reasons`` (each naming its rule, docs/metadata.md) and
+    whether the difference is ``safe``."""
+
+    tag: str
+    agrees: bool
+    safe: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+#: Why press's tag may differ from auditwheel's, and the tests that prove each rule at run time.
+RULE_OWN_NAME = ("vendored-own-name: auditwheel counts {versions} needed from {libraries}, which {holder} ships under "
+                 "a name no system library has, so no copy the process loaded first can stand in for it and the "
+                 "system need not provide those versions; safe (tests/test_tag_rules.py::"
+                 "test_vendored_runtime_serves_its_versions_after_the_system_copy)")
+RULE_DEPENDENCY_WHEEL = ("dependency-wheel: auditwheel checks the wheel alone and takes {libraries} for system "
+                         "libraries off the allow-list ({tag}); they come from the wheels of {dists}, which installers "
+                         "install with this one (Requires-Dist) and which carry their own tags; safe{unconfirmed} "
+                         "(tests/test_tag_rules.py::test_dependency_wheel_library_loads_after_the_system_copy)")
+RULE_STRICTER = "press's tag is newer than the binaries need (--plat): installers on older systems pass it over; safe"
+RULE_FOLLOW = ("press cannot show this tag holds: follow auditwheel ({tag}); a library on the allow-list counts "
+               "wherever the wheel finds it, since the loader reuses a copy loaded first under the same name "
+               "(tests/test_tag_rules.py::test_same_name_library_loaded_first_serves_the_dependent)")
+
+
+def _auditwheel_view(view: WheelView, machine: str, claimed: list[str], every: dict[str, dict[str, set[str]]],
+                     allowed: set[str], ok: bool) -> AuditwheelView | None:
+    """The :class:`AuditwheelView` of a wheel whose ELF files need the
+    symbol versions ``every`` (file -> library -> versions), after
+    :attr:`WheelView.dependencies` is filled (``ok``: the binaries allow the
+    wheel's tag, as press counts); None for a wheel that claims
+    no manylinux tag. auditwheel's policy data and symbol rule
+    (``WheelPolicies.versioned_symbols_policy``) are used as they are."""
+    from auditwheel.architecture import Architecture
+    from auditwheel.libc import Libc
+    from auditwheel.policy import WheelPolicies
+
+    from .tags import policy_platform
+
+    pep600 = sorted({policy_platform(p) for p in claimed})
+    if not pep600:
+        return None
+    policies = WheelPolicies(libc=Libc.GLIBC, arch=Architecture(machine))
+    by_name = {p.name: p for p in policies}
+    where = {lib: w for deps in view.dependencies.values() for lib, w in deps.items()}
+    external = sorted(lib for lib, w in where.items() if (w in ("system", "unresolved") or ": " in w)
+                      and not lib.startswith(("ld-linux", "ld64.so")))
+
+    def symbol_policy(needs: dict[str, set[str]]) -> int:
+        return int(policies.versioned_symbols_policy(needs).priority)
+
+    all_needs: dict[str, set[str]] = {}
+    counted: dict[str, set[str]] = {}
+    for deps in every.values():
+        for lib, versions in deps.items():
+            all_needs.setdefault(lib, set()).update(versions)
+            if where.get(lib) in ("system", "unresolved") or lib in allowed:
+                counted.setdefault(lib, set()).update(versions)
+    sym = symbol_policy(all_needs)
+    tag = f"linux_{machine}"
+    for policy in sorted(policies, key=lambda p: p.priority, reverse=True):
+        if not policy.name.startswith("linux") and policy.priority <= sym and \
+                all(lib in policy.whitelist for lib in external):
+            tag = policy.name
+            break
+    mine = pep600[-1]
+    result = AuditwheelView(tag, tag == mine, True)
+    if result.agrees:
+        return result
+    if not ok or mine not in by_name:
+        result.safe = False
+        result.reasons.append(RULE_FOLLOW.format(tag=tag))
+        return result
+    off_list = [lib for lib in external if lib not in allowed]
+    served = [lib for lib in off_list if ": " in where[lib]]
+    if served:
+        dists = sorted({where[lib].split(": ", 1)[0] for lib in served})
+        rules = [r for deps in view.rules.values() for lib, r in deps.items() if lib in served]
+        unconfirmed = any("not confirmed" in r for r in rules)
+        result.reasons.append(RULE_DEPENDENCY_WHEEL.format(
+            libraries=", ".join(served), tag=f"linux_{machine}", dists=", ".join(dists),
+            unconfirmed=" if those wheels ship them (not confirmed: they are not beside this one)" if unconfirmed
+            else ""))
+    if len(served) != len(off_list):
+        result.safe = False
+        result.reasons.append(RULE_FOLLOW.format(tag=tag))
+    if sym < by_name[mine].priority:
+        extra = {lib: v for lib, v in all_needs.items() if lib not in counted and
+                 symbol_policy({**counted, lib: v}) < symbol_policy(counted)}
+        if extra:
+            holders = sorted({"the wheel" if ": " not in where.get(lib, "") else where[lib].split(": ", 1)[0]
+                              for lib in extra})
+            top: dict[str, str] = {}
+            for version in sorted({v for vs in extra.values() for v in vs}, key=_version_key):
+                top[version.partition("_")[0]] = version
+            result.reasons.append(RULE_OWN_NAME.format(versions="up to " + ", ".join(sorted(top.values())),
+                                                       libraries=", ".join(sorted(extra)),
+                                                       holder=" and ".join(holders)))
+    elif sym > by_name[mine].priority and not off_list:
+        result.reasons.append(RULE_STRICTER)
+    if not result.reasons:
+        result.safe = False
+        result.reasons.append(RULE_FOLLOW.format(tag=tag))
+    return result
+
+
+def _resolve_library(library: str, entries: list[str], dirs: list[Path], site: Path, allowed: set[str],
+                     closure: _Closure) -> tuple[str, str, str | None]:
+    """Where ``library`` (a ``DT_NEEDED`` name) resolves for an ELF file whose
+    RUNPATH/RPATH ``entries`` expand to ``dirs`` (``site``: the wheel as
+    installed in site-packages), glibc's search order: each entry in turn,
+    then the system. Returns ``(where, rule, problem)``: ``where`` is the
+    path in the wheel, ``<dist>: <path>`` for a dependency wheel,
+    ``system`` or ``unresolved``; ``rule`` one of the ``RULE_*`` texts (plus
+    what confirms it); ``problem`` None or what does not hold."""
+    if library.startswith(("ld-linux", "ld64.so")):
+        return "system", RULE_LOADER, None
+    unconfirmed: list[tuple[str, str]] = []
+    missing: list[str] = []
+    for entry, directory in zip(entries, dirs):
+        if directory != site and not str(directory).startswith(str(site) + "/"):
+            continue
+        hit = directory / library
+        if hit.is_file():
+            return str(hit.relative_to(site)), RULE_WHEEL.format(entry=entry), None
+        rel = directory.relative_to(site).as_posix()
+        top = rel.split("/", 1)[0]
+        owner = closure.owner(top) if top.endswith(".libs") else None
+        if owner is None:
+            continue
+        dist, chain = owner
+        rule = RULE_DEPENDENCY.format(dist=dist, entry=entry, libs=top, chain=chain)
+        found = closure.holds(dist, f"{rel}/{library}")
+        if found is True:
+            return f"{dist}: {rel}/{library}", f"{rule}; {library} is in {closure.wheel_of(dist)}", None
+        if found is None:
+            unconfirmed.append((f"{dist}: {rel}/{library}", f"{rule}; not confirmed: no wheel of {dist} beside this one"))
+        else:
+            missing.append(closure.wheel_of(dist))
+    if unconfirmed:
+        where, rule = unconfirmed[0]
+        if len(unconfirmed) > 1:
+            rule += f"; or in {', '.join(w for w, _ in unconfirmed[1:])}"
+        return where, rule + (f"; else {RULE_SYSTEM.format(library=library)}" if library in allowed else ""), None
+    if library in allowed:
+        return "system", RULE_SYSTEM.format(library=library), None
+    beside = f" ({', '.join(missing)}, beside it, do not ship it)" if missing else ""
+    return "unresolved", RULE_UNRESOLVED, f"is {RULE_UNRESOLVED}{beside}"
+
+
+class _Closure:
+    """The distributions a wheel requires, directly (its Requires-Dist) or
+    through the wheels of its requirements found beside it (their
+    Requires-Dist; each sibling wheel read bounded: its central directory and
+    METADATA, never extracted). Requirements for an extra are left out."""
+
+    def __init__(self, wheel: Path, requires_dist: list[str]) -> None:
+        self._wheel = wheel
+        self._direct = _requirement_names(requires_dist)
+        self._chains: dict[str, list[str]] | None = None
+        self._siblings: dict[str, list[Path]] | None = None
+        self._read: dict[Path, tuple[set[str], list[str]] | None] = {}
+
+    def _sibling_files(self) -> dict[str, list[Path]]:
+        if self._siblings is None:
+            from packaging.utils import canonicalize_name, parse_wheel_filename
+
+            from .limits import limit
+
+            self._siblings = {}
+            try:
+                files = sorted(self._wheel.parent.glob("*.whl"))[: limit("members")]
+            except OSError:
+                files = []
+            for file in files:
+                if file.name == self._wheel.name or not file.is_file():
+                    continue
+                try:
+                    name = canonicalize_name(parse_wheel_filename(file.name)[0])
+                except Exception:  # packaging's InvalidWheelFilename: not a wheel, not a sibling
+                    continue
+                self._siblings.setdefault(name, []).append(file)
+        return self._siblings
+
+    def _contents(self, file: Path) -> tuple[set[str], list[str]] | None:
+        """Installed names and Requires-Dist of a sibling wheel; None when it
+        cannot be read within the limits."""
+        if file not in self._read:
+            from .limits import limit
+
+            result: tuple[set[str], list[str]] | None = None
+            try:
+                with zipfile.ZipFile(file) as archive:
+                    infos = archive.infolist()
+                    if len(infos) <= limit("members"):
+                        meta = next((i for i in infos if i.filename.count("/") == 1
+                                     and i.filename.endswith(".dist-info/METADATA")), None)
+                        requires: list[str] = []
+                        if meta is not None and meta.file_size <= 16 << 20:
+                            parsed = Metadata.from_email(archive.read(meta), validate=False)
+                            requires = [str(r) for r in parsed.requires_dist or []]
+                        result = ({_installed_name(i.filename) for i in infos if not i.is_dir()}, requires)
+            except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+                result = None
+            self._read[file] = result
+        return self._read[file]
+
+    def _walk(self) -> dict[str, list[str]]:
+        """Canonical name -> the chain from this wheel (``[a, b, name]``), breadth first."""
+        if self._chains is None:
+            self._chains = {}
+            level = [(n, [n]) for n in self._direct]
+            while level:
+                following = []
+                for name, chain in level:
+                    if name in self._chains:
+                        continue
+                    self._chains[name] = chain
+                    for file in self._sibling_files().get(name, []):
+                        contents = self._contents(file)
+                        if contents is not None:
+                            following += [(n, chain + [n]) for n in _requirement_names(contents[1])]
+                level = following
+        return self._chains
+
+    def owner(self, libs: str) -> tuple[str, str] | None:
+        """The required distribution whose library directory is ``libs``
+        (``conda_forge_libffi.libs``, :func:`press.providers.libs_dir`) and how
+        it is required (``directly``, ``through a -> b``); None if none is."""
+        from .providers import libs_dir
+
+        for name, chain in self._walk().items():
+            if libs_dir(name) == libs:
+                how = "directly" if len(chain) == 1 else "through " + " -> ".join(chain[:-1])
+                return name, how
+        return None
+
+    def holds(self, dist: str, installed: str) -> bool | None:
+        """Whether a wheel of ``dist`` beside this one installs ``installed``;
+        None when there is no readable wheel of it."""
+        contents = [c for c in (self._contents(f) for f in self._sibling_files().get(dist, [])) if c is not None]
+        if not contents:
+            return None
+        return any(installed in c[0] for c in contents)
+
+    def wheel_of(self, dist: str) -> str:
+        """The file name(s) of ``dist``'s wheels beside this one."""
+        return ", ".join(f.name for f in self._sibling_files().get(dist, []))
+
+
+def _requirement_names(requires_dist: list[str]) -> list[str]:
+    """Canonical names of ``requires_dist`` (PEP 508), leaving out
+    requirements for an extra and any that do not parse."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    names: list[str] = []
+    for text in requires_dist:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is not None and "extra" in str(requirement.marker):
+            continue
+        names.append(canonicalize_name(requirement.name))
+    return names
 
 
 def _version_key(version: str) -> tuple[int, ...]:

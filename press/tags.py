@@ -4,6 +4,7 @@ data and the binaries' needs."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -145,6 +146,72 @@ def manylinux_tag(
     if not reasons:
         reasons = ["needs symbol versions newer than any manylinux policy allows"]
     return f"linux_{machine}", reasons
+
+
+@functools.lru_cache(maxsize=None)
+def _glibc_policies(platform: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``(name, aliases)`` of auditwheel's glibc policies for the architecture
+    a ``manylinux*`` platform tag ends with (auditwheel's own test,
+    ``get_wheel_architecture``: the tag ends with ``_<arch>``); empty for any
+    other tag."""
+    from auditwheel.architecture import Architecture
+    from auditwheel.libc import Libc
+    from auditwheel.policy import WheelPolicies
+
+    arches = [a for a in Architecture if platform.endswith(f"_{a.value}")]
+    if not platform.startswith("manylinux") or not arches:
+        return ()
+    arch = max(arches, key=lambda a: len(a.value))  # x86_64_v2 before x86_64
+    try:
+        policies = WheelPolicies(libc=Libc.GLIBC, arch=arch)
+    except (ValueError, KeyError, LookupError):
+        return ()
+    return tuple((p.name, tuple(p.aliases)) for p in policies if not p.name.startswith("linux"))
+
+
+def policy_platform(platform: str) -> str:
+    """The PEP 600 name of a platform tag: a legacy manylinux alias
+    (``manylinux1_x86_64``, ``manylinux2010_x86_64``, ``manylinux2014_aarch64``:
+    PEP 513/571/599) gives the name of its policy in auditwheel's policy data
+    (``manylinux_2_5_x86_64`` ...); every other tag is returned unchanged."""
+    return next((name for name, aliases in _glibc_policies(platform) if platform in aliases), platform)
+
+
+def platform_tags(platform: str) -> list[str]:
+    """The platform tags a wheel for ``platform`` is written with, as
+    auditwheel ``repair`` writes the WHEEL ``Tag:`` lines: a manylinux policy's
+    name followed by its legacy aliases from auditwheel's policy data
+    (``manylinux_2_17_x86_64`` -> ``[manylinux_2_17_x86_64, manylinux2014_x86_64]``;
+    ``2_12`` adds ``manylinux2010``, ``2_5`` ``manylinux1``), so that pip
+    before 20.3, which knows no PEP 600 tag, still installs the wheel. Any
+    other tag (a newer manylinux policy, ``linux_*``, macOS, Windows, ``any``)
+    is alone: ``[platform]``."""
+    policy = next(((name, aliases) for name, aliases in _glibc_policies(platform) if platform == name), None)
+    return [policy[0], *policy[1]] if policy else [platform]
+
+
+def compressed_platform(platform: str) -> str:
+    """The platform part of a wheel file name for ``platform``: the
+    compressed tag set (PEP 425) of :func:`platform_tags`, sorted and joined
+    with ``.`` as auditwheel's ``add_platforms`` names the repaired wheel
+    (``manylinux2014_x86_64.manylinux_2_17_x86_64``)."""
+    return ".".join(sorted(platform_tags(platform)))
+
+
+def platform_of(tags: str) -> str:
+    """The one platform a press wheel is for, from its tag set
+    ``python-abi-platform`` as in its file name, where ``platform`` may be a
+    compressed set (``cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64``):
+    the tags are expanded with ``packaging.tags.parse_tag`` and legacy
+    manylinux aliases folded into their PEP 600 name (:func:`policy_platform`),
+    giving ``manylinux_2_17_x86_64``. Raises ``ValueError`` for a set that
+    names more than one platform (press writes no such wheel)."""
+    from packaging.tags import parse_tag
+
+    platforms = sorted({policy_platform(t.platform) for t in parse_tag(tags)})
+    if len(platforms) != 1:
+        raise ValueError(f"{tags!r} names {len(platforms)} platforms, not one")
+    return platforms[0]
 
 
 def policy_ceiling(plat: str, machine: str, needs: dict[str, dict[str, set[str]]]) -> list[str]:

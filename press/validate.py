@@ -17,6 +17,13 @@ and pip), install offline from the wheel directory (``--no-index
 wheel resolves each ``DT_NEEDED`` inside the installed files (through its
 RUNPATH) or on the manylinux allow-list. The ELF check reads the files with
 pyelftools, independently of the LIEF code that wrote them.
+
+The installed-tree checks (ELF resolution, library loading, extension file
+names) cover every distribution installed, and each problem is blamed on the
+distribution whose ``RECORD`` lists the file: that wheel fails, its
+dependents fail as ``dependency <name> failed``. A validation that cannot run
+(no interpreter, no installer for that Python) fails with the remedy: a
+requested check that did not run is not a pass.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import venvs
 from .report import ValidationResult, WheelReport
-from .tags import allowed_libraries
+from .tags import allowed_libraries, platform_of, policy_platform
 
 if TYPE_CHECKING:
     from .convert import ConvertOptions
@@ -123,6 +130,7 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
     problems = []
     root = site_packages.resolve()
     for path in files:
+        rel = _relative(path, site_packages)
         try:
             with open(path, "rb") as handle:
                 if handle.read(4) != b"\x7fELF":
@@ -130,22 +138,32 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
                 handle.seek(0)
                 elf = ELFFile(handle)
                 if arch and elf["e_machine"] != ELF_MACHINES.get(arch, elf["e_machine"]):
-                    problems.append(f"{path.name}: {elf['e_machine']}, the tag says {arch}")
+                    problems.append(f"{rel}: {elf['e_machine']}, the tag says {arch}")
                 needed, paths, _versions = elf_dynamic(elf)
         except (ELFError, OSError) as exc:
-            problems.append(f"{path.name}: unreadable ELF ({exc})")
+            problems.append(f"{rel}: unreadable ELF ({exc})")
             continue
         dirs = []
         for entry, resolved in zip(paths, runpath_dirs(paths, path.parent)):
             if not str(resolved).startswith(str(root)):
-                problems.append(f"{path.relative_to(root)}: RUNPATH {entry} leaves the installed wheel")
+                problems.append(f"{rel}: RUNPATH {entry} leaves the installed wheel")
             dirs.append(resolved)
         for name in needed:
             if name in allowed or name.startswith("ld-linux") or name.startswith("ld64.so"):
                 continue
             if not any((d / name).is_file() for d in dirs):
-                problems.append(f"{path.relative_to(root)}: {name} resolves neither inside the wheel nor on the allow-list")
+                problems.append(f"{rel}: {name} resolves neither inside the wheel nor on the allow-list")
     return problems
+
+
+def _relative(path: Path, site: Path) -> str:
+    """``path`` relative to ``site`` (POSIX), or its name when it lies elsewhere."""
+    for base in (site, site.resolve()):
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path.name
 
 
 def validate_wheel(wheel: WheelReport, options: ConvertOptions, provide: Provider | None = None) -> ValidationResult:
@@ -154,10 +172,13 @@ def validate_wheel(wheel: WheelReport, options: ConvertOptions, provide: Provide
     ``options`` is the :class:`~press.convert.ConvertOptions` of the
     conversion (``python``, ``python_exe``, ``wheel_dir``, ``subdir``).
     Wheels for another platform (and pure wheels converted for another
-    subdir) get :func:`validate_foreign` instead. Returns ``skipped`` when no
-    matching interpreter is installed or no installer can serve it
-    (:func:`press.venvs.cannot_run`), ``failed`` with the reason when
-    installation, an import, or library resolution fails.
+    subdir) get :func:`validate_foreign` instead. Returns ``failed`` with
+    the reason when installation, an import, or a check of the installed
+    tree fails (see :func:`_check_installed`), and also, with the remedy in
+    the reason, when the validation cannot run at all: no interpreter of
+    the target Python, or no installer that can serve it
+    (:func:`press.venvs.cannot_run`, :class:`press.venvs.NoInstaller`). A
+    requested check that did not run is not a pass.
     """
     import platform as _platform
 
@@ -166,28 +187,37 @@ def validate_wheel(wheel: WheelReport, options: ConvertOptions, provide: Provide
     version = _target_python(wheel, options.python)
     exe = Path(options.python_exe) if options.python_exe else (find_interpreter(version) if version else None)
     if exe is None:
-        return ValidationResult("skipped", f"no Python {version} interpreter found (use --python-exe)")
+        return ValidationResult("failed", no_interpreter(version), list(wheel.test_imports))
     actual = interpreter_version(exe)
     if version and actual != version and wheel.tags.startswith("cp"):
         return ValidationResult("failed", f"{exe} is not Python {version}")
     unable = _installer_unable(actual)
     if unable:
-        return ValidationResult("skipped", unable, list(wheel.test_imports))
+        return ValidationResult("failed", unable, list(wheel.test_imports))
     with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
         python, env, site, failure = _venv_with(exe, [wheel.path], Path(tmp))
         if failure:
             return ValidationResult("failed", failure, list(wheel.test_imports))
-        return _check_installed(wheel, python, site, env, Path(tmp), _platform.machine(), provide)
+        tree = installed_tree_problems(site, python, env, Path(tmp), _platform.machine(), actual)
+        return _check_installed(wheel, python, site, env, Path(tmp), tree, actual, provide)
+
+
+def no_interpreter(version: str | None) -> str:
+    """The failure reason of a validation with no interpreter for ``version`` (``X.Y``), with the remedies."""
+    return (f"no CPython {version or '(unknown version)'} found to validate with: install it "
+            f"(e.g. pyenv install {version or 'X.Y'}) or pass --python-exe, or --no-validate")
 
 
 def _installer_unable(python_version: str | None) -> str | None:
     """Why no installer can make and fill a venv of CPython
-    ``python_version`` here (:mod:`press.venvs`), or None. A missing tool is
-    a skipped validation, like a missing interpreter, not a failed wheel."""
+    ``python_version`` here (:mod:`press.venvs`), or None. The reason names
+    the remedy (install uv, ``--no-validate``); validation that cannot run
+    fails."""
     try:
-        return venvs.cannot_run(venvs.find_installer(), python_version)
+        reason = venvs.cannot_run(venvs.find_installer(), python_version)
     except venvs.NoInstaller as exc:
-        return str(exc)
+        reason = str(exc)
+    return f"{reason}, or --no-validate" if reason else None
 
 
 def _venv_with(exe: Path, wheel_paths: list[str], tmp: Path) -> tuple[Path, dict[str, str], Path, str | None]:
@@ -269,7 +299,7 @@ def _is_native(wheel: WheelReport, options: ConvertOptions) -> bool:
 
     from .channel import native_subdir
 
-    platform_tag = wheel.tags.split("-")[-1]
+    platform_tag = platform_of(wheel.tags)
     native = platform_tag.startswith(("manylinux", "linux")) and platform_tag.endswith(_platform.machine())
     return native or (platform_tag == "any" and options.subdir in ("noarch", native_subdir()))
 
@@ -279,8 +309,10 @@ def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide:
     ``validation``: wheels this machine can run share one fresh venv per
     target interpreter (all installed together, offline, from their wheel
     directory, as ``pip install`` of the set would), then each wheel's import
-    tests, ELF resolution and library loading run against it. When the
-    joint install fails, each wheel is validated alone
+    tests, ELF resolution, extension suffixes and library loading run
+    against it (:func:`installed_tree_problems`: a bad file fails the wheel
+    that installed it, and the wheels depending on that one as "dependency
+    X failed"). When the joint install fails, each wheel is validated alone
     (:func:`validate_wheel`) so the failure names its wheel. Other platforms
     get :func:`validate_foreign`."""
     import platform as _platform
@@ -304,9 +336,9 @@ def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide:
                 for wheel in group:
                     wheel.validation = validate_wheel(wheel, options, provide)
                 continue
+            tree = installed_tree_problems(site, python, env, Path(tmp), _platform.machine(), actual)
             for wheel in group:
-                wheel.validation = _check_installed(wheel, python, site, env, Path(tmp), _platform.machine(),
-                                                    provide)
+                wheel.validation = _check_installed(wheel, python, site, env, Path(tmp), tree, actual, provide)
 
 
 #: Where test requirements come from: conda MatchSpecs -> (wheel paths made
@@ -374,27 +406,150 @@ def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict[str, st
     return failures, skipped
 
 
-def _check_installed(wheel: WheelReport, python: Path, site: Path, env: dict[str, str], cwd: Path, machine: str,
+def _check_installed(wheel: WheelReport, python: Path, site: Path, env: dict[str, str], cwd: Path,
+                     tree: dict[str, list[str]], python_version: str | None,
                      provide: Provider | None = None) -> ValidationResult:
-    """Import tests (with test requirements, see :func:`_test_imports`), ELF
-    resolution and library loading of an installed wheel."""
+    """Import tests (with test requirements, see :func:`_test_imports`) of an
+    installed wheel, then the verdict of the installed-tree checks ``tree``
+    (:func:`installed_tree_problems`, made before the tests installed
+    anything) on it and on its dependencies (:func:`blame`)."""
     imports = list(wheel.test_imports)
     failures, skipped = _test_imports(wheel, python, cwd, env, provide)
     for name, error in failures.items():
         return ValidationResult("failed", f"import {name} failed: {error[-2000:]}", imports, skipped_imports=skipped)
-    if wheel.tags.split("-")[-1] != "any":
-        installed = _installed_files(site, wheel.path)
-        problems = check_elf_resolution(site, installed, allowed_libraries(machine))
-        problems += load_shared_objects(python, site, installed, env, cwd)
-        if problems:
-            return ValidationResult("failed", "; ".join(problems[:10]), imports, skipped_imports=skipped)
+    reason = blame(wheel, tree, _dependencies(site, _own_name(wheel), python_version))
+    if reason:
+        return ValidationResult("failed", reason, imports, skipped_imports=skipped)
     return ValidationResult("passed", "", imports, skipped_imports=skipped)
 
 
-def _installed_files(site: Path, wheel_path: str) -> list[Path]:
-    with zipfile.ZipFile(wheel_path) as archive:
-        names = [n for n in archive.namelist() if ".data/" not in n.split("/", 1)[0] + "/"]
-    return [site / n for n in names if (site / n).is_file()]
+def installed_files(site: Path) -> dict[str, str]:
+    """Every file the distributions installed under ``site`` own: path
+    relative to ``site`` (POSIX) -> canonical distribution name, read from
+    each ``*.dist-info/RECORD`` (the installed-files record of the binary
+    distribution format spec, PyPA "Recording installed projects"). Entries
+    that leave ``site`` (scripts in ``bin/``) or are not files are left out;
+    the distribution's name is that of its ``.dist-info`` directory
+    (``{name}-{version}.dist-info``)."""
+    import csv
+
+    from packaging.utils import canonicalize_name
+
+    root = site.resolve()
+    owners: dict[str, str] = {}
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        name = str(canonicalize_name(record.parent.name[: -len(".dist-info")].rsplit("-", 1)[0]))
+        try:
+            rows = list(csv.reader(record.read_text(encoding="utf-8", errors="replace").splitlines()))
+        except csv.Error:
+            continue
+        for row in rows:
+            if not row or not row[0]:
+                continue
+            path = (site / row[0]).resolve()
+            try:
+                rel = path.relative_to(root).as_posix()
+            except ValueError:
+                continue
+            if path.is_file():
+                owners.setdefault(rel, name)
+    return owners
+
+
+def installed_tree_problems(site: Path, python: Path | None, env: dict[str, str], cwd: Path, machine: str,
+                            python_version: str | None, arch: str | None = None) -> dict[str, list[str]]:
+    """The checks of an installed tree, per distribution that owns the
+    offending file (:func:`installed_files`; ``""`` for files no RECORD
+    lists): every ELF file's ``DT_NEEDED`` resolves
+    (:func:`check_elf_resolution`, against the allow-list of ``machine``;
+    with ``arch`` its machine must match), every extension module is built
+    for CPython ``python_version`` (``X.Y``; its file name's ``cpython-XY`` /
+    ``.cpXY`` part), and, with ``python`` (the interpreter of a venv of this
+    machine), every shared library under a ``<name>.libs/`` directory loads
+    (:func:`load_shared_objects`). Returns ``{distribution: [problem, ...]}``
+    (each problem starts with the file's path relative to ``site``), only
+    distributions with problems."""
+    owners = installed_files(site)
+    files = [site / rel for rel in sorted(owners)]
+    problems = check_elf_resolution(site, files, allowed_libraries(machine), arch)
+    if python is not None:
+        problems += load_shared_objects(python, site, files, env, cwd)
+    if python_version:
+        problems += _extension_python_problems(sorted(owners), "cp" + python_version.replace(".", ""))
+    found: dict[str, list[str]] = {}
+    for problem in problems:
+        found.setdefault(_owner_of(problem, owners), []).append(problem)
+    return found
+
+
+def _owner_of(problem: str, owners: dict[str, str]) -> str:
+    """The distribution owning the file a problem line starts with (``<path>:`` or ``<path> ``), or ``""``."""
+    for index, char in enumerate(problem):
+        if char in ": " and problem[:index] in owners:
+            return owners[problem[:index]]
+    return ""
+
+
+def _own_name(wheel: WheelReport) -> str:
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
+    try:
+        return str(parse_wheel_filename(Path(wheel.path).name)[0])
+    except ValueError:
+        return str(canonicalize_name(wheel.name))
+
+
+def _dependencies(site: Path, own: str, python_version: str | None) -> set[str]:
+    """The installed distributions ``own`` requires, directly or not
+    (``Requires-Dist`` of each ``*.dist-info/METADATA`` under ``site``, read
+    with packaging; markers evaluated for this machine running CPython
+    ``python_version``, extras not followed). ``own`` itself is left out."""
+    from packaging.metadata import parse_email
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    environment = {"extra": ""}
+    if python_version:
+        environment.update(python_version=python_version, python_full_version=f"{python_version}.0")
+    requires: dict[str, set[str]] = {}
+    for metadata in sorted(site.glob("*.dist-info/METADATA")):
+        name = str(canonicalize_name(metadata.parent.name[: -len(".dist-info")].rsplit("-", 1)[0]))
+        raw, _unparsed = parse_email(metadata.read_bytes())
+        wanted = requires.setdefault(name, set())
+        for line in raw.get("requires_dist") or []:
+            try:
+                requirement = Requirement(line)
+                if requirement.marker is None or requirement.marker.evaluate(environment):
+                    wanted.add(str(canonicalize_name(requirement.name)))
+            except Exception:  # noqa: BLE001 - an invalid line, or an undefined marker: not for this machine
+                continue
+    seen: set[str] = set()
+    stack = [own]
+    while stack:
+        for name in requires.get(stack.pop(), ()):
+            if name not in seen and name != own:
+                seen.add(name)
+                stack.append(name)
+    return seen
+
+
+def blame(wheel: WheelReport, tree: dict[str, list[str]], dependencies: set[str] | None) -> str | None:
+    """The failure reason of ``wheel`` from the installed-tree problems
+    ``tree`` (:func:`installed_tree_problems`), or None: its own files'
+    problems (those of files no RECORD lists count as its own), else
+    ``dependency <name> failed: <problem>`` for each distribution among
+    ``dependencies`` (None: every other one installed) with problems. A bad
+    file is blamed on the wheel that installed it, never on a dependent."""
+    own = _own_name(wheel)
+    mine = tree.get(own, []) + tree.get("", [])
+    if mine:
+        return "; ".join(mine[:10])
+    bad = sorted(name for name in tree if name not in ("", own) and (dependencies is None or name in dependencies))
+    if bad:
+        return "; ".join(f"dependency {name} failed: {tree[name][0]}" + (f" (and {len(tree[name]) - 1} more)"
+                                                                         if len(tree[name]) > 1 else "")
+                         for name in bad[:10])
+    return None
 
 
 _SUBDIR_UV = {
@@ -406,7 +561,10 @@ _SUBDIR_UV = {
 
 def uv_platform(platform_tag: str, subdir: str | None = None) -> str | None:
     """uv's ``--python-platform`` value for a wheel platform tag (for a pure
-    ``any`` wheel: for the conda ``subdir`` it was converted for), or None."""
+    ``any`` wheel: for the conda ``subdir`` it was converted for), or None.
+    A legacy manylinux alias counts as its PEP 600 name (``manylinux2014_x86_64``
+    as ``manylinux_2_17_x86_64``)."""
+    platform_tag = policy_platform(platform_tag)
     if platform_tag == "any":
         return _SUBDIR_UV.get(subdir or "")
     if platform_tag.startswith("macosx_"):
@@ -456,11 +614,16 @@ def _platform_tags(directory: str, _stamp: int) -> frozenset[str]:
 
 
 def _extension_python_problems(names: list[str], python_tag: str) -> list[str]:
+    """Extension modules among ``names`` (``.so``/``.pyd`` paths) whose file
+    name says another CPython than ``python_tag`` (``cp312``): the
+    interpreter would not import them (PEP 3149 ``cpython-XY`` suffixes,
+    Windows ``.cpXY-`` ones)."""
     problems = []
     for name in names:
-        found = re.search(r"(?:cpython-|\.cp)(\d)(\d+)", name)
+        base = name.rsplit("/", 1)[-1]
+        found = re.search(r"(?:\.cpython-|\.cp)(\d)(\d+)[^./]*\.(?:so|pyd)$", base)
         if found and python_tag.startswith("cp") and f"cp{found.group(1)}{found.group(2)}" != python_tag:
-            problems.append(f"{name} is built for cp{found.group(1)}{found.group(2)}, the tag says {python_tag}")
+            problems.append(f"{name} is built for cp{found.group(1)}{found.group(2)}, the target is {python_tag}")
     return problems
 
 
@@ -468,7 +631,7 @@ def validate_foreign(wheel: WheelReport, options: ConvertOptions) -> ValidationR
     """Structural validation of a wheel for another platform (see the module docstring)."""
     from . import structure
 
-    python_tag, _abi, platform_tag = wheel.tags.split("-")
+    platform_tag = platform_of(wheel.tags)
     target = uv_platform(platform_tag, options.subdir)
     if target is None:
         return ValidationResult("skipped", f"no structural check for {platform_tag}", kind="structural")
@@ -483,14 +646,14 @@ def validate_foreign(wheel: WheelReport, options: ConvertOptions) -> ValidationR
         try:
             tool = venvs.find_installer()
         except venvs.NoInstaller as exc:
-            return ValidationResult("skipped", str(exc), kind="structural")
+            return ValidationResult("failed", f"{exc}, or --no-validate", kind="structural")
         install = venvs.install_for_platform(tool, site, wheel.path, target, version, env)
         if install.returncode != 0:
             return ValidationResult("failed", f"{tool.kind} refuses the install for {target}: "
                                     f"{install.stderr.strip()[-2000:]}", kind="structural")
         checks.append(f"{tool.kind} installs it for {target}, Python {version}")
-        names = [p.name for p in site.rglob("*") if p.is_file()]
-        problems = _extension_python_problems(names, python_tag)
+        owners = installed_files(site)
+        problems = _extension_python_problems(sorted(owners), "cp" + version.replace(".", ""))
         if platform_tag == "any":
             checks.append("pure Python: nothing to relocate")
         elif platform_tag.startswith("macosx_"):
@@ -506,7 +669,11 @@ def validate_foreign(wheel: WheelReport, options: ConvertOptions) -> ValidationR
             installed = [p for p in site.rglob("*") if p.is_file()]
             problems += check_elf_resolution(site, installed, allowed_libraries(arch), arch)
             checks.append("ELF dependencies resolve, machine matches the tag (pyelftools)")
-        if problems:
-            return ValidationResult("failed", "; ".join(problems[:10]), checks=checks, kind="structural")
+        tree: dict[str, list[str]] = {}
+        for problem in problems:  # blamed on the distribution whose RECORD lists the file
+            tree.setdefault(_owner_of(problem, owners), []).append(problem)
+        reason = blame(wheel, tree, None)  # the target directory holds the wheel and its dependencies only
+        if reason:
+            return ValidationResult("failed", reason, checks=checks, kind="structural")
     return ValidationResult("passed", "structural checks only: no such platform here", checks=checks,
                             kind="structural")

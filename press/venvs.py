@@ -14,7 +14,7 @@ so the tool's own tag checks accept or refuse the wheel.
 pip is the weaker of the two, as pip itself documents: it runs under the
 target interpreter (``pip --python``), so a pip whose ``Requires-Python``
 excludes that interpreter cannot validate for it (:func:`cannot_run`: the
-validation is skipped, not failed); and for another platform it evaluates
+validation fails, naming uv as the remedy); and for another platform it evaluates
 dependencies' environment markers for the machine running press and does
 not backtrack to an older dependency whose ``Requires-Python`` fits (press
 checks ``Requires-Python`` after the install). uv has neither limit.
@@ -185,10 +185,10 @@ def _pip_platforms(uv_target: str) -> list[str]:
     found = re.match(r"^(x86_64|aarch64)-manylinux_2_(\d+)$", uv_target)
     if found:
         arch, newest = found.group(1), int(found.group(2))
+        from .tags import platform_tags
+
         tags = [f"manylinux_2_{minor}_{arch}" for minor in range(newest, 4, -1)]
-        aliases = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
-        tags += [f"{alias}_{arch}" for minor, alias in aliases.items() if minor <= newest and
-                 (arch == "x86_64" or alias == "manylinux2014")]
+        tags += [alias for tag in tags for alias in platform_tags(tag)[1:]]  # auditwheel's policy data
         return tags
     return {
         "aarch64-apple-darwin": ["macosx_11_0_arm64"], "x86_64-apple-darwin": ["macosx_10_9_x86_64"],

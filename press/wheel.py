@@ -328,27 +328,48 @@ def write_wheel(
     return path
 
 
-def _check_names(label: str, names: list[str], platforms: set[str], data_members: Collection[str]) -> None:
+#: The ``.data`` subdirectories an installer knows (PEP 427, the install schemes of sysconfig).
+DATA_SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
+
+
+def _check_names(label: str, names: list[str], platforms: set[str], data_members: Collection[str] | None) -> None:
     """Member names: safe relative paths, unique (also under NFC, and under
     case folding when the wheel may install on macOS or Windows), and
-    ``.data/`` entries only where press put them."""
+    ``.data/`` entries only where press put them (``data_members``). With
+    ``data_members`` None (any wheel, :func:`wheel_problems`), the wheel
+    format's own rules (PEP 427) instead: directory entries (``pkg/``) are
+    allowed, and ``.data/`` entries must lie in one of :data:`DATA_SCHEMES`
+    of a ``.data`` directory named like the wheel's ``.dist-info``."""
     case_matters = any(not p.startswith(("manylinux", "musllinux", "linux")) for p in platforms)
     if len(set(names)) != len(names):
         raise ValidationError("two members have one name", package=label)
+    dist_info = next((n.split("/", 1)[0] for n in names if n.split("/", 1)[0].lower().endswith(".dist-info")), "")
     seen: dict[str, str] = {}
     for name in names:
+        path = name[:-1] if data_members is None and name.endswith("/") else name
         try:
-            grammar.relative_path(name)
+            grammar.relative_path(path)
         except ValueError as exc:
             raise ValidationError(f"member {name[:200]!r}: {exc}", package=label) from None
-        keys = [grammar.nfc_key(name)] + ([grammar.nfc_key(name).casefold()] if case_matters else [])
+        keys = [grammar.nfc_key(path)] + ([grammar.nfc_key(path).casefold()] if case_matters else [])
         for key in keys:
             other = seen.setdefault(key, name)
             if other != name:
                 raise ValidationError(f"members {other!r} and {name!r} collide on the file systems the wheel "
                                       "installs on (Unicode normalisation or case)", package=label)
-        if name.split("/", 1)[0].lower().endswith(".data") and name not in data_members:
-            raise ValidationError(f"member {name!r} is in a .data directory press did not make", package=label)
+        top, _, rest = path.partition("/")
+        if not top.lower().endswith(".data"):
+            continue
+        if data_members is not None:
+            if name not in data_members:
+                raise ValidationError(f"member {name!r} is in a .data directory press did not make", package=label)
+        elif top[:-len(".data")] != dist_info[:-len(".dist-info")]:
+            raise ValidationError(f"member {name!r} is in a .data directory not named like {dist_info!r} "
+                                  "(PEP 427)", package=label)
+        elif rest and rest.split("/", 1)[0] not in DATA_SCHEMES:
+            raise ValidationError(f"member {name!r} is in {rest.split('/', 1)[0]!r}, not one of the .data "
+                                  f"directories installers know ({', '.join(sorted(DATA_SCHEMES))}; PEP 427)",
+                                  package=label)
 
 
 def verify_wheel(path: Path, data_members: Collection[str] = (), workers: int | None = None) -> None:
@@ -359,8 +380,24 @@ def verify_wheel(path: Path, data_members: Collection[str] = (), workers: int | 
     the file name. ``workers``: threads that check member hashes (default:
     the CPUs available).
 
-    Raises :class:`ValidationError` naming the wheel and the problem.
+    Raises :class:`ValidationError` naming the wheel and the problem (the
+    first of :func:`wheel_problems`).
     """
+    problems = wheel_problems(path, data_members, workers, first=True)
+    if problems:
+        raise problems[0]
+
+
+def wheel_problems(path: Path, data_members: Collection[str] | None = None, workers: int | None = None,
+                   first: bool = False) -> list[ValidationError]:
+    """Every check of :func:`verify_wheel`, each run even when an earlier one
+    fails (the RECORD is verified whatever the member names are), returning
+    what does not hold, each a :class:`ValidationError` (none: a valid wheel).
+    ``data_members``: the ``.data/`` members press made; None for any
+    wheel, which :func:`_check_names` then holds to the wheel format's rules
+    (PEP 427) rather than press's. ``first``: stop at the first problem.
+    Raises ``zipfile.BadZipFile`` (and ``OSError``) for an archive zipfile
+    cannot read."""
     from installer.sources import WheelFile as InstallerWheel
     from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
@@ -370,25 +407,45 @@ def verify_wheel(path: Path, data_members: Collection[str] = (), workers: int | 
             raise InvalidWheelFilename("not ASCII")
         name, version, _build, tags = parse_wheel_filename(label)
     except InvalidWheelFilename as exc:
-        raise ValidationError(f"not a valid wheel file name: {exc}", package=label) from None
+        return [ValidationError(f"not a valid wheel file name: {exc}", package=label)]
+    problems: list[ValidationError] = []
     with zipfile.ZipFile(path) as archive:
-        _check_names(label, archive.namelist(), {t.platform for t in tags}, data_members)
+        try:
+            _check_names(label, archive.namelist(), {t.platform for t in tags}, data_members)
+        except ValidationError as exc:
+            problems.append(exc)
+            if first:
+                return problems
         tops = {n.split("/", 1)[0] for n in archive.namelist()}
         dist_infos = sorted(t for t in tops if t.lower().endswith(".dist-info"))
         egg_infos = sorted(t for t in tops if t.lower().endswith(".egg-info"))
         if egg_infos:
-            raise ValidationError(f"wheel holds {egg_infos[0]}, which installers would take for another "
-                                  "project's metadata", package=label)
+            problems.append(ValidationError(f"wheel holds {egg_infos[0]}, which installers would take for another "
+                                            "project's metadata", package=label))
         if len(dist_infos) != 1:
-            raise ValidationError(f"wheel has {len(dist_infos)} .dist-info directories: {dist_infos}", package=label)
-        try:
-            metadata = Metadata.from_email(archive.read(f"{dist_infos[0]}/METADATA"), validate=True)
-        except Exception as exc:
-            raise ValidationError(f"METADATA is invalid: {exc}", package=label) from exc
-        if canonicalize_name(metadata.name) != name or metadata.version != version:
-            raise ValidationError(f"METADATA names {metadata.name} {metadata.version}, the file name {name} {version}",
-                                  package=label)
-        record_name = f"{dist_infos[0]}/RECORD"
+            problems.append(ValidationError(f"wheel has {len(dist_infos)} .dist-info directories: {dist_infos}",
+                                            package=label))
+        if problems and first:
+            return problems
+        record_name = f"{dist_infos[0]}/RECORD" if dist_infos else ""
+        if len(dist_infos) == 1:
+            metadata: Metadata | None = None
+            try:
+                text = archive.read(f"{dist_infos[0]}/METADATA")
+                metadata = Metadata.from_email(text, validate=True)
+            except Exception as exc:
+                subs = [str(e) for e in getattr(exc, "exceptions", [exc])]
+                # Any wheel: a field newer than its Metadata-Version (setuptools wrote License-File
+                # into 2.1 for years) is read by every installer; press's own wheels are strict.
+                if data_members is not None or any("introduced in metadata version" not in s for s in subs):
+                    problems.append(ValidationError(f"METADATA is invalid: {'; '.join(subs)}", package=label))
+                else:
+                    metadata = Metadata.from_email(text, validate=False)
+            if metadata is not None and (canonicalize_name(metadata.name) != name or metadata.version != version):
+                problems.append(ValidationError(f"METADATA names {metadata.name} {metadata.version}, the file "
+                                                f"name {name} {version}", package=label))
+            if problems and first:
+                return problems
         infos = [i for i in archive.infolist() if i.filename != record_name and not i.is_dir()]
         record = archive.read(record_name) if record_name in archive.NameToInfo else b""
     try:
@@ -396,7 +453,8 @@ def verify_wheel(path: Path, data_members: Collection[str] = (), workers: int | 
             source.validate_record(validate_contents=False)
         _verify_contents(Path(path), record, infos, _workers(workers))
     except Exception as exc:
-        raise ValidationError(f"RECORD does not verify: {exc}", package=label) from exc
+        problems.append(ValidationError(f"RECORD does not verify: {exc}", package=label))
+    return problems
 
 
 def _verify_contents(path: Path, record: bytes, infos: list[zipfile.ZipInfo], workers: int) -> None:

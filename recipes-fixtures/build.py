@@ -248,8 +248,14 @@ def _paths_entries(prefix: pathlib.Path, hostile: list[dict]) -> tuple[list[dict
         if rel == "info" or rel.startswith("info/") or (p.is_dir() and not p.is_symlink()):
             continue
         if p.is_symlink():
-            # conda-build records the sha256/size of the symlink's target
+            # conda-build records the sha256/size of the symlink's target; a
+            # link into another package (libblas.so.3 -> libopenblas.so.0)
+            # dangles here: the empty file's
             target = p.resolve()
+            if not target.exists():
+                entries.append({"_path": rel, "path_type": "softlink",
+                                "sha256": hashlib.sha256(b"").hexdigest(), "size_in_bytes": 0})
+                continue
             entries.append({"_path": rel, "path_type": "softlink",
                             "sha256": _sha256(target), "size_in_bytes": target.stat().st_size})
             continue
@@ -303,9 +309,9 @@ def _meta_yaml(recipe: dict) -> str:
         out.append("  run: []")
     if test:
         out.append("test:")
-        out += _yaml_list("commands", test.get("commands"))
-        out += _yaml_list("imports", test.get("imports"))
-        out += _yaml_list("requires", test.get("requires"))
+        for key in ("commands", "imports", "requires"):
+            # "" is written as conda-build 2.x rendered an emptied list: `requires: ''`
+            out += [f"  {key}: ''"] if test.get(key) == "" else _yaml_list(key, test.get(key))
     out += [
         "about:",
         "  home: https://example.invalid/press",

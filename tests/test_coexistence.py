@@ -68,7 +68,7 @@ def test_linux_aarch64_package(fixture_packages, tmp_path, cache_dir):
     result = run_press("-c", str(fixture_packages["channel"]), "--subdir", "linux-aarch64", "--python", "3.12",
                        "--fatten", "-w", str(tmp_path / "out"), "--json", "-q", "press-fx-arm", cache=cache_dir, check=True)
     (wheel,) = json.loads(result.stdout)["wheels"]
-    assert wheel["tags"] == "cp312-cp312-manylinux_2_17_aarch64"
+    assert wheel["tags"] == "cp312-cp312-manylinux2014_aarch64.manylinux_2_17_aarch64"  # PEP 599 alias too
     assert wheel["validation"]["status"] == "passed", wheel["validation"]
     assert any("aarch64" in c for c in wheel["validation"]["checks"])
     (library,) = wheel["vendored_libraries"]

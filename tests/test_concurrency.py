@@ -50,7 +50,7 @@ def test_two_processes_share_one_cache(tmp_path):
                 _stdout, stderr = run.communicate(timeout=600)
                 assert run.returncode == 0, stderr
             expected = _digests(baseline)
-            assert sorted(expected) == ["cffi-1.17.1-0_py312h06ac9bb_0-cp312-cp312-manylinux_2_17_x86_64.whl",
+            assert sorted(expected) == ["cffi-1.17.1-0_py312h06ac9bb_0-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
                                         "pycparser-2.22-1_pyh29332c3_1-py3-none-any.whl"]
             for out in outs + [shared_out]:
                 assert _digests(out) == expected  # byte for byte, no temporary leftovers

@@ -30,7 +30,7 @@ def test_cffi_fat_wheel_and_pycparser_written_and_validated(cffi_out):
     names = sorted(p.name for p in out.glob("*.whl"))
     assert [n.split("-")[0] for n in names] == ["cffi", "pycparser"]
     cffi = next(w for w in report["wheels"] if w["name"] == "cffi")
-    assert cffi["tags"] == "cp312-cp312-manylinux_2_17_x86_64"
+    assert cffi["tags"] == "cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64"
     assert cffi["requires_dist"] == ["pycparser"]
     assert any("libffi-" in lib for lib in cffi["vendored_libraries"])
     assert all(w["validation"]["status"] == "passed" for w in report["wheels"])
@@ -65,7 +65,7 @@ def test_libmambapy_and_zstandard_fat(tmp_path, cache_dir, py312):
                        "--repodata-patch", str(HOTFIX), "-w", str(out), "--json", "-q",
                        "libmambapy", "zstandard", cache=cache_dir, check=True)
     report = {w["name"]: w for w in json.loads(result.stdout)["wheels"]}
-    assert report["libmambapy"]["tags"].startswith("cp312-cp312-manylinux_2_17_x86_64")
+    assert report["libmambapy"]["tags"] == "cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64"
     vendored = " ".join(report["libmambapy"]["vendored_libraries"])
     for lib in ("libmamba-", "libsolv-", "libcurl-", "libssl-", "libcrypto-", "libkrb5-", "libstdc++-"):
         assert lib in vendored

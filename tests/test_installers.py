@@ -110,7 +110,7 @@ def test_press_validates_with_pip_when_chosen(tmp_path, cache_dir):
 
 
 @pytest.mark.slow
-def test_press_checks_foreign_wheels_with_pip_and_skips_without_an_installer(tmp_path, cache_dir):
+def test_press_checks_foreign_wheels_with_pip_and_fails_without_an_installer(tmp_path, cache_dir):
     foreign = run_press("-c", str(CHANNELS / "conda-forge"), "--subdir", "osx-arm64", "--python", "3.10", "--fatten",
                         "--json", "-q", "-w", str(tmp_path / "osx"), "cffi", cache=cache_dir, check=True,
                         env={venvs.INSTALLER_VARIABLE: "pip"})
@@ -119,23 +119,27 @@ def test_press_checks_foreign_wheels_with_pip_and_skips_without_an_installer(tmp
     wrong = run_press("-c", str(CONDA_FORGE), "--subdir", "linux-64", "--python", "3.12", "--json", "-q", "-w",
                       str(tmp_path / "x"), "cffi", cache=cache_dir, env={venvs.INSTALLER_VARIABLE: "conda"})
     outcomes = {(w["validation"]["status"], w["validation"]["reason"]) for w in json.loads(wrong.stdout)["wheels"]}
-    assert outcomes == {("skipped", "PRESS_INSTALLER='conda': expected uv or pip")}  # like a missing interpreter
+    # like a missing interpreter: a validation that cannot run is a failure with the remedy
+    assert outcomes == {("failed", "PRESS_INSTALLER='conda': expected uv or pip, or --no-validate")}
+    assert wrong.returncode == 1
 
 
 @pytest.mark.slow
-def test_pip_that_cannot_run_the_target_python_skips_validation(tmp_path, cache_dir):
+def test_pip_that_cannot_run_the_target_python_fails_validation_with_the_remedy(tmp_path, cache_dir):
     """pip installs by running itself under the target interpreter: one its
-    Requires-Python excludes (3.6 for any pip since 22) is not a broken wheel."""
+    Requires-Python excludes (3.6 for any pip since 22) cannot validate, and a
+    requested validation that cannot run fails, naming uv as the remedy."""
     from press.validate import find_interpreter
 
     if find_interpreter("3.6") is None:
         pytest.skip("no CPython 3.6 on this machine")
     result = run_press("-c", str(CHANNELS / "defaults"), "--subdir", "linux-64", "--python", "3.6", "--json", "-q",
                        "-w", str(tmp_path), "six", cache=cache_dir, env={venvs.INSTALLER_VARIABLE: "pip"})
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
     validation = json.loads(result.stdout)["wheels"][0]["validation"]
-    assert validation["status"] == "skipped"
+    assert validation["status"] == "failed"
     assert "cannot run Python 3.6" in validation["reason"] and "press[uv]" in validation["reason"]
+    assert "--no-validate" in validation["reason"]
 
 
 @pytest.mark.slow

@@ -84,7 +84,7 @@ def test_naming_rule():
     # an alias: null in the mapping, depends on a package of its normalised name
     alias = PackageFacts("typing-extensions", "conda-forge", ("typing_extensions ==4.12.2 pyha770c72_1",), (), True)
     assert names.with_known([alias]).expand_aliases(["typing-extensions >=4.6"], "conda-forge") == [
-        "typing_extensions ==4.12.2 pyha770c72_1"]
+        "typing_extensions >=4.6"]  # the dependent's range, not the alias's own pin
     assert names.alias_target(PackageFacts("libgcc-ng", "conda-forge", ("libgcc 14.2.0 h77fa898_1",))) is None
 
 
@@ -128,16 +128,17 @@ def test_native_wheels_never_carry_bare_names_and_twine_accepts_every_wheel(thin
 
 
 def test_thin_wheels_link_their_closures_runtime(thin_report):
-    """libstdc++/libgcc_s resolve to the libstdcxx/libgcc wheels, so conda-forge's
-    newer GLIBCXX symbols no longer raise thin C++ wheels above manylinux_2_17."""
+    """libstdc++/libgcc_s resolve to the libstdcxx/libgcc wheels, yet the GLIBCXX versions a thin
+    C++ wheel needs still count for its tag, as auditwheel counts them: the loader reuses a
+    system libstdc++ loaded first (docs/metadata.md, Tags; tests/test_tag_rules.py)."""
     by_conda = {w["conda_packages"][0].rsplit("-", 2)[0]: w for w in thin_report["wheels"]}
     for name in ("fmt", "yaml-cpp", "libmamba", "libnghttp2", "libmambapy", "libcurl"):
         wheel = by_conda[name]
-        platform = wheel["tags"].split("-")[-1]
-        assert platform in ("manylinux_2_5_x86_64", "manylinux_2_12_x86_64", "manylinux_2_17_x86_64"), (name, platform)
         links = {lib: where for deps in wheel["dependencies"].values() for lib, where in deps.items()}
         if "libstdc++.so.6" in links:
             assert links["libstdc++.so.6"] == "dependency wheel", name
+    for name in ("fmt", "yaml-cpp"):
+        assert by_conda[name]["tags"] == "py3-none-manylinux_2_34_x86_64", name  # auditwheel show says the same
 
 
 @pytest.mark.slow
@@ -200,7 +201,7 @@ def test_alias_makes_no_wheel_and_its_dependents_install(alias_channel, tmp_path
     (skipped,) = report["skipped"]
     assert skipped[0] == "press-fx-alias-1.0-0.conda" and "alias of press_fx_alias" in skipped[1]
     user = next(w for w in report["wheels"] if w["name"] == "press-fx-alias-user")
-    assert user["requires_dist"] == ["press-fx-alias==1.0"]  # the alias's own pin on its target
+    assert user["requires_dist"] == ["press-fx-alias>=1.0"]  # the user's range on the alias, carried to its target
     real = next(Path(w["path"]) for w in report["wheels"] if w["name"] == "press-fx-alias")
     data, metadata = metadata_of(real)
     # the package's own metadata is the base ...
@@ -322,8 +323,9 @@ def test_subdir_noarch_converts_each_artifact_once(fixture_packages, tmp_path, c
                              "--json", "-j", "1", "-n", "press-fx-purepy"], capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert result.returncode == 0, result.stderr
-    artifacts = [r["artifact"] for r in json.loads(result.stdout)["results"]]
-    assert artifacts == ["press-fx-purepy-1.0.0-0.conda"]  # once (rattler prefers .conda to .tar.bz2)
+    statuses = {r["artifact"]: r["status"] for r in json.loads(result.stdout)["results"]}
+    # once (conda and rattler prefer .conda to .tar.bz2); the .tar.bz2 is reported as skipped
+    assert statuses == {"press-fx-purepy-1.0.0-0.conda": "converted", "press-fx-purepy-1.0.0-0.tar.bz2": "skipped"}
 
 
 def test_a_package_of_several_distributions_names_them_all(tmp_path, cache_dir):

@@ -112,7 +112,9 @@ def test_channel_python_all_writes_each_pythons_wheels(tmp_path, cache_dir):
     out = tmp_path / "wheelhouse"
     result = subprocess.run([sys.executable, "-m", "press", "channel", str(CONDA_FORGE), "--subdir", "osx-arm64",
                              "--python", "all", "-w", str(out), "--cache-dir", str(cache_dir), "--json", "-q",
-                             "-n", "cffi", "-n", "pyyaml", "-n", "markupsafe", "-j", "2"], capture_output=True, text=True)
+                             "-n", "cffi", "-n", "pyyaml", "-n", "markupsafe", "-j", "2",
+                             "-n", "libffi", "-n", "yaml", "-n", "pycparser"],  # the set installs (wheelhouse check)
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     wheels = sorted(p.name for p in out.glob("*.whl"))
     assert any(w.startswith("cffi-") and "-cp310-cp310-" in w for w in wheels)

@@ -95,6 +95,15 @@ CASES = {
     # Wheels that mislead the installer
     "entry-point-name-dotdot": (lambda s, t: Spec(link={"noarch": {"type": "python", "entry_points": [
         "../../bin/pip = hx:main"]}}), "noarch.entry_points: [console_scripts] name", {}),
+    # Plugin names may hold any character but '=' (html+mako); command names stay file-name safe
+    "entry-point-name-newline": (lambda s, t: Spec(link={"noarch": {"type": "python", "entry_points": [
+        "hx\n[console_scripts]\npip = hx:main"]}}), "noarch.entry_points: [console_scripts] name", {}),
+    "console-script-name-slash": (lambda s, t: Spec(files=_dist_info("hx", b"[console_scripts]\nbin/pip = hx:main\n")),
+                                  "[console_scripts] name: 'bin/pip'", {}),
+    "gui-script-name-dotdot": (lambda s, t: Spec(files=_dist_info("hx", b"[gui_scripts]\n.. = hx:main\n")),
+                               "[gui_scripts] name: '..'", {}),
+    "plugin-name-bracket": (lambda s, t: Spec(files=_dist_info("hx", b"[pygments.lexers]\n[x = hx:main\n")),
+                            "[pygments.lexers] name: '[x'", {}),
     "entry-point-value-newline": (lambda s, t: Spec(link={"noarch": {"type": "python", "entry_points": [
         "hx = hx:main\n[console_scripts]\npip = os:system"]}}), "not an object reference", {}),
     "entry-points-txt-newline": (lambda s, t: Spec(files=_dist_info("hx", b"[console_scripts]\nhx = hx:main\n  [gui_scripts]\n")),

@@ -5,14 +5,15 @@ DT_NEEDED gets a content-hashed SONAME and file name (auditwheel's scheme;
 plugins loaded by path keep theirs), every ``DT_NEEDED`` and version requirement
 follows, and each ELF file gets one ``DT_RUNPATH`` of ``$ORIGIN``-relative
 directories holding what it needs. Thin wheels: ``DT_NEEDED`` entries the
-wheel cannot satisfy are looked up in the dependency wheels' ``<dep>.libs/lib``.
+wheel cannot satisfy are looked up in the wheels of the dependency closure
+that ship them (:mod:`press.providers`).
 The platform tag comes from auditwheel's manylinux policies.
 """
 
 from __future__ import annotations
 
 import posixpath
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..contained import Root
 from ..layout import Layout, StagedFile
@@ -20,24 +21,32 @@ from ..tags import allowed_libraries, manylinux_tag
 from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
 from .elf import ElfInfo, patch_elf
 
+if TYPE_CHECKING:
+    from ..providers import LibraryProviders
+
 
 def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str,
-                   dependency_provides: dict[str, str] | None = None, excluded: list[str] | None = None,
+                   providers: LibraryProviders | None = None, excluded: list[str] | None = None,
                    on_final: Callable[[str, StagedFile], None] | None = None) -> Relocation:
     """Relocate the ELF files of ``layout`` in place (edited copies go to
-    ``stage``). ``dependency_libs``: the ``<dep>.libs`` directories of a thin
-    wheel's dependency wheels; ``dependency_provides``: SONAME -> the
-    ``<dep>.libs`` directory of the dependency wheel (direct or not) that
-    ships it, which wins over the system copy even for allow-listed
-    libraries (a thin wheel links the C++ runtime of its closure, as conda
-    does); ``excluded``: fnmatch globs of libraries the user keeps out
+    ``stage``). ``providers`` (thin wheels, :mod:`press.providers`): the
+    library of every dependency wheel of the closure, direct or not; a
+    ``DT_NEEDED`` one of them ships gets that wheel's directory in the
+    RUNPATH (and, for a link into another package, the target's name), which
+    wins over the system copy even for allow-listed libraries (a thin wheel
+    links the C++ runtime of its closure, as conda does), although the
+    symbol versions such a library must provide still count for the tag:
+    the loader reuses a copy of that name loaded first (auditwheel's rule,
+    docs/metadata.md, Tags);
+    ``dependency_libs``: the ``<dep>.libs`` directories of thin dependency
+    wheels press has no files of, searched for a ``DT_NEEDED`` no
+    provider ships; ``excluded``: fnmatch globs of libraries the user keeps out
     (``--exclude``): expected on the target system, so they count neither as
     unresolved nor for the tag, as in auditwheel. ``machine``: ``x86_64``,
     ``aarch64`` ... ``on_final(arc, staged)`` is called for each edited file
     once its edit is written (largest files are edited first), so its
     compression can start while the others are edited.
     Returns the :class:`Relocation`; raises :class:`~press.errors.RelocationError`."""
-    provides = dependency_provides or {}
     import fnmatch
 
     def is_excluded(soname: str) -> bool:
@@ -71,8 +80,10 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
         runpath: list[str] = []
         deps: dict[str, str] = {}
         needs_dependency = False
+        rename = {n: renames[n] for n in info.needed if n in renames}
         for needed in info.needed:
             target = renames.get(needed, needed)
+            provider = providers.lookup(needed, "linux") if providers is not None and not fat else None
             if target in by_name:
                 deps[needed] = by_name[target]
                 rel = posixpath.relpath(posixpath.dirname(by_name[target]) or ".", here)
@@ -81,9 +92,15 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
                     runpath.append(entry)
             elif is_excluded(needed):
                 deps[needed] = "excluded"
-            elif needed in provides and not fat:
+            elif provider is not None:
                 deps[needed] = "dependency wheel"
-                entry = f"$ORIGIN/{posixpath.relpath(provides[needed] + '/lib', here)}"
+                if needed in allowed:
+                    # The loader reuses a copy already loaded under this name (the system's), so its
+                    # symbol versions count for the tag as auditwheel counts them (docs/metadata.md, Tags).
+                    result.external.setdefault(needed, set()).update(info.version_needs.get(needed, set()))
+                if provider.name != needed:
+                    rename[needed] = provider.name  # a link into another package: load its target
+                entry = f"$ORIGIN/{posixpath.relpath(provider.directory, here)}"
                 if entry not in runpath:
                     runpath.append(entry)
             elif needed in allowed or needed.startswith("ld-linux") or not dependency_libs:
@@ -98,7 +115,6 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
                 if entry not in runpath:
                     runpath.append(entry)
         result.dependencies[arc] = deps
-        rename = {n: renames[n] for n in info.needed if n in renames}
         new_soname = renames.get(info.soname) if info.soname else None
         if not (rename or new_soname or runpath or info.rpaths):
             continue

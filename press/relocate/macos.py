@@ -14,6 +14,7 @@ minimum macOS version among the binaries.
 from __future__ import annotations
 
 import posixpath
+from typing import TYPE_CHECKING
 
 from ..contained import Root
 from ..layout import Layout
@@ -21,14 +22,23 @@ from ..tags import macos_tag
 from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
 from .macho import MachOInfo, patch_macho
 
+if TYPE_CHECKING:
+    from ..providers import LibraryProviders
+
 SYSTEM_PREFIXES = ("/usr/lib/", "/System/Library/")
 
 
-def relocate_macos(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str) -> Relocation:
+def relocate_macos(layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str,
+                   providers: LibraryProviders | None = None) -> Relocation:
     """Relocate the Mach-O files of ``layout`` (edited copies go to ``stage``).
 
-    ``dependency_libs``: the ``<dep>.libs`` directories of a thin wheel's
-    dependency wheels; ``machine``: ``arm64`` or ``x86_64``. Returns the
+    ``providers`` (thin wheels, :mod:`press.providers`): the libraries of
+    the dependency wheels of the closure, direct or not; a dependent library
+    one of them ships is renamed ``@rpath/<name>`` (for a link into another
+    package, the target's name) and gets that wheel's directory as an
+    ``LC_RPATH``; ``dependency_libs``: the ``<dep>.libs`` directories of thin
+    dependency wheels press has no files of, the rpaths of a library no
+    provider ships; ``machine``: ``arm64`` or ``x86_64``. Returns the
     :class:`Relocation`; a binary for another architecture or a dependency
     found nowhere is reported in its notes and dependencies
     (``"unresolved"``). Raises :class:`~press.errors.RelocationError` when a
@@ -71,12 +81,20 @@ def relocate_macos(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
                 continue
             base = needed.rsplit("/", 1)[-1]
             target = renames.get(base, base)
+            provider = providers.lookup(base, "macosx") if providers is not None and not fat else None
             if target in by_name:
                 deps[needed] = by_name[target]
                 if needed != f"@rpath/{target}":
                     rename[needed] = f"@rpath/{target}"
                 rel = posixpath.relpath(posixpath.dirname(by_name[target]) or ".", here)
                 entry = "@loader_path" if rel == "." else f"@loader_path/{rel}"
+                if entry not in rpaths:
+                    rpaths.append(entry)
+            elif provider is not None:
+                deps[needed] = "dependency wheel"
+                if needed != f"@rpath/{provider.name}":
+                    rename[needed] = f"@rpath/{provider.name}"
+                entry = f"@loader_path/{posixpath.relpath(provider.directory, here)}"
                 if entry not in rpaths:
                     rpaths.append(entry)
             elif dependency_libs:
@@ -88,7 +106,8 @@ def relocate_macos(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
                 deps[needed] = "unresolved"
                 result.notes.append(f"{arc}: {needed} is neither in the wheel nor a system library")
         if needs_dependency:
-            rpaths += [f"@loader_path/{posixpath.relpath(d + '/lib', here)}" for d in dependency_libs]
+            rpaths += [e for e in (f"@loader_path/{posixpath.relpath(d + '/lib', here)}" for d in dependency_libs)
+                       if e not in rpaths]
         result.dependencies[arc] = deps
         install_id = f"@rpath/{posixpath.basename(arc)}" if info.install_id else None
         if install_id == info.install_id and not rename and rpaths == info.rpaths:

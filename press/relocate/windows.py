@@ -23,7 +23,7 @@ shipped by CPython itself, so they count as provided when not vendored.
 from __future__ import annotations
 
 import posixpath
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..contained import Root
 from ..errors import RelocationError
@@ -32,12 +32,20 @@ from ..tags import CPYTHON_SHIPPED_DLLS, WINDOWS_TAGS, is_msvc_runtime, windows_
 from .common import Relocation, content_hash, hashed_name, import_in_packages, rename_arc, staged_copy
 from .pe import PEInfo, patch_pe
 
+if TYPE_CHECKING:
+    from ..providers import LibraryProviders
+
 def relocate_windows(
-    layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str, dist: str
+    layout: Layout, *, fat: bool, dependency_libs: list[str], stage: Root, machine: str, dist: str,
+    providers: LibraryProviders | None = None,
 ) -> Relocation:
     """Relocate the PE files of ``layout`` and add the DLL loader (edited
-    copies and new files go to ``stage``). ``dependency_libs``: the
-    ``<dep>.libs`` directories of a thin wheel's dependency wheels;
+    copies and new files go to ``stage``). ``providers`` (thin wheels,
+    :mod:`press.providers`): the DLLs of the dependency wheels of the
+    closure, direct or not; the loader imports the loader of each wheel
+    that ships a DLL this wheel imports; ``dependency_libs``: the
+    ``<dep>.libs`` directories of thin dependency wheels press has no files
+    of, whose loaders are imported when a DLL no provider ships is needed;
     ``machine``: ``amd64``, ``win32`` or ``arm64``; ``dist``: the normalized
     distribution name. Returns the :class:`Relocation`; raises
     :class:`~press.errors.RelocationError` when a file cannot be edited."""
@@ -69,6 +77,7 @@ def relocate_windows(
         by_name.setdefault(posixpath.basename(arc).lower(), arc)
     dll_dirs: list[str] = []
     loads_dlls: list[str] = []  # extension modules outside the libs dir that need a DLL directory
+    used: list[str] = []  # <dep>.libs directories of the dependency wheels whose DLLs are imported
     for arc, staged in sorted(pes.items()):
         info = staged.binary
         assert isinstance(info, PEInfo)
@@ -79,6 +88,7 @@ def relocate_windows(
         rename: dict[str, str] = {}
         for needed in info.needed:
             lower = needed.lower()
+            provider = providers.lookup(needed, "win") if providers is not None and not fat else None
             if windows_system_dll(needed, platform):
                 deps[needed] = "system"
                 result.external.setdefault(needed, set())
@@ -98,10 +108,12 @@ def relocate_windows(
             elif lower in CPYTHON_SHIPPED_DLLS:
                 deps[needed] = "system"
                 result.external.setdefault(needed, set())
-            elif dependency_libs:
+            elif provider is not None or dependency_libs:
                 # Thin: the dependency wheel's own loader registers its DLL
                 # directory; this wheel's loader imports those loaders.
                 deps[needed] = "dependency wheel"
+                found = [provider.directory.split("/", 1)[0]] if provider is not None else dependency_libs
+                used += [d for d in found if d not in used]
                 if not arc.startswith(libs) and arc not in loads_dlls:
                     loads_dlls.append(arc)
             else:
@@ -112,7 +124,7 @@ def relocate_windows(
             patch_pe(staged_copy(staged, stage, arc), rename)
             result.changed.append(arc)
     result.vendored = sorted(a for a in pes if a.startswith(libs) and a.lower().endswith(".dll"))
-    dependencies = list(dict.fromkeys(f"_press_dlls_{d[: -len('.libs')]}" for d in dependency_libs))
+    dependencies = list(dict.fromkeys(f"_press_dlls_{d[: -len('.libs')]}" for d in used))
     if not fat:
         # A thin wheel registers every directory of its own that holds DLLs,
         # for the wheels that depend on it to import.
