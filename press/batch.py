@@ -455,15 +455,24 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
         if options.compresslevel != 6:  # the default keeps the keys of earlier runs
             base.append(["compresslevel", options.compresslevel])
         closures = None
-        if options.fatten:
-            spec = f"{job.name}=={job.version}={job.build}"
-            patches = None
-            if options.repodata_patch:
-                from .channel import load_repodata_patch
+        spec = f"{job.name}=={job.version}={job.build}"
+        patches = None
+        if options.repodata_patch:
+            from .channel import load_repodata_patch
 
-                patches = load_repodata_patch(options.repodata_patch)
+            patches = load_repodata_patch(options.repodata_patch)
+        try:
             solved = solve([spec], [options.channel], options.subdir, job.python, cache, patches,
                            channel_priority=options.channel_priority)
+        except PressError as exc:
+            if options.fatten:
+                raise
+            # A thin wheel is made from the artifact alone; its dependencies' names and libraries
+            # are then guessed from the name mapping, and the wheelhouse check judges the set.
+            notes.append(f"dependencies not solved ({exc}); their names and libraries are guessed")
+        else:
+            if not options.fatten:
+                solved = thin_closure(job.name, solved)
             closures = {job.file_name: solved}
             base.append(sorted([str(hex_digest(r.sha256)), sorted(r.depends)]
                                for r in solved))
@@ -488,13 +497,56 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
             return JobResult(job.file_name, "skipped", report.skipped[0][1], [], time.monotonic() - started)
         reports = [asdict(w) for w in report.wheels] if options.validate else []
         return JobResult(job.file_name, "converted", "", sorted(wheels), time.monotonic() - started,
-                         [n for n in notes if "retried" in n], reports, job.python)
+                         [n for n in notes if "retried" in n or "not solved" in n], reports, job.python)
     except PressError as exc:
         return JobResult(job.file_name, "failed", str(exc), [], time.monotonic() - started,
                          [n for n in notes if "retried" in n])
     except Exception as exc:  # a bug or a library crash must not stop the batch
         return JobResult(job.file_name, "failed", f"{type(exc).__name__}: {exc}", [], time.monotonic() - started,
                          [n for n in notes if "retried" in n])
+
+
+def thin_closure(name: str, solved: list[RepoDataRecord], roots: list[str] | None = None) -> list[RepoDataRecord]:
+    """The records of a solved closure a thin wheel of ``name`` is made with:
+    the package, its direct dependencies (their distribution names are the
+    requirements' names), and everything reached through native packages
+    (their libraries are what the wheel's binaries load, :mod:`press.providers`);
+    what only Python packages need is left out (their wheels are made by
+    their own jobs). ``roots``: the conda names of the direct dependencies,
+    when ``solved`` is the closure of the dependencies alone (an artifact
+    file's) and holds no record of ``name``."""
+    from packaging.utils import canonicalize_name
+
+    from .metadata import is_plumbing, spec_name
+    from .names import is_python_record
+
+    by_name = {r.name.normalized: r for r in solved}
+    wanted, queue = {name}, [name]
+    if roots is not None:
+        queue = [r for r in dict.fromkeys(roots) if r in by_name and not is_plumbing(r)]
+        wanted |= set(queue)
+    while queue:
+        current = by_name.get(queue.pop(0))
+        if current is None:
+            continue
+        record_name = current.name.normalized
+        noarch = getattr(current, "noarch", None)
+        python = is_python_record([str(d) for d in current.depends],
+                                  "python" if getattr(noarch, "python", False) else None)
+        if record_name != name and python:
+            # A Python dependency: named, not walked, but for the package an alias of the same
+            # name stands for (typing-extensions -> typing_extensions), whose name it takes.
+            for spec in current.depends:
+                dep = spec_name(str(spec))
+                if dep in by_name and dep not in wanted and canonicalize_name(dep) == canonicalize_name(record_name):
+                    wanted.add(dep)
+            continue
+        for spec in current.depends:
+            dep = spec_name(str(spec))
+            if dep in by_name and dep not in wanted and not is_plumbing(dep):
+                wanted.add(dep)
+                queue.append(dep)
+    return [r for r in solved if r.name.normalized in wanted]
 
 
 def _clean_leftovers(wheel_dir: Path) -> None:

@@ -284,6 +284,8 @@ def convert(
                 if deps:
                     closure.update(session.closure(deps))
                 closure[artifact.name] = artifact
+            else:
+                closure = {**_thin_file_closure(artifact, Path(path), session, given), **given}
             jobs.append((artifact, closure))
         if specs:
             try:
@@ -301,6 +303,36 @@ def convert(
     finally:
         session.close()
     return report
+
+
+def _thin_file_closure(artifact: Artifact, path: Path, session: _Session, given: dict[str, Artifact]
+                       ) -> dict[str, Artifact]:
+    """What a thin wheel of an artifact file is made with besides the file, as
+    a spec's thin wheel is: its dependencies solved against the channels
+    (the channel directory the file sits in, before ``-c``'s; only it when
+    ``-c`` is left at its default) and the records the wheel's names and
+    libraries come from opened (:func:`press.batch.thin_closure`). When the
+    dependencies cannot be solved (no channel reachable, a dependency missing)
+    the report's progress says so and the names and libraries of the
+    dependencies are guessed from the name mapping, as before."""
+    from .batch import thin_closure
+
+    options = session.options
+    deps = [d for d in artifact.depends if not is_plumbing(spec_name(d)) and spec_name(d) not in given]
+    if not deps:
+        return {}
+    channels = list(options.channels)
+    own = channel_of_path(path)
+    if own is not None:
+        channels = [own] if channels == [DEFAULT_CHANNEL] else [own, *[c for c in channels if c != own]]
+    notes: list[str] = []
+    try:
+        records = solve(deps, channels, options.subdir, options.python, session.cache_dir, session.patches, notes,
+                        session.channel_names, options.channel_priority)
+    except PressError as exc:
+        session.progress(f"{artifact.label}: dependencies not solved ({exc}); their names and libraries are guessed")
+        return {}
+    return session.closure([], thin_closure(artifact.name, records, [spec_name(d) for d in deps]))
 
 
 def _check(report: ConversionReport, options: ConvertOptions) -> None:
@@ -409,10 +441,13 @@ def convert_records(
 
     ``records``: rattler ``RepoDataRecord`` objects (or anything with ``name``,
     ``file_name``, ``url``, ``sha256`` and ``depends``). Thin mode converts
-    exactly these artifacts, with no solve. ``fatten`` vendors each record's
-    closure: ``closures`` maps a record's file name to its solved closure
-    (records, as :func:`press.channel.solve` returns them); without an entry
-    the closure is solved here. The records' ``depends`` replace the archives'
+    exactly these artifacts, with no solve; ``closures`` may map a record's
+    file name to the records of its closure (:func:`press.batch.thin_closure`),
+    which then name its requirements and provide the libraries its binaries
+    load, as in spec mode. ``fatten`` vendors each record's closure: ``closures``
+    maps a record's file name to its solved closure (records, as
+    :func:`press.channel.solve` returns them); without an entry the closure is
+    solved here. The records' ``depends`` replace the archives'
     own (repodata carries the channel's hotfixes). Returns and raises as
     :func:`convert` does.
     """
@@ -424,6 +459,9 @@ def convert_records(
             if options.fatten:
                 spec = f"{name}=={record.version}={record.build}"
                 closure = session.closure([spec], (closures or {}).get(record.file_name))
+                jobs.append((closure[name], closure))
+            elif closures and record.file_name in closures:  # thin, with the records of its closure
+                closure = session.closure([], closures[record.file_name])
                 jobs.append((closure[name], closure))
             else:
                 artifact = session.open_record(record)

@@ -58,15 +58,17 @@ _LIBRARY_NAME = {
 }
 #: Directories the dynamic linker looks a library up in by name, per family
 #: (plugins in subdirectories are loaded by path, never as a dependency).
-_LIBRARY_DIRS = {
+LIBRARY_DIRS = {
     "linux": ("lib", "lib64", "lib32"),
     "macosx": ("lib",),
     "win": ("Library/bin", "", "bin", "Library/mingw-w64/bin", "DLLs"),
 }
 
 #: SONAME -> the conda-forge package that ships it, for dependencies press
-#: has not unpacked (a batch's thin jobs): the GCC runtime.
-RUNTIME_PROVIDERS = {"libstdc++.so.6": "libstdcxx", "libgcc_s.so.1": "libgcc", "libgomp.so.1": "libgomp"}
+#: has not unpacked (a batch's thin jobs): the GCC runtime and zlib, allow-listed libraries whose
+#: thin wheels give them names of their own (:func:`press.relocate.common.thin_own_name`).
+RUNTIME_PROVIDERS = {"libstdc++.so.6": "libstdcxx", "libgcc_s.so.1": "libgcc", "libgomp.so.1": "libgomp",
+                     "libz.so.1": "libzlib"}
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def libs_dir(distribution: str) -> str:
 def _library_paths(artifact: Artifact, family: str) -> list[str]:
     """Paths (files and links) of ``artifact`` that a dynamic loader finds
     by name: shared libraries in the family's library directories, sorted."""
-    pattern, dirs = _LIBRARY_NAME[family], _LIBRARY_DIRS[family]
+    pattern, dirs = _LIBRARY_NAME[family], LIBRARY_DIRS[family]
     found = [p for p in set(artifact.files) | set(artifact.links)
              if pattern.search(p) and posixpath.dirname(p) in dirs]
     return sorted(found)

@@ -128,17 +128,17 @@ def test_native_wheels_never_carry_bare_names_and_twine_accepts_every_wheel(thin
 
 
 def test_thin_wheels_link_their_closures_runtime(thin_report):
-    """libstdc++/libgcc_s resolve to the libstdcxx/libgcc wheels, yet the GLIBCXX versions a thin
-    C++ wheel needs still count for its tag, as auditwheel counts them: the loader reuses a
-    system libstdc++ loaded first (docs/metadata.md, Tags; tests/test_tag_rules.py)."""
+    """libstdc++/libgcc_s resolve to the libstdcxx/libgcc wheels, under the names of their own
+    those wheels give them (a system copy loaded first cannot stand in: tests/test_tag_rules.py),
+    so conda-forge's newer GLIBCXX symbols do not raise thin C++ wheels above manylinux_2_17."""
     by_conda = {w["conda_packages"][0].rsplit("-", 2)[0]: w for w in thin_report["wheels"]}
     for name in ("fmt", "yaml-cpp", "libmamba", "libnghttp2", "libmambapy", "libcurl"):
         wheel = by_conda[name]
+        platform = wheel["tags"].split("-")[-1].split(".")[-1]
+        assert platform in ("manylinux_2_5_x86_64", "manylinux_2_12_x86_64", "manylinux_2_17_x86_64"), (name, platform)
         links = {lib: where for deps in wheel["dependencies"].values() for lib, where in deps.items()}
         if "libstdc++.so.6" in links:
             assert links["libstdc++.so.6"] == "dependency wheel", name
-    for name in ("fmt", "yaml-cpp"):
-        assert by_conda[name]["tags"] == "py3-none-manylinux_2_34_x86_64", name  # auditwheel show says the same
 
 
 @pytest.mark.slow

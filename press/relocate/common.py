@@ -53,6 +53,35 @@ def hashed_name(name: str, digest: str) -> str:
     return f"{base}-{digest}{dot}{rest}"
 
 
+#: glibc's own libraries: never renamed, always the system's (the manylinux allow-list's core).
+_GLIBC = re.compile(r"^(libc|libm|libpthread|libdl|librt|libutil|libresolv|libnsl|libcrypt|libmvec|libanl|"
+                    r"libBrokenLocale|libnss_\w+|libthread_db|libmemusage|libpcprofile)\.so\.\d+$|^ld-linux.*|^ld64\.so\.\d$")
+
+
+def thin_own_name(soname: str, libs_dir: str) -> str | None:
+    """The name a thin wheel's library goes by, or None for glibc's own
+    libraries (``libc.so.6`` ...), which are always the system's.
+
+    glibc's loader reuses a library already loaded under the same SONAME for
+    every later request of that name: the interpreter's ``libssl.so.3`` or
+    ``libffi.so.8``, the system's ``libstdc++.so.6`` loaded by another
+    extension, would stand in for a thin wheel's newer copy and lack its symbol
+    versions (conda-forge's libcurl needs ``OPENSSL_3.2.0``). So a thin wheel
+    gives each library of its library directories that dependents load by name
+    a name of its own, the SONAME with the first 8 hex digits of the sha256 of
+    its ``<dist>.libs`` directory name inserted (``libssl-1a2b3c4d.so.3``,
+    :func:`hashed_name`'s spelling, as auditwheel renames what it vendors), and
+    every dependent loads that name. The name depends on the distribution
+    alone, not on its version or bytes, so a dependent converted without the
+    provider's files names it alike, and any version pip installs serves it.
+    """
+    import hashlib
+
+    if _GLIBC.match(soname):
+        return None
+    return hashed_name(soname, hashlib.sha256(libs_dir.encode()).hexdigest()[:8])
+
+
 def rename_arc(layout: Layout, arc: str, new_basename: str) -> str:
     """Move a file of the layout to a new basename in the same directory."""
     new_arc = f"{arc.rsplit('/', 1)[0]}/{new_basename}" if "/" in arc else new_basename

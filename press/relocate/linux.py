@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Callable
 from ..contained import Root
 from ..layout import Layout, StagedFile
 from ..tags import allowed_libraries, manylinux_tag
-from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy
+from ..providers import LIBRARY_DIRS
+from .common import Relocation, content_hash, hashed_name, rename_arc, staged_copy, thin_own_name
 from .elf import ElfInfo, patch_elf
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
         return any(fnmatch.fnmatchcase(soname, glob) for glob in excluded or ())
     allowed = allowed_libraries(machine)
     libs = layout.libs_dir + "/"
+    library_dirs = {f"{layout.libs_dir}/{d}" for d in LIBRARY_DIRS["linux"]}
     elves = {a: f for a, f in layout.files.items() if isinstance(f.binary, ElfInfo) and f.binary.dynamic}
     renames: dict[str, str] = {}
     if fat:
@@ -63,10 +65,21 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
             soname = staged.binary.soname  # type: ignore[union-attr]
             if arc.startswith(libs) and soname and soname in needed_names and soname not in renames:
                 renames[soname] = hashed_name(soname, content_hash(staged))
+    else:
+        # A thin wheel's libraries that dependents load by name get a name of their own
+        # (thin_own_name), so a copy of that SONAME the process loaded first (the interpreter's
+        # libssl, the system's libstdc++) does not stand in for them.
         for arc in list(elves):
             soname = elves[arc].binary.soname  # type: ignore[union-attr]
-            if soname in renames and posixpath.basename(arc) == soname and arc.startswith(libs):
-                elves[rename_arc(layout, arc, renames[soname])] = elves.pop(arc)
+            if soname and posixpath.dirname(arc) in library_dirs and posixpath.basename(arc) == soname \
+                    and soname not in renames:
+                own = thin_own_name(soname, layout.libs_dir)
+                if own is not None:
+                    renames[soname] = own
+    for arc in list(elves):
+        soname = elves[arc].binary.soname  # type: ignore[union-attr]
+        if soname in renames and posixpath.basename(arc) == soname and arc.startswith(libs):
+            elves[rename_arc(layout, arc, renames[soname])] = elves.pop(arc)
     by_name: dict[str, str] = {}
     for arc in sorted(elves):
         by_name.setdefault(posixpath.basename(arc), arc)
@@ -94,11 +107,14 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
                 deps[needed] = "excluded"
             elif provider is not None:
                 deps[needed] = "dependency wheel"
-                if needed in allowed:
+                own = thin_own_name(provider.name, provider.directory.split("/", 1)[0])
+                if own is not None:
+                    rename[needed] = own  # the provider's copy goes by a name of its own (thin_own_name)
+                elif provider.name in allowed:
                     # The loader reuses a copy already loaded under this name (the system's), so its
                     # symbol versions count for the tag as auditwheel counts them (docs/metadata.md, Tags).
                     result.external.setdefault(needed, set()).update(info.version_needs.get(needed, set()))
-                if provider.name != needed:
+                elif provider.name != needed:
                     rename[needed] = provider.name  # a link into another package: load its target
                 entry = f"$ORIGIN/{posixpath.relpath(provider.directory, here)}"
                 if entry not in runpath:
