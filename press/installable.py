@@ -88,7 +88,9 @@ class Unresolvable:
     per sentence; ``chain``: requirements from ``item`` down to ``missing``,
     the first requirement no wheel in the directory satisfies (empty when
     every requirement has a candidate: a conflict between them);
-    ``available``: the versions the directory has of ``missing``'s name;
+    ``available``: the versions the directory has of ``missing``'s name for
+    ``target``; ``elsewhere``: its wheels there for other Pythons or
+    platforms only (file names);
     ``conda_name``: the conda package a wheel of that name was made from,
     when the directory has one."""
 
@@ -99,6 +101,7 @@ class Unresolvable:
     missing: str | None = None
     available: tuple[str, ...] = ()
     conda_name: str | None = None
+    elsewhere: tuple[str, ...] = ()
 
     def message(self) -> str:
         """One line: what does not install, for which target, why, and what would fix it."""
@@ -113,6 +116,10 @@ class Unresolvable:
             hint = ("a bound the channel's repodata hotfixes correct can be applied with --repodata-patch FILE "
                     "(conda-forge publishes them as conda-forge-repodata-patches)")
             return f"{head}: {via}: {has}; {hint}"
+        if self.elsewhere:
+            shown = ", ".join(self.elsewhere[:3]) + (f" and {len(self.elsewhere) - 3} more" if len(self.elsewhere) > 3 else "")
+            return (f"{head}: {via}: the directory's wheels of {name}{conda} are for other Pythons or platforms "
+                    f"only ({shown}); the channel has no build of it for this target")
         return f"{head}: {via}: no wheel of {name} is in the directory (its conversion failed, or it was not selected: --name)"
 
 
@@ -380,13 +387,16 @@ def check_wheelhouse(wheel_dir: Path, wheels: Sequence[str], pythons: Sequence[s
                 continue
             chain, missing = _walk(wheel, target, catalogue, supported)
             available: tuple[str, ...] = ()
+            elsewhere: tuple[str, ...] = ()
             conda_name = None
             if missing is not None:
                 others = catalogue.wheels.get(canonicalize_name(missing.name), [])
-                available = tuple(sorted({str(w.version) for w in others}, key=Version))
+                usable = [w for w in others if _usable(w, target, supported)]
+                available = tuple(sorted({str(w.version) for w in usable}, key=Version))
+                elsewhere = tuple(sorted(w.path.name for w in others if w not in usable))
                 conda_name = next((w.conda_name for w in others if w.conda_name), None)
             problems.append(Unresolvable(label, target, refused[label], chain,
-                                         str(missing) if missing else None, available, conda_name))
+                                         str(missing) if missing else None, available, conda_name, elsewhere))
     return problems
 
 

@@ -224,9 +224,9 @@ def test_network_faults_are_retried_or_reported(tmp_path):
     results = {r["artifact"]: r for r in json.loads(broken.stdout)["results"]}
     assert results["libffi-3.4.2-h7f98852_5.tar.bz2"]["status"] == "failed"
     assert "after 4 attempts" in results["libffi-3.4.2-h7f98852_5.tar.bz2"]["reason"]
-    # cffi's wheel is written, but the set does not install without libffi's: the wheelhouse check fails it.
+    # cffi's thin wheel is made with libffi's package (its library is what cffi loads): it fails too, naming it.
     cffi = results["cffi-1.17.1-py312h06ac9bb_0.conda"]
-    assert cffi["status"] == "failed" and cffi["wheels"] and "libffi" in cffi["reason"], cffi
+    assert cffi["status"] == "failed" and "libffi" in cffi["reason"], cffi
     assert not list((tmp_path / "broken").glob("libffi*.whl"))
 
 
