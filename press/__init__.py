@@ -7,7 +7,7 @@ for a whole channel, returning a :class:`BatchReport`; every error press
 raises on purpose is a :class:`PressError`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .batch import BatchOptions, BatchReport, convert_channel  # noqa: E402
 from .convert import ConvertOptions, convert, convert_pythons  # noqa: E402

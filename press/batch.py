@@ -351,15 +351,21 @@ def _one_build_per_version(group: list[RepoDataRecord], pythons: list[str]
             allowed = SpecifierSet(spec or "")
         except (PressError, InvalidSpecifier):
             return 0
-        return sum(allowed.contains(f"{python}.0", prereleases=True) for python in pythons)
+        return sum(allowed.contains(f"{python}.99", prereleases=True) for python in pythons)  # as the solver reads X.Y
 
     def stamp(record: RepoDataRecord) -> float:
         timestamp = getattr(record, "timestamp", None)
         return timestamp.timestamp() if timestamp is not None else 0.0
 
+    from .version import to_pep440
+
     by_version: dict[str, list[RepoDataRecord]] = {}
-    for record in group:
-        by_version.setdefault(str(record.version), []).append(record)
+    for record in group:  # keyed as installers see it: 1.0 and 1.0.0 are one version
+        try:
+            key = to_pep440(str(record.version))
+        except PressError:
+            key = str(record.version)
+        by_version.setdefault(key, []).append(record)
     kept: list[RepoDataRecord] = []
     left_out: list[JobResult] = []
     for builds in by_version.values():
@@ -705,17 +711,14 @@ def _check(results: list[JobResult], pythons: list[str], options: BatchOptions) 
     becomes ``failed`` with the reason. Returns the per-target summary lines.
     Without uv or pip the check cannot run: every job whose wheels it was to
     check fails with the remedy, and the one line says so."""
-    from packaging.utils import canonicalize_name, parse_wheel_filename
-
-    from .installable import check_wheelhouse, targets_for
+    from .installable import check_wheelhouse
     from .venvs import NoInstaller
 
     written = sorted({w for r in results if r.status != "failed" for w in r.wheels})
     if not written:
         return []
-    wheel_dir = Path(options.wheel_dir)
     try:
-        problems = check_wheelhouse(wheel_dir, written, pythons, options.subdir, jobs=max(1, options.jobs))
+        found = check_wheelhouse(Path(options.wheel_dir), written, pythons, options.subdir, jobs=max(1, options.jobs))
     except NoInstaller as exc:  # like validation without a tool: a failure with the remedy
         reason = f"the wheelhouse check cannot run: {exc}, or --no-wheelhouse-check"
         for result in results:
@@ -723,26 +726,11 @@ def _check(results: list[JobResult], pythons: list[str], options: BatchOptions) 
                 result.status, result.reason = "failed", reason
         return [f"cannot run: {exc}"]
     owner = {w: r for r in results for w in r.wheels}
-    for problem in problems:
-        if problem.item.endswith(".whl"):
-            hit = [owner[problem.item]] if problem.item in owner else []
-        else:
-            name = canonicalize_name(problem.item)
-            hit = [owner[w] for w in written if canonicalize_name(parse_wheel_filename(w)[0]) == name]
-        for result in hit:
-            if result.status != "failed":
-                result.status, result.reason = "failed", problem.message()
-    meant = targets_for([wheel_dir / w for w in written], pythons, options.subdir)
-    totals: dict[str, int] = {}
-    for targets in meant.values():
-        for target in targets:
-            totals[target.label()] = totals.get(target.label(), 0) + 1
-    bad: dict[str, set[str]] = {}
-    for problem in problems:
-        if problem.item.endswith(".whl"):
-            bad.setdefault(problem.target.label(), set()).add(problem.item)
-    return [f"{label}: {count - len(bad.get(label, ()))} of {count} wheels install"
-            for label, count in sorted(totals.items())]
+    for problem in found.problems:  # the wheel refused, pinned or the one a name resolves to
+        hit = owner.get(problem.wheel or "")
+        if hit is not None and hit.status != "failed":
+            hit.status, hit.reason = "failed", problem.message()
+    return found.summary()
 
 
 def _index(wheel_dir: Path) -> dict[str, list[str]]:

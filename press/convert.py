@@ -348,11 +348,11 @@ def _check(report: ConversionReport, options: ConvertOptions) -> None:
     if not written or options.python is None:
         return
     try:
-        problems = check_wheelhouse(Path(options.wheel_dir), written, [options.python], options.subdir)
+        found = check_wheelhouse(Path(options.wheel_dir), written, [options.python], options.subdir)
     except NoInstaller as exc:  # like validation without a tool: a failure with the remedy
         report.unresolvable.append(f"the wheelhouse check cannot run: {exc}, or --no-wheelhouse-check")
         return
-    report.unresolvable += [p.message() for p in problems if p.item.endswith(".whl")]
+    report.unresolvable += [p.message() for p in found.problems if p.item.endswith(".whl")]
 
 
 def _python_hint(exc: PressError, specs: list[str], options: ConvertOptions, session: _Session) -> PressError:

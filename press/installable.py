@@ -102,6 +102,8 @@ class Unresolvable:
     available: tuple[str, ...] = ()
     conda_name: str | None = None
     elsewhere: tuple[str, ...] = ()
+    #: the wheel file refused: ``item`` itself, or for a name the wheel of it the resolver would take.
+    wheel: str | None = None
 
     def message(self) -> str:
         """One line: what does not install, for which target, why, and what would fix it."""
@@ -143,34 +145,50 @@ class _Catalogue:
 
 
 def _read_wheel(path: Path) -> _Wheel | None:
-    """The facts of one wheel file, or None for a file that is no readable wheel."""
+    """The facts of one wheel file, or None for a file that is no readable
+    wheel: not a regular file (a symlink, a FIFO are never opened), a file
+    name that is no wheel's, no ``<name>-<version>.dist-info/METADATA`` of
+    the file's own distribution within :data:`METADATA_LIMIT`, or anything
+    the zip or metadata readers refuse. Requirements that do not parse are
+    left out one by one (``parse_email``'s raw fields, not the lazily
+    validated ones)."""
+    import os
+    import stat
+
+    from packaging.metadata import parse_email
+
     from .sbom import read_sources
 
     try:
         name, version, _build, tags = parse_wheel_filename(path.name)
-        with zipfile.ZipFile(path) as archive:
-            member = next((i for i in archive.infolist() if i.filename.count("/") == 1
-                           and i.filename.endswith(".dist-info/METADATA")), None)
-            if member is None or member.file_size > METADATA_LIMIT:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 return None
-            with archive.open(member) as stream:
-                data = stream.read(METADATA_LIMIT + 1)
+            with zipfile.ZipFile(handle) as archive:
+                member = next((i for i in archive.infolist() if i.filename.count("/") == 1
+                               and i.filename.endswith(".dist-info/METADATA")
+                               and canonicalize_name(i.filename.split("-", 1)[0]) == name), None)
+                if member is None or member.file_size > METADATA_LIMIT:
+                    return None
+                with archive.open(member) as stream:
+                    data = stream.read(METADATA_LIMIT + 1)
         if len(data) > METADATA_LIMIT:
             return None
-        metadata = Metadata.from_email(data, validate=False)
+        raw, _unparsed = parse_email(data)
         requires = []
-        for text in metadata.requires_dist or []:
+        for text in raw.get("requires_dist") or []:
             try:
                 requires.append(Requirement(str(text)))
             except InvalidRequirement:
                 continue
         try:
-            requires_python = SpecifierSet(str(metadata.requires_python)) if metadata.requires_python else None
+            requires_python = SpecifierSet(str(raw["requires_python"])) if raw.get("requires_python") else None
         except InvalidSpecifier:
             requires_python = None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidWheelFilename):
+        sources = read_sources(path)
+    except Exception:  # a hostile or broken file: not a wheel of this directory's set
         return None
-    sources = read_sources(path)
     return _Wheel(path, name, version, frozenset(tags), tuple(requires), requires_python,
                   sources[0].name if sources else None)
 
@@ -212,7 +230,8 @@ def _environment(target: Target) -> dict[str, str]:
 
 
 def _usable(wheel: _Wheel, target: Target, supported: frozenset[Tag]) -> bool:
-    python_ok = wheel.requires_python is None or wheel.requires_python.contains(f"{target.python}.0", prereleases=True)
+    # X.Y.99 as conda's solver reads a target X.Y (python >=3.8.1 serves 3.8)
+    python_ok = wheel.requires_python is None or wheel.requires_python.contains(f"{target.python}.99", prereleases=True)
     return python_ok and bool(wheel.tags & supported)
 
 
@@ -222,22 +241,26 @@ def targets_for(wheels: Iterable[Path], pythons: Sequence[str], subdir: str) -> 
     ``Requires-Python`` admits, on the machine of conda ``subdir`` new enough
     for every wheel of the set (the highest manylinux glibc or macOS version
     among their tags). Unreadable files are left out."""
-    read = [w for w in (_read_wheel(Path(p)) for p in wheels) if w is not None]
+    return _targets([w for w in (_read_wheel(Path(p)) for p in wheels) if w is not None], pythons, subdir)
+
+
+def _targets(read: list[_Wheel], pythons: Sequence[str], subdir: str) -> dict[str, list[Target]]:
     machine = _machine(read, subdir)
     result: dict[str, list[Target]] = {}
     for wheel in read:
         chosen = []
         for python in pythons:
-            target = Target(python, *machine)
-            if _usable(wheel, target, _supported(target)):
+            target = Target(python, *machine) if machine else None
+            if target is not None and _usable(wheel, target, _supported(target)):
                 chosen.append(target)
         result[wheel.path.name] = chosen
     return result
 
 
-def _machine(wheels: list[_Wheel], subdir: str) -> tuple[str, str | None]:
+def _machine(wheels: list[_Wheel], subdir: str) -> tuple[str, str | None] | None:
     """uv's ``--python-platform`` value and the macOS version of the machine
-    a set of wheels for conda ``subdir`` is checked on."""
+    a set of wheels for conda ``subdir`` is checked on; None for a subdir
+    uv has no such value for (``linux-ppc64le``, ``linux-s390x`` ...)."""
     if subdir in _WINDOWS:
         return _WINDOWS[subdir][0], None
     platforms = {tag.platform for wheel in wheels for tag in wheel.tags}
@@ -251,7 +274,11 @@ def _machine(wheels: list[_Wheel], subdir: str) -> tuple[str, str | None]:
         return uv, f"{newest[0]}.{newest[1]}"
     import platform as _platform
 
+    if subdir != "noarch" and subdir not in _LINUX:
+        return None
     arch = _LINUX.get(subdir) or {"arm64": "aarch64"}.get(_platform.machine(), _platform.machine())
+    if arch not in _LINUX.values():
+        return None
     glibc = 17
     for platform in platforms:
         parts = platform.split("_")
@@ -259,13 +286,27 @@ def _machine(wheels: list[_Wheel], subdir: str) -> tuple[str, str | None]:
             glibc = max(glibc, int(parts[2]))
         elif platform.startswith("manylinux2014") or platform.startswith("manylinux1"):
             continue
-    uv_glibc = next((m for m in _UV_MANYLINUX if m >= glibc), _UV_MANYLINUX[-1])
+    uv_glibc = next((m for m in _UV_MANYLINUX if m >= glibc), None)
+    if uv_glibc is None:  # newer than uv knows: such wheels are reported unchecked
+        uv_glibc = _UV_MANYLINUX[-1]
     return f"{arch}-manylinux_2_{uv_glibc}", None
 
 
-def _resolve(tool: Installer, requirements: list[str], links: Path, target: Target) -> str | None:
+def _resolve(tool: Installer, requirements: list[str], links: Path, target: Target, usable: list[Path]) -> str | None:
     """Run the resolver for ``requirements`` (PEP 508 lines) against the
-    directory ``links`` alone; None when it finds a solution, else its explanation."""
+    directory ``links`` alone; None when it finds a solution, else its
+    explanation. ``usable``: the wheels of ``links`` whose Requires-Python
+    admits the target; pip, which checks Requires-Python against the
+    interpreter running it (pypa/pip#11664), sees only those (uv reads
+    ``--python-version``)."""
+    try:
+        return _run_resolver(tool, requirements, links, target, usable)
+    except subprocess.TimeoutExpired:
+        return "the resolver did not finish in 600 s"
+
+
+def _run_resolver(tool: Installer, requirements: list[str], links: Path, target: Target, usable: list[Path]
+                  ) -> str | None:
     env = clean_environment()
     if target.macos:
         env["MACOSX_DEPLOYMENT_TARGET"] = target.macos
@@ -281,6 +322,11 @@ def _resolve(tool: Installer, requirements: list[str], links: Path, target: Targ
             return None if done.returncode == 0 else _explanation(done.stderr)
         platforms = [arg for tag in sorted(_supported_platforms(target)) for arg in ("--platform", tag)]
         report = Path(tmp) / "report.json"
+        view = Path(tmp) / "links"  # links of our own making to regular files _read_wheel checked
+        view.mkdir()
+        for wheel in usable:
+            (view / wheel.name).symlink_to(wheel)
+        links = view
         argv = [*tool.command, "install", "-q", "--dry-run", "--ignore-installed", "--target", str(Path(tmp) / "t"),
                 *platforms, "--python-version", target.python, "--implementation", "cp", "--only-binary", ":all:",
                 "--no-cache-dir", "--no-index", "--disable-pip-version-check", "--ignore-requires-python",
@@ -297,7 +343,7 @@ def _resolve(tool: Installer, requirements: list[str], links: Path, target: Targ
             meta = entry.get("metadata", {}) if isinstance(entry, dict) else {}
             requires = meta.get("requires_python")
             try:
-                if requires and not SpecifierSet(str(requires)).contains(f"{target.python}.0", prereleases=True):
+                if requires and not SpecifierSet(str(requires)).contains(f"{target.python}.99", prereleases=True):
                     return f"{meta.get('name')} {meta.get('version')} requires Python {requires}"
             except InvalidSpecifier:
                 return f"{meta.get('name')} has an invalid Requires-Python {requires!r}"
@@ -313,8 +359,8 @@ def _explanation(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines()]
     kept = [line for line in lines if line and not line.lower().startswith("warning")]
     text = " ".join(kept)
-    for prefix in ("error: No solution found when resolving dependencies:", "× No solution found when resolving dependencies:"):
-        text = text.replace(prefix, "")
+    for prefix in ("error: No solution found when resolving dependencies", "× No solution found when resolving dependencies"):
+        text = text.replace(prefix + ":", "").replace(prefix, "")
     text = text.replace("cause:", "").replace("╰─▶", "").strip()
     return text[:4000] or "the resolver refused without saying why"
 
@@ -352,12 +398,37 @@ def _applies(marker: Marker, environment: dict[str, str]) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class WheelhouseCheck:
+    """What :func:`check_wheelhouse` found: ``problems``, the items the
+    resolver refused, sorted by target and item (empty when the set
+    installs); ``checked``: per target label, how many of the wheels were
+    checked for it; ``unchecked``: wheels written that no target could check
+    (unreadable, or for a platform or Python none of the targets is), so a
+    check that checked nothing never reads as a pass."""
+
+    problems: tuple[Unresolvable, ...]
+    checked: tuple[tuple[str, int], ...]
+    unchecked: tuple[str, ...]
+
+    def summary(self) -> list[str]:
+        """One line per target, ``"<target>: N of M wheels install"``, and one
+        for the unchecked wheels."""
+        bad: dict[str, set[str]] = {}
+        for problem in self.problems:
+            if problem.wheel is not None:
+                bad.setdefault(problem.target.label(), set()).add(problem.wheel)
+        lines = [f"{label}: {count - len(bad.get(label, ()))} of {count} wheels install" for label, count in self.checked]
+        if self.unchecked:
+            lines.append(f"not checked (no target this check can resolve for): {', '.join(self.unchecked)}")
+        return lines
+
+
 def check_wheelhouse(wheel_dir: Path, wheels: Sequence[str], pythons: Sequence[str], subdir: str,
-                     jobs: int = 2) -> list[Unresolvable]:
+                     jobs: int = 2) -> WheelhouseCheck:
     """Resolve ``wheels`` (file names in ``wheel_dir``) for every target they
     are meant for (:func:`targets_for`), against ``wheel_dir`` alone (see the
-    module docstring). Returns the items the resolver refused, sorted by
-    target and item; empty when the set installs. ``jobs``: resolver runs at
+    module docstring); a :class:`WheelhouseCheck`. ``jobs``: resolver runs at
     once for the one-by-one pass.
 
     Raises :class:`~press.venvs.NoInstaller` when neither uv nor pip runs."""
@@ -369,7 +440,8 @@ def check_wheelhouse(wheel_dir: Path, wheels: Sequence[str], pythons: Sequence[s
         if read is not None:
             catalogue.add(read)
     by_file = {w.path.name: w for ws in catalogue.wheels.values() for w in ws}
-    meant = targets_for([wheel_dir / name for name in wheels if name in by_file], pythons, subdir)
+    meant = _targets([by_file[name] for name in dict.fromkeys(wheels) if name in by_file], pythons, subdir)
+    unchecked = tuple(sorted(name for name in set(wheels) if not meant.get(name)))
     per_target: dict[Target, list[_Wheel]] = {}
     for name, targets in meant.items():
         for target in targets:
@@ -381,7 +453,8 @@ def check_wheelhouse(wheel_dir: Path, wheels: Sequence[str], pythons: Sequence[s
         items: list[tuple[str, str, _Wheel]] = [(n, n, max((w for w in written if w.name == n),
                                                           key=lambda w: w.version)) for n in names]
         items += [(w.path.name, f"{w.name} @ {w.path.as_uri()}", w) for w in sorted(written, key=lambda w: w.path.name)]
-        refused = _refused(tool, [(label, line) for label, line, _ in items], wheel_dir, target, jobs)
+        candidates = [w.path for ws in catalogue.wheels.values() for w in ws if _usable(w, target, supported)]
+        refused = _refused(tool, [(label, line) for label, line, _ in items], wheel_dir, target, jobs, candidates)
         for label, line, wheel in items:
             if label not in refused:
                 continue
@@ -396,12 +469,15 @@ def check_wheelhouse(wheel_dir: Path, wheels: Sequence[str], pythons: Sequence[s
                 elsewhere = tuple(sorted(w.path.name for w in others if w not in usable))
                 conda_name = next((w.conda_name for w in others if w.conda_name), None)
             problems.append(Unresolvable(label, target, refused[label], chain,
-                                         str(missing) if missing else None, available, conda_name, elsewhere))
-    return problems
+                                         str(missing) if missing else None, available, conda_name, elsewhere,
+                                         wheel.path.name))
+    checked = tuple((target.label(), len(written)) for target, written in
+                    sorted(per_target.items(), key=lambda kv: (kv[0].platform, Version(kv[0].python))))
+    return WheelhouseCheck(tuple(problems), checked, unchecked)
 
 
-def _refused(tool: Installer, items: list[tuple[str, str]], wheel_dir: Path, target: Target, jobs: int
-             ) -> dict[str, str]:
+def _refused(tool: Installer, items: list[tuple[str, str]], wheel_dir: Path, target: Target, jobs: int,
+             usable: list[Path]) -> dict[str, str]:
     """``{label: explanation}`` of the requirement lines the resolver refuses:
     one joint run per layer of distinct names first, then one run per line of
     a layer that failed."""
@@ -415,13 +491,14 @@ def _refused(tool: Installer, items: list[tuple[str, str]], wheel_dir: Path, tar
             layer.append((label, line))
     suspects: list[tuple[str, str]] = []
     for layer in layers:
-        if _resolve(tool, [line for _, line in layer], wheel_dir, target) is not None:
+        if _resolve(tool, [line for _, line in layer], wheel_dir, target, usable) is not None:
             suspects += layer
     if not suspects:
         return {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        verdicts = list(pool.map(lambda pair: _resolve(tool, [pair[1]], wheel_dir, target), suspects))
+        verdicts = list(pool.map(lambda pair: _resolve(tool, [pair[1]], wheel_dir, target, usable), suspects))
     return {label: why for (label, _), why in zip(suspects, verdicts) if why is not None}
 
 
-__all__ = ["METADATA_LIMIT", "NoInstaller", "Target", "Unresolvable", "check_wheelhouse", "targets_for"]
+__all__ = ["METADATA_LIMIT", "NoInstaller", "Target", "Unresolvable", "WheelhouseCheck", "check_wheelhouse",
+           "targets_for"]

@@ -377,7 +377,11 @@ class Names:
             name = spec_name(spec)
             facts = self.facts(name, channel)
             target = self.alias_of(facts)
-            if target is None or name in seen:  # an alias cycle keeps the requirement itself
+            if target is not None and name in seen and target not in seen:
+                # A second spec on an alias already expanded: its range goes to the same target.
+                version = _version_of(spec)
+                stack.insert(0, f"{target} {version}" if version else target)
+            elif target is None or name in seen:  # an alias cycle keeps the requirement itself
                 if target is None or not any(spec_name(s) == name for s in result):
                     result.append(spec)
             else:

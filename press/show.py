@@ -502,7 +502,11 @@ def _auditwheel_view(view: WheelView, machine: str, claimed: list[str], every: d
 
     from .tags import policy_platform
 
-    pep600 = sorted({policy_platform(p) for p in claimed})
+    def glibc(tag: str) -> tuple[int, ...]:
+        found = re.match(r"^manylinux_(\d+)_(\d+)_", tag)
+        return (int(found.group(1)), int(found.group(2))) if found else (0,)
+
+    pep600 = sorted({policy_platform(p) for p in claimed}, key=lambda t: (glibc(t), t))  # by glibc, not text
     if not pep600:
         return None
     policies = WheelPolicies(libc=Libc.GLIBC, arch=Architecture(machine))

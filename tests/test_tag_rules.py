@@ -38,6 +38,17 @@ def _auditwheel(wheel: Path) -> str:
 
 #: Run in the venv: ``first`` (e.g. :func:`_load`), then ``then``; print the libstdc++/libffi files
 #: mapped into the process.
+def _thin_2_17(out: Path, spec: str, pattern: str, cache_dir: Path) -> tuple[Path, dict]:
+    """Convert ``spec`` thin into ``out``; its wheel (``pattern``) and show's view of it,
+    which must hold with no problem and say manylinux_2_17."""
+    run_press(*CF, "-w", str(out), spec, cache=cache_dir, check=True)
+    (wheel,) = out.glob(pattern)
+    view = _show(wheel, cache_dir)
+    assert view["platform_tag"]["ok"] and not view["problems"], view["problems"]
+    assert view["tags"][-1].endswith("manylinux_2_17_x86_64")
+    return wheel, view
+
+
 PROBE = """
 {first}
 {then}
@@ -86,13 +97,9 @@ def test_thin_runtime_goes_by_its_own_name_after_the_system_copy(tmp_path, cache
     tags fmt by glibc alone (manylinux_2_17) where auditwheel, checking the wheel
     alone, takes the runtime for a system library; show says why that is safe."""
     out = tmp_path / "w"
-    run_press(*CF, "-w", str(out), "fmt", cache=cache_dir, check=True)
-    (wheel,) = out.glob("conda_forge_fmt-*.whl")
-    view = _show(wheel, cache_dir)
-    assert view["platform_tag"]["ok"] and not view["problems"], view["problems"]
-    assert view["tags"][-1].endswith("manylinux_2_17_x86_64")
+    wheel, view = _thin_2_17(out, "fmt", "conda_forge_fmt-*.whl", cache_dir)
     assert view["auditwheel"]["safe"] and not view["auditwheel"]["agrees"], view["auditwheel"]
-    (libfmt,) = [b for b in view["dependencies"] if re.search(r"/libfmt-[0-9a-f]{8}\.so\.11$", b)]
+    (libfmt,) = [b for b in view["dependencies"] if b.endswith("/libfmt.so.11")]  # not one a process holds
     (runtime,) = [n for n in view["dependencies"][libfmt] if n.startswith("libstdc++")]
     assert runtime != "libstdc++.so.6" and view["dependencies"][libfmt][runtime].startswith("conda-forge-libstdcxx: ")
     python = make_venv(py312, tmp_path / "venv")
@@ -114,11 +121,7 @@ def test_dependency_wheel_library_loads_after_the_system_copy(tmp_path, cache_di
     libffi loaded first (CPython's _ctypes loads it), and uses the wheel's copy both times;
     show names the wheel that serves the library, confirmed beside it."""
     out = tmp_path / "w"
-    run_press(*CF, "-w", str(out), "cffi", cache=cache_dir, check=True)
-    (wheel,) = out.glob("cffi-*.whl")
-    view = _show(wheel, cache_dir)
-    assert view["platform_tag"]["ok"] and not view["problems"], view["problems"]
-    assert view["tags"][-1].endswith("manylinux_2_17_x86_64")
+    wheel, view = _thin_2_17(out, "cffi", "cffi-*.whl", cache_dir)
     aw = view["auditwheel"]
     assert aw["tag"] == _auditwheel(wheel) == "linux_x86_64" and aw["safe"] and not aw["agrees"]
     assert aw["reasons"][0].startswith("dependency-wheel: ") and "not confirmed" not in aw["reasons"][0]

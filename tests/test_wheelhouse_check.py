@@ -120,7 +120,8 @@ def test_check_names_the_chain_and_what_the_directory_has(tmp_path, installer, m
     _wheel(house, "modern", "1.0", ["leaf"], requires_python=">=3.13")
     _wheel(house, "sound", "1.0", ["leaf>=2"])
     names = sorted(p.name for p in house.glob("*.whl"))
-    problems = check_wheelhouse(house, names, ["3.12"], "linux-64")
+    found = check_wheelhouse(house, names, ["3.12"], "linux-64")
+    problems = found.problems
     venvs._find.cache_clear()
     by_item = {p.item: p for p in problems if p.item.endswith(".whl")}
     assert sorted(by_item) == ["lonely-1.0-py3-none-any.whl", "middle-1.0-py3-none-any.whl",
@@ -132,3 +133,25 @@ def test_check_names_the_chain_and_what_the_directory_has(tmp_path, installer, m
     # modern is not meant for 3.12 (its own Requires-Python): not checked there, not a problem.
     assert not any("modern" in p.item for p in problems)
     assert {p.item for p in problems if not p.item.endswith(".whl")} == {"lonely", "middle", "top"}
+    assert found.summary()[0] == "Python 3.12 on x86_64-manylinux_2_17: 2 of 5 wheels install"
+    assert found.unchecked == ("modern-1.0-py3-none-any.whl",)  # meant for no target asked for: said so
+
+
+def test_hostile_files_in_the_wheel_directory_are_left_out_not_followed(tmp_path):
+    """A FIFO, a symlink, a file that is no zip and a wheel with one bad
+    requirement line beside a sound one: the check neither hangs, follows the
+    link nor crashes; the wheel with the bad line is read (the line dropped
+    alone) and refused as the resolver refuses it, and the wheels written
+    that are not readable are reported unchecked."""
+    house = tmp_path / "house"
+    house.mkdir()
+    _wheel(house, "leaf", "1.0", [])
+    _wheel(house, "odd", "1.0", ["leaf", "not a requirement ;;"])
+    os.mkfifo(house / "fifo-1.0-py3-none-any.whl")
+    (house / "link-1.0-py3-none-any.whl").symlink_to(house / "leaf-1.0-py3-none-any.whl")
+    (house / "junk-1.0-py3-none-any.whl").write_bytes(b"PK\x03\x04 not a zip")
+    names = sorted(p.name for p in house.iterdir())
+    found = check_wheelhouse(house, names, ["3.12"], "linux-64")
+    assert {p.wheel for p in found.problems} == {"odd-1.0-py3-none-any.whl"}
+    assert found.summary()[0] == "Python 3.12 on x86_64-manylinux_2_17: 1 of 2 wheels install"
+    assert found.unchecked == ("fifo-1.0-py3-none-any.whl", "junk-1.0-py3-none-any.whl", "link-1.0-py3-none-any.whl")

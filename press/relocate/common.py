@@ -58,26 +58,47 @@ _GLIBC = re.compile(r"^(libc|libm|libpthread|libdl|librt|libutil|libresolv|libns
                     r"libBrokenLocale|libnss_\w+|libthread_db|libmemusage|libpcprofile)\.so\.\d+$|^ld-linux.*|^ld64\.so\.\d$")
 
 
-def thin_own_name(soname: str, libs_dir: str) -> str | None:
-    """The name a thin wheel's library goes by, or None for glibc's own
-    libraries (``libc.so.6`` ...), which are always the system's.
+#: SONAME stems of libraries a Python process may already hold when a thin wheel's binary is
+#: loaded: what CPython's own extension modules link (_ssl and _hashlib, _ctypes, _sqlite3, _lzma,
+#: _bz2, zlib, pyexpat, _curses, readline, _uuid, _dbm and _gdbm, _decimal, _zstd) and the GCC
+#: runtime; with the manylinux allow-list's libraries (auditwheel's policy data) they are the
+#: libraries a thin wheel renames (:func:`thin_own_name`).
+PROCESS_LIBRARIES = frozenset({
+    "libssl", "libcrypto", "libffi", "libsqlite3", "liblzma", "libbz2", "libz", "libexpat", "libncurses",
+    "libncursesw", "libtinfo", "libtinfow", "libpanel", "libpanelw", "libform", "libformw", "libmenu", "libmenuw",
+    "libreadline", "libhistory", "libedit", "libuuid", "libgdbm", "libgdbm_compat", "libmpdec", "libzstd",
+    "libb2", "libstdc++", "libgcc_s", "libgomp", "libquadmath", "libatomic", "libgfortran",
+})
+_VERSIONED_SONAME = re.compile(r"^(?P<stem>.+?)\.so(\.\d+)+$")
+
+
+def thin_own_name(soname: str, libs_dir: str, allowed: frozenset[str] | set[str]) -> str | None:
+    """The name a thin wheel's copy of library ``soname`` goes by, or None
+    when it keeps its own.
 
     glibc's loader reuses a library already loaded under the same SONAME for
     every later request of that name: the interpreter's ``libssl.so.3`` or
     ``libffi.so.8``, the system's ``libstdc++.so.6`` loaded by another
     extension, would stand in for a thin wheel's newer copy and lack its symbol
-    versions (conda-forge's libcurl needs ``OPENSSL_3.2.0``). So a thin wheel
-    gives each library of its library directories that dependents load by name
-    a name of its own, the SONAME with the first 8 hex digits of the sha256 of
-    its ``<dist>.libs`` directory name inserted (``libssl-1a2b3c4d.so.3``,
-    :func:`hashed_name`'s spelling, as auditwheel renames what it vendors), and
-    every dependent loads that name. The name depends on the distribution
-    alone, not on its version or bytes, so a dependent converted without the
-    provider's files names it alike, and any version pip installs serves it.
+    versions (conda-forge's libcurl needs ``OPENSSL_3.2.0``). So a library
+    such a process may hold, one of ``allowed`` (the manylinux allow-list) or
+    of :data:`PROCESS_LIBRARIES`, with a versioned SONAME (``.so.N``), gets a
+    name of its own in the thin wheel that ships it: the SONAME with the first
+    8 hex digits of the sha256 of its ``<dist>.libs`` directory name inserted
+    (``libssl-1a2b3c4d.so.3``, :func:`hashed_name`'s spelling, as auditwheel
+    renames what it vendors), and every dependent loads that name. The name
+    depends on the distribution alone, not on its version or bytes, so a
+    dependent converted without the provider's files names it alike, and any
+    version pip installs serves it. glibc's own libraries (``libc.so.6`` ...)
+    are always the system's; other libraries keep their names, so a library
+    that opens its siblings by name (MKL, TBB) still finds them.
     """
     import hashlib
 
-    if _GLIBC.match(soname):
+    shape = _VERSIONED_SONAME.match(soname)
+    if _GLIBC.match(soname) or shape is None:
+        return None
+    if soname not in allowed and shape.group("stem") not in PROCESS_LIBRARIES:
         return None
     return hashed_name(soname, hashlib.sha256(libs_dir.encode()).hexdigest()[:8])
 

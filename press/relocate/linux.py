@@ -66,14 +66,14 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
             if arc.startswith(libs) and soname and soname in needed_names and soname not in renames:
                 renames[soname] = hashed_name(soname, content_hash(staged))
     else:
-        # A thin wheel's libraries that dependents load by name get a name of their own
-        # (thin_own_name), so a copy of that SONAME the process loaded first (the interpreter's
-        # libssl, the system's libstdc++) does not stand in for them.
+        # A thin wheel's libraries a process may already hold (the interpreter's libssl, the
+        # system's libstdc++) get a name of their own (thin_own_name), so that copy does not
+        # stand in for them.
         for arc in list(elves):
             soname = elves[arc].binary.soname  # type: ignore[union-attr]
             if soname and posixpath.dirname(arc) in library_dirs and posixpath.basename(arc) == soname \
                     and soname not in renames:
-                own = thin_own_name(soname, layout.libs_dir)
+                own = thin_own_name(soname, layout.libs_dir, allowed)
                 if own is not None:
                     renames[soname] = own
     for arc in list(elves):
@@ -107,7 +107,7 @@ def relocate_linux(layout: Layout, *, fat: bool, dependency_libs: list[str], sta
                 deps[needed] = "excluded"
             elif provider is not None:
                 deps[needed] = "dependency wheel"
-                own = thin_own_name(provider.name, provider.directory.split("/", 1)[0])
+                own = thin_own_name(provider.name, provider.directory.split("/", 1)[0], allowed)
                 if own is not None:
                     rename[needed] = own  # the provider's copy goes by a name of its own (thin_own_name)
                 elif provider.name in allowed:
