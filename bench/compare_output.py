@@ -34,10 +34,13 @@ def convert(source: Path, channel: Path, out: Path, cache: Path) -> None:
               "--repodata-patch", str(HOTFIX)]
     artifacts = sorted(str(p) for sub in ("linux-64", "noarch") for p in (channel / sub).iterdir()
                        if p.name.endswith((".conda", ".tar.bz2")))
+    # cwd outside any checkout: `python -m` puts the working directory before PYTHONPATH on sys.path,
+    # so run from the repository it would import this tree's press for the ref too.
+    out.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "press", *common, "-w", str(out / "thin"), *artifacts], check=True,
-                   env=env, stdout=subprocess.DEVNULL)
+                   env=env, stdout=subprocess.DEVNULL, cwd=out)
     subprocess.run([sys.executable, "-m", "press", *common, "-c", str(channel), "--fatten", "-w", str(out / "fat"),
-                    "libmambapy", "cffi", "zstandard"], check=True, env=env, stdout=subprocess.DEVNULL)
+                    "libmambapy", "cffi", "zstandard"], check=True, env=env, stdout=subprocess.DEVNULL, cwd=out)
 
 
 def digests(out: Path) -> dict[str, str]:
