@@ -242,7 +242,7 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
 
     from .channel import channel_source, load_repodata_patch, make_gateway
     from .errors import ChannelError
-    from .metadata import is_plumbing
+    from .matchspec import is_plumbing
     from .package import parse_record_depends
 
     cache = Path(options.cache_dir or _default_cache())
@@ -447,6 +447,7 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
     Never raises: a :class:`~press.errors.PressError` or any other exception
     becomes a ``failed`` result with its message."""
     from .channel import solve
+    from .closure import thin_closure
     from .convert import ConvertOptions, convert_records
 
     started = time.monotonic()
@@ -510,49 +511,6 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
     except Exception as exc:  # a bug or a library crash must not stop the batch
         return JobResult(job.file_name, "failed", f"{type(exc).__name__}: {exc}", [], time.monotonic() - started,
                          [n for n in notes if "retried" in n])
-
-
-def thin_closure(name: str, solved: list[RepoDataRecord], roots: list[str] | None = None) -> list[RepoDataRecord]:
-    """The records of a solved closure a thin wheel of ``name`` is made with:
-    the package, its direct dependencies (their distribution names are the
-    requirements' names), and everything reached through native packages
-    (their libraries are what the wheel's binaries load, :mod:`press.providers`);
-    what only Python packages need is left out (their wheels are made by
-    their own jobs). ``roots``: the conda names of the direct dependencies,
-    when ``solved`` is the closure of the dependencies alone (an artifact
-    file's) and holds no record of ``name``."""
-    from packaging.utils import canonicalize_name
-
-    from .metadata import is_plumbing, spec_name
-    from .names import is_python_record
-
-    by_name = {r.name.normalized: r for r in solved}
-    wanted, queue = {name}, [name]
-    if roots is not None:
-        queue = [r for r in dict.fromkeys(roots) if r in by_name and not is_plumbing(r)]
-        wanted |= set(queue)
-    while queue:
-        current = by_name.get(queue.pop(0))
-        if current is None:
-            continue
-        record_name = current.name.normalized
-        noarch = getattr(current, "noarch", None)
-        python = is_python_record([str(d) for d in current.depends],
-                                  "python" if getattr(noarch, "python", False) else None)
-        if record_name != name and python:
-            # A Python dependency: named, not walked, but for the package an alias of the same
-            # name stands for (typing-extensions -> typing_extensions), whose name it takes.
-            for spec in current.depends:
-                dep = spec_name(str(spec))
-                if dep in by_name and dep not in wanted and canonicalize_name(dep) == canonicalize_name(record_name):
-                    wanted.add(dep)
-            continue
-        for spec in current.depends:
-            dep = spec_name(str(spec))
-            if dep in by_name and dep not in wanted and not is_plumbing(dep):
-                wanted.add(dep)
-                queue.append(dep)
-    return [r for r in solved if r.name.normalized in wanted]
 
 
 def _clean_leftovers(wheel_dir: Path) -> None:

@@ -32,7 +32,8 @@ from .fetch import fetch
 from .environment import MODULE as ENV_MODULE, WheelSetting, module_source, resolve as resolve_environment
 from .layout import (Layout, StagedFile, add_artifact, exclude_vendored, launcher_module, prune_vendored,
                      reserve_module)
-from .metadata import build_metadata, is_plumbing, requirements, spec_name
+from .matchspec import is_plumbing, spec_name
+from .metadata import build_metadata, requirements
 from .names import Names, PackageFacts, is_python_record, load_mapping, native_prefix
 from .relocate.common import Relocation, import_in_packages
 from .relocate.elf import ElfInfo
@@ -311,11 +312,11 @@ def _thin_file_closure(artifact: Artifact, path: Path, session: _Session, given:
     a spec's thin wheel is: its dependencies solved against the channels
     (the channel directory the file sits in, before ``-c``'s; only it when
     ``-c`` is left at its default) and the records the wheel's names and
-    libraries come from opened (:func:`press.batch.thin_closure`). When the
+    libraries come from opened (:func:`press.closure.thin_closure`). When the
     dependencies cannot be solved (no channel reachable, a dependency missing)
     the report's progress says so and the names and libraries of the
     dependencies are guessed from the name mapping, as before."""
-    from .batch import thin_closure
+    from .closure import thin_closure
 
     options = session.options
     deps = [d for d in artifact.depends if not is_plumbing(spec_name(d)) and spec_name(d) not in given]
@@ -442,7 +443,7 @@ def convert_records(
     ``records``: rattler ``RepoDataRecord`` objects (or anything with ``name``,
     ``file_name``, ``url``, ``sha256`` and ``depends``). Thin mode converts
     exactly these artifacts, with no solve; ``closures`` may map a record's
-    file name to the records of its closure (:func:`press.batch.thin_closure`),
+    file name to the records of its closure (:func:`press.closure.thin_closure`),
     which then name its requirements and provide the libraries its binaries
     load, as in spec mode. ``fatten`` vendors each record's closure: ``closures``
     maps a record's file name to its solved closure (records, as

@@ -23,12 +23,10 @@ from packaging.utils import canonicalize_name
 
 from .artifact import Artifact
 from .errors import MetadataError, SpecError
+from .matchspec import PLUMBING, is_plumbing, spec_name
 from .names import Names
 from .package import UpstreamMetadata
 from .version import constraints, merge, to_pep440, version_spec_to_pep440
-
-#: conda packages that exist only for conda's own bookkeeping.
-PLUMBING = {"python", "python_abi", "pybind11-abi", "ca-certificates", "pip", "setuptools-scm", "ucrt", "vc"}
 
 #: Core metadata field names as the core metadata specification spells them
 #: (packaging's own serialiser writes them in lower case, which twine and
@@ -44,26 +42,6 @@ FIELD_NAMES = {
     "requires-external": "Requires-External", "project-url": "Project-URL", "provides-extra": "Provides-Extra",
     "provides-dist": "Provides-Dist", "obsoletes-dist": "Obsoletes-Dist",
 }
-
-
-def is_plumbing(conda_name: str) -> bool:
-    """True for conda-only packages that never become ``Requires-Dist``:
-    virtual (``__*``) and mutex (``_*``) packages, ``python``, ``python_abi``,
-    ``pybind11-abi``, ``ca-certificates``, ``pip``, ``ucrt`` (the Universal
-    CRT is part of Windows 10 and later) and ``vc`` (a compiler-version pin
-    without files; the runtime itself is ``vc14_runtime``)."""
-    return conda_name.startswith("_") or conda_name in PLUMBING
-
-
-def spec_name(spec: str) -> str:
-    """The normalised package name of a MatchSpec string (py-rattler).
-    Raises :class:`SpecError` when it does not parse."""
-    from rattler import MatchSpec
-
-    try:
-        return MatchSpec(spec).name.normalized
-    except Exception as exc:
-        raise SpecError(f"{spec!r} is not a valid MatchSpec: {exc}") from exc
 
 
 def requirement(spec: str, names: Names, channel: str | None, package: str | None = None) -> str | None:

@@ -44,6 +44,7 @@ from packaging.utils import canonicalize_name
 
 from . import grammar
 from .errors import PressError
+from .matchspec import is_plumbing, spec_name
 
 #: Where upstream publishes the mapping (prefix-dev/parselmouth, BSD-3-Clause).
 MAPPING_URL = ("https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/v0/conda-forge/"
@@ -319,8 +320,6 @@ class Names:
         """The conda name of the package an alias stands for (the dependency
         that makes it an alias, see :meth:`alias_target`), or None when
         ``facts`` is not an alias."""
-        from .metadata import is_plumbing, spec_name
-
         if facts.dist_names:
             return None
         mapped = self.mapping.get(facts.name)
@@ -367,8 +366,6 @@ class Names:
         unversioned spec -> the bare name), not the alias record's own pin;
         its other dependencies are kept as they are. Raises
         :class:`~press.errors.SpecError` for a spec that does not parse."""
-        from .metadata import spec_name
-
         result: list[str] = []
         seen: set[str] = set()
         stack = list(specs)

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Mapping
 from packaging.utils import canonicalize_name
 
 from .errors import PressError
-from .metadata import is_plumbing, spec_name
+from .matchspec import is_plumbing, spec_name
 
 if TYPE_CHECKING:
     from .artifact import Artifact
