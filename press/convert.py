@@ -27,14 +27,15 @@ from .package import UpstreamMetadata, parse_record_depends
 from .limits import limit
 from .sbom import SBOM_NAME, build_sbom, read_sources
 from .prefix import binary_paths, covered, rewrite_placeholders
-from .providers import LibraryProviders, foreign_links, library_providers
+from .plan import facts_of, is_python_package, plan_wheel
+from .providers import foreign_links, libs_dir
 from .fetch import fetch
 from .environment import MODULE as ENV_MODULE, WheelSetting, module_source, resolve as resolve_environment
 from .layout import (Layout, StagedFile, add_artifact, exclude_vendored, launcher_module, prune_vendored,
                      reserve_module)
 from .matchspec import is_plumbing, spec_name
-from .metadata import build_metadata, requirements
-from .names import Names, PackageFacts, is_python_record, load_mapping, native_prefix
+from .metadata import build_metadata
+from .names import Names, PackageFacts, load_mapping, native_prefix
 from .relocate.common import Relocation, import_in_packages
 from .relocate.elf import ElfInfo
 from .relocate.linux import relocate_linux
@@ -44,7 +45,6 @@ from .relocate.pe import PEInfo
 from .relocate.windows import relocate_windows
 from .report import ConversionReport, WheelReport
 from .tags import SUBDIR_PLATFORMS, compressed_platform, platform_tags, python_tags
-from .version import to_pep440
 from .wheel import Deflater, Member, write_wheel
 from .wheelhouse import claim, release
 
@@ -118,18 +118,6 @@ def default_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("press"))
-
-
-def is_python_package(artifact: Artifact) -> bool:
-    """True for ``noarch: python`` packages and packages with site-packages content."""
-    return artifact.noarch == "python" or artifact.has_site_packages
-
-
-def facts_of(artifact: Artifact) -> PackageFacts:
-    """What :mod:`press.names` needs of an unpacked artifact."""
-    return PackageFacts(artifact.name, artifact.channel, artifact.depends,
-                        tuple(d.name for d in artifact.dist_infos if d.name),
-                        is_python_package(artifact) or is_python_record(artifact.depends, artifact.noarch))
 
 
 def distribution_name(artifact: Artifact, names: Names | None = None) -> str:
@@ -547,37 +535,6 @@ def _test_requirements(options: ConvertOptions, session: _Session
     return provide
 
 
-def _walk_closure(main: Artifact, closure: dict[str, Artifact], bundle_python: bool,
-                  names: Names) -> tuple[list[Artifact], list[str], list[Artifact]]:
-    """Vendored artifacts, Requires-Dist specs and Python dependency artifacts
-    of ``main`` (aliases walked through, never vendored or required)."""
-    vendored: list[Artifact] = []
-    requires: list[str] = []
-    python_deps: list[Artifact] = []
-    seen = {main.name}
-    stack = [main]
-    while stack:
-        current = stack.pop(0)
-        for spec in names.expand_aliases(current.depends, current.channel):
-            name = spec_name(spec)
-            if is_plumbing(name):
-                continue
-            dep = closure.get(name)
-            if dep is None:
-                continue
-            if is_python_package(dep) and not bundle_python:
-                requires.append(spec)
-                if dep not in python_deps:
-                    python_deps.append(dep)
-                continue
-            if name in seen:
-                continue
-            seen.add(name)
-            vendored.append(dep)
-            stack.append(dep)
-    return vendored, requires, python_deps
-
-
 def _check_ceiling(layout: Layout, relocation: Relocation, plat: str, machine: str, label: str) -> None:
     """Refuse a Linux wheel that needs more than the ``plat`` policy allows."""
     from .errors import RelocationError
@@ -658,7 +615,7 @@ def _environment(main: Artifact, closure: dict[str, Artifact], vendored: list[Ar
         settings += resolve_environment(artifact, layout.libs_dir, here)
     if not fat:
         for dep in _native_closure(main, closure, names):
-            settings += resolve_environment(dep, _libs_dir(names.dependency(dep.name, main.channel)), dep.files)
+            settings += resolve_environment(dep, libs_dir(names.dependency(dep.name, main.channel)), dep.files)
     return settings
 
 
@@ -699,10 +656,6 @@ def _covered_by(staged: StagedFile, layout: Layout, settings: list[WheelSetting]
     return "environment: " + ", ".join(sorted(used))
 
 
-def _libs_dir(name: str) -> str:
-    return canonicalize_name(name).replace("-", "_") + ".libs"
-
-
 #: wheel platform family -> (binary info class, relocation function).
 _RELOCATORS: dict[str, tuple[type[ElfInfo] | type[MachOInfo] | type[PEInfo], Callable[..., Relocation]]] = {
     "linux": (ElfInfo, relocate_linux),
@@ -721,16 +674,12 @@ def build_wheel(
 
     Returns its report and the Python dependencies that need wheels of their own.
     """
-    fat = options.fatten
-    names = session.names.with_known(facts_of(a) for a in closure.values())
-    name = names.distribution(facts_of(main))
-    layout = Layout(libs_dir=_libs_dir(name), prefer=list(options.prefer), include_dev=options.include_dev)
-    vendored_artifacts: list[Artifact]
-    python_deps: list[Artifact]
-    vendored_artifacts, requires_specs, python_deps = ([], list(main.depends), [])
-    if fat:
-        vendored_artifacts, requires_specs, python_deps = _walk_closure(main, closure, options.bundle_python_deps,
-                                                                        names)
+    plan = plan_wheel(main, closure, session.names, fat=options.fatten, bundle_python_deps=options.bundle_python_deps)
+    fat, names, name, dist, version, build_tag = plan.fat, plan.names, plan.distribution, plan.dist, plan.version, \
+        plan.build_tag
+    family, machine, providers = plan.family, plan.machine, plan.providers
+    vendored_artifacts, python_deps, requires = list(plan.vendored), list(plan.python_deps), list(plan.requires)
+    layout = Layout(libs_dir=plan.libs_dir, prefer=list(options.prefer), include_dev=options.include_dev)
     add_artifact(layout, main, main=True)
     for dep in vendored_artifacts:
         add_artifact(layout, dep, main=is_python_package(dep))
@@ -742,18 +691,11 @@ def build_wheel(
             excluded = exclude_vendored(layout, main_owners, list(options.exclude))
             if excluded:
                 layout.notes.append(f"--exclude left out {len(excluded)} vendored files, e.g. {excluded[0]}")
-    requires = requirements(requires_specs, names, main.channel, main.label)
-    family, machine = SUBDIR_PLATFORMS.get(main.subdir, ("any", "any")) if main.subdir != "noarch" else ("any", "any")
-    if family == "any" and main.subdir != "noarch":
-        raise PressError(f"unknown subdir {main.subdir}", package=main.label)
-    # Thin wheels find the libraries of their dependency closure in the sibling <dep>.libs.
-    providers = library_providers(main, closure, names, family) if not fat else LibraryProviders()
     dependency_libs = providers.unknown
     if not fat:
         layout.notes += foreign_links(main, closure, family)
     stage = session.new_stage()
     rewritten = rewrite_placeholders(layout, stage)
-    dist = canonicalize_name(name).replace("-", "_")
     info_class, relocator = _RELOCATORS.get(family, (None, None))
     notes = layout.all_notes()
     binaries = [f for f in layout.files.values() if info_class is not None and isinstance(f.binary, info_class)]
@@ -787,8 +729,6 @@ def build_wheel(
         and isinstance(layout.files[e].binary, info_class)
     ]
     tags = python_tags(main.depends, extensions)
-    version = to_pep440(main.version, main.label)
-    build_tag = f"{main.build_number}_{''.join(c if c.isascii() and c.isalnum() else '_' for c in main.build)}"
     # PEP 600 tag plus its legacy aliases (auditwheel's compressed tag set) for pip before 20.3.
     tag = f"{tags.python}-{tags.abi}-{compressed_platform(platform)}"
     filename = f"{dist}-{version}-{build_tag}-{tag}.whl"
