@@ -14,8 +14,9 @@ uv is absent; see :mod:`press.venvs`):
 2. every wheel file itself, pinned by its path: a user pinning that version
    must get it and its requirements.
 
-Both are first tried jointly (one resolver run each), and only when that
-fails one by one, so a sound wheelhouse costs two runs per target. For each
+Both are first tried jointly (one resolver run each), and a run that fails
+is split in halves until the items that fail alone are found, so a sound
+wheelhouse costs two runs per target and a few bad items a few more. For each
 item the resolver refuses, an :class:`Unresolvable` names it, the resolver's
 own explanation, and, from a walk of the wheels' core metadata, the chain of
 requirements down to the first one no wheel in the directory satisfies and
@@ -429,7 +430,7 @@ def check_wheelhouse(wheel_dir: Path, wheels: Sequence[str], pythons: Sequence[s
     """Resolve ``wheels`` (file names in ``wheel_dir``) for every target they
     are meant for (:func:`targets_for`), against ``wheel_dir`` alone (see the
     module docstring); a :class:`WheelhouseCheck`. ``jobs``: resolver runs at
-    once for the one-by-one pass.
+    once when a failed run is split.
 
     Raises :class:`~press.venvs.NoInstaller` when neither uv nor pip runs."""
     wheel_dir = Path(wheel_dir).resolve()
@@ -478,9 +479,11 @@ def check_wheelhouse(wheel_dir: Path, wheels: Sequence[str], pythons: Sequence[s
 
 def _refused(tool: Installer, items: list[tuple[str, str]], wheel_dir: Path, target: Target, jobs: int,
              usable: list[Path]) -> dict[str, str]:
-    """``{label: explanation}`` of the requirement lines the resolver refuses:
-    one joint run per layer of distinct names first, then one run per line of
-    a layer that failed."""
+    """``{label: explanation}`` of the requirement lines the resolver refuses
+    alone: one joint run per layer of distinct names, and a layer that fails
+    is split in halves until the lines that fail alone are found (a few runs
+    for a few bad lines among many; lines that conflict only with each other
+    pass alone and are not reported). ``jobs``: halves resolved at once."""
     layers: list[list[tuple[str, str]]] = []
     for label, line in items:
         name = canonicalize_name(line.split(" @ ")[0])
@@ -489,15 +492,23 @@ def _refused(tool: Installer, items: list[tuple[str, str]], wheel_dir: Path, tar
             layers.append([(label, line)])
         else:
             layer.append((label, line))
-    suspects: list[tuple[str, str]] = []
-    for layer in layers:
-        if _resolve(tool, [line for _, line in layer], wheel_dir, target, usable) is not None:
-            suspects += layer
-    if not suspects:
-        return {}
+    refused: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        verdicts = list(pool.map(lambda pair: _resolve(tool, [pair[1]], wheel_dir, target, usable), suspects))
-    return {label: why for (label, _), why in zip(suspects, verdicts) if why is not None}
+        pending = [(layer, _resolve(tool, [line for _, line in layer], wheel_dir, target, usable)) for layer in layers]
+        while pending:
+            halves = []
+            for part, why in pending:
+                if why is None:
+                    continue
+                if len(part) == 1:
+                    refused[part[0][0]] = why
+                    continue
+                middle = len(part) // 2
+                halves += [part[:middle], part[middle:]]
+            verdicts = list(pool.map(lambda part: _resolve(tool, [line for _, line in part], wheel_dir, target, usable),
+                                     halves))
+            pending = list(zip(halves, verdicts))
+    return refused
 
 
 __all__ = ["METADATA_LIMIT", "NoInstaller", "Target", "Unresolvable", "WheelhouseCheck", "check_wheelhouse",
