@@ -30,6 +30,8 @@ never extracted.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -40,11 +42,11 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from packaging.markers import Marker
-from packaging.metadata import Metadata
+from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
-from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from .venvs import Installer, NoInstaller, _pip_platforms, clean_environment, find_installer
@@ -153,11 +155,6 @@ def _read_wheel(path: Path) -> _Wheel | None:
     the zip or metadata readers refuse. Requirements that do not parse are
     left out one by one (``parse_email``'s raw fields, not the lazily
     validated ones)."""
-    import os
-    import stat
-
-    from packaging.metadata import parse_email
-
     from .sbom import read_sources
 
     try:
