@@ -417,10 +417,12 @@ def solve(
     priority = getattr(ChannelPriority, channel_priority.capitalize())
     parsed = _parse_specs(specs)
     index_notes: list[str] = []
-    duplicates: list[str] = []
+    # The .conda/.tar.bz2 pairs are only worth reading (every record of the index) for a caller
+    # that shows notes; a batch job's solve has none and runs once per job.
+    duplicates: list[str] | None = [] if notes is not None else None
     sources = [channel_source(c, cache_dir, subdir, patches, index_notes, duplicates) for c in channels]
     if notes is not None:
-        notes += index_notes + duplicates
+        notes += index_notes + (duplicates or [])
     if channel_names is not None:
         channel_names.update({s.rstrip("/"): c for s, c in zip(sources, channels)})
     gateway = make_gateway(cache_dir)

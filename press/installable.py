@@ -30,8 +30,6 @@ never extracted.
 from __future__ import annotations
 
 import json
-import os
-import stat
 import subprocess
 import sys
 import tempfile
@@ -49,6 +47,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
+from .files import open_regular
 from .venvs import Installer, NoInstaller, _pip_platforms, clean_environment, find_installer
 
 #: Most bytes of a wheel's ``METADATA`` read (a METADATA press writes is a few kB).
@@ -159,18 +158,14 @@ def _read_wheel(path: Path) -> _Wheel | None:
 
     try:
         name, version, _build, tags = parse_wheel_filename(path.name)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        with open_regular(path) as handle, zipfile.ZipFile(handle) as archive:
+            member = next((i for i in archive.infolist() if i.filename.count("/") == 1
+                           and i.filename.endswith(".dist-info/METADATA")
+                           and canonicalize_name(i.filename.split("-", 1)[0]) == name), None)
+            if member is None or member.file_size > METADATA_LIMIT:
                 return None
-            with zipfile.ZipFile(handle) as archive:
-                member = next((i for i in archive.infolist() if i.filename.count("/") == 1
-                               and i.filename.endswith(".dist-info/METADATA")
-                               and canonicalize_name(i.filename.split("-", 1)[0]) == name), None)
-                if member is None or member.file_size > METADATA_LIMIT:
-                    return None
-                with archive.open(member) as stream:
-                    data = stream.read(METADATA_LIMIT + 1)
+            with archive.open(member) as stream:
+                data = stream.read(METADATA_LIMIT + 1)
         if len(data) > METADATA_LIMIT:
             return None
         raw, _unparsed = parse_email(data)

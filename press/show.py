@@ -642,7 +642,7 @@ class _Closure:
             except OSError:
                 files = []
             for file in files:
-                if file.name == self._wheel.name or not file.is_file():
+                if file.name == self._wheel.name or file.is_symlink() or not file.is_file():
                     continue
                 try:
                     name = canonicalize_name(parse_wheel_filename(file.name)[0])
@@ -655,11 +655,12 @@ class _Closure:
         """Installed names and Requires-Dist of a sibling wheel; None when it
         cannot be read within the limits."""
         if file not in self._read:
+            from .files import open_regular
             from .limits import limit
 
             result: tuple[set[str], list[str]] | None = None
             try:
-                with zipfile.ZipFile(file) as archive:
+                with open_regular(file) as handle, zipfile.ZipFile(handle) as archive:
                     infos = archive.infolist()
                     if len(infos) <= limit("members"):
                         meta = next((i for i in infos if i.filename.count("/") == 1
@@ -669,7 +670,7 @@ class _Closure:
                             parsed = Metadata.from_email(archive.read(meta), validate=False)
                             requires = [str(r) for r in parsed.requires_dist or []]
                         result = ({_installed_name(i.filename) for i in infos if not i.is_dir()}, requires)
-            except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+            except Exception:  # a hostile sibling (bad zip, unsupported compression, encryption): not read
                 result = None
             self._read[file] = result
         return self._read[file]

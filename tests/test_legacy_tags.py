@@ -168,6 +168,7 @@ def test_pip_18_installs_the_manylinux1_alias_and_refuses_the_pep600_tag_alone(w
     assert len(run_in(python, code, tmp_path).strip()) == 32
 
 
+@pytest.mark.slow  # about 8 s (README: such cases run with the slow ones)
 def test_pip_19_2_installs_a_closure_of_manylinux1_and_manylinux2010_wheels(wheelhouse, tmp_path):
     """pip 19.2.3 knows manylinux1 and manylinux2010 (PEP 571), not PEP 600:
     libuuid (2_5) and its libgcc/libgomp dependencies (2_12) install with

@@ -11,6 +11,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from conftest import CONDA_FORGE, make_venv, run_press, uv_install
 
 
@@ -54,6 +56,7 @@ def _unzip(wheel: str, where: Path) -> None:
         archive.extractall(where)
 
 
+@pytest.mark.slow  # 8 to 11 s (README: such cases run with the slow ones)
 def test_macos_rpath_reaches_a_library_of_a_dependency_of_a_dependency(tmp_path, cache_dir):
     # Real osx-arm64 packages with a repodata patch that puts zstd between cffi and libffi (as zlib sits
     # between libpng and libzlib): _cffi_backend needs @rpath/libffi.8.dylib, which only libffi ships.
