@@ -14,7 +14,14 @@ sha256. Links are *not* created on disk: symlinks are kept as a table that
 hardlinks become copies of the earlier member they name. Devices, FIFOs and
 anything else are refused. Resource limits (:mod:`press.limits`) bound
 members, tar header bytes (read before tarfile parses them), unpacked bytes
-(links counted at their targets' size) and metadata sizes. Then the
+(links counted at their targets' size) and metadata sizes. Decompression is
+metered (:class:`_Meter`): zstd frames and bzip2 streams are counted,
+compressed input read without output is bounded, and what an artifact
+unpacks to (members' declared sizes, before their bytes are written, and
+the decompressed stream itself) may not exceed the expansion ratio times
+its compressed size. With a cache, the unpacked tree is an entry of the
+unpacked-artifact cache, used again only when it is exactly what press
+wrote and its bytes hash to its manifest (:func:`_verify_entry`). Then the
 ``info/`` documents are parsed at the validation boundary
 (:mod:`press.package`) and the payload is compared with ``paths.json`` as
 conda verifies a package.
@@ -23,20 +30,22 @@ conda verifies a package.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import dataclasses
 import functools
 import hashlib
+import io
 import json
 import os
 import re
+import secrets
 import shutil
 import stat
 import tarfile
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Iterator, Mapping
+from typing import IO, Any, BinaryIO, Callable, Iterator, Mapping
 
 from . import grammar
 from .contained import CHUNK, ContainmentError, PackedRoot, Root
@@ -296,9 +305,127 @@ class _HeaderGuard:
         return data
 
 
+#: Compressed bytes read at a time.
+_READ = 1 << 16
+#: Bytes any artifact may unpack beyond its ``expansion_ratio`` (small ones
+#: expand more: the sample's largest ratio, 31:1, is a 33 kB artifact).
+EXPANSION_SLACK = 1 << 20
+
+
+def expansion_bound(archive_size: int) -> int:
+    """The most bytes an artifact of ``archive_size`` compressed bytes may
+    unpack to: the ``expansion_ratio`` limit times its size, plus
+    :data:`EXPANSION_SLACK` (zip-bomb guards bound the ratio the same way)."""
+    return limit("expansion_ratio") * archive_size + EXPANSION_SLACK
+
+
+class _Meter:
+    """The decompression effort of one artifact: frames started (zstd
+    frames, skippable ones included, and bzip2 streams), compressed bytes
+    read and bytes produced. Refuses (:class:`~press.errors.LimitError`)
+    more frames than the ``frames`` limit, output beyond
+    :func:`expansion_bound`, and more than ``idle_input`` compressed bytes
+    read since the last output (skippable frames and empty streams cost
+    time but produce nothing)."""
+
+    def __init__(self, archive_size: int, label: str) -> None:
+        self.archive_size = archive_size
+        self.label = label
+        #: The compressed data being read (a ``.conda`` component), for messages.
+        self.field = "bzip2 data"
+        self.allowed = expansion_bound(archive_size)
+        self.frames = self.read = self.produced = self.idle = 0
+
+    def frame(self) -> None:
+        self.frames += 1
+        if self.frames > limit("frames"):
+            raise exceeded("frames", package=self.label, field=self.field)
+
+    def consumed(self, size: int) -> None:
+        self.read += size
+        self.idle += size
+        if self.idle > limit("idle_input"):
+            raise exceeded("idle_input", package=self.label, field=self.field,
+                           found=f"{self.idle} bytes read without output")
+
+    def output(self, size: int) -> None:
+        self.produced += size
+        self.idle = 0
+        if self.produced > self.allowed:
+            raise _ratio_error(self.label, self.field, self.produced, self.archive_size)
+
+
+def _ratio_error(label: str, field: str | None, unpacked: int, archive_size: int) -> PressError:
+    return exceeded("expansion_ratio", package=label, field=field,
+                    found=f"{unpacked} bytes from a {archive_size}-byte archive")
+
+
+class _Frames(io.RawIOBase):
+    """The decompressed bytes of ``raw``, a sequence of compressed frames
+    (zstd frames or bzip2 streams, one ``new()`` decompressor each), metered
+    by a :class:`_Meter`. As in Python's own bz2 and zstd files, bytes after
+    a complete frame that do not start another one (``trailing`` raised)
+    end the stream, and a frame cut short is an ``EOFError``."""
+
+    def __init__(self, raw: IO[bytes], new: Callable[[], Any], trailing: type[Exception], meter: _Meter) -> None:
+        super().__init__()
+        self.raw, self.new, self.trailing, self.meter = raw, new, trailing, meter
+        meter.frame()
+        self.decompressor = new()
+        self.finished = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "memoryview | bytearray") -> int:  # type: ignore[override]
+        data = self._next(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def _input(self) -> bytes:
+        data = self.raw.read(_READ)
+        self.meter.consumed(len(data))
+        return data
+
+    def _next(self, size: int) -> bytes:
+        while not self.finished and size > 0:
+            if self.decompressor.eof:
+                rest = self.decompressor.unused_data or self._input()
+                if not rest:
+                    self.finished = True
+                    break
+                self.meter.frame()
+                self.decompressor = self.new()
+                try:
+                    data = self.decompressor.decompress(rest, size)
+                except self.trailing:
+                    self.finished = True
+                    break
+            else:
+                rest = self._input() if self.decompressor.needs_input else b""
+                if self.decompressor.needs_input and not rest:
+                    raise EOFError("compressed data ended before the end-of-stream marker")
+                data = self.decompressor.decompress(rest, size)
+            if data:
+                self.meter.output(len(data))
+                return data  # type: ignore[no-any-return]
+        return b""
+
+
+def _tar_stream(raw: IO[bytes], new: Callable[[], Any], trailing: type[Exception], meter: _Meter,
+                label: str) -> Iterator[tuple[_HeaderGuard, tarfile.TarFile]]:
+    plain = io.BufferedReader(_Frames(raw, new, trailing, meter), _READ)
+    guard = _HeaderGuard(plain, label)
+    guard.arm()
+    with tarfile.open(fileobj=guard, mode="r|", encoding="utf-8", bufsize=guard.BUFSIZE) as tar:  # type: ignore[call-overload]
+        yield guard, tar
+
+
 def _components(source: Path, label: str) -> Iterator[tuple[_HeaderGuard, tarfile.TarFile]]:
     """The tar streams of an artifact: ``info`` then ``pkg`` of a ``.conda``
-    (zstd-compressed members of a zip), or the one tar of a ``.tar.bz2``."""
+    (zstd-compressed members of a zip), or the one tar of a ``.tar.bz2``;
+    decompressed through one :class:`_Meter` for the whole artifact."""
+    meter = _Meter(source.stat().st_size, label)
     if source.name.endswith(".conda"):
         from conda_package_streaming.package_streaming import zstd
 
@@ -308,26 +435,23 @@ def _components(source: Path, label: str) -> Iterator[tuple[_HeaderGuard, tarfil
                          if i.filename.startswith(f"{component}-") and i.filename.endswith(".tar.zst")]
                 if len(found) != 1:
                     raise ArchiveError(f"has {len(found)} {component}-*.tar.zst components, not one", package=label)
-                with archive.open(found[0]) as raw, zstd.open(raw) as plain:
-                    guard = _HeaderGuard(plain, label)
-                    guard.arm()
-                    with tarfile.open(fileobj=guard, mode="r|", encoding="utf-8", bufsize=guard.BUFSIZE) as tar:  # type: ignore[call-overload]
-                        yield guard, tar
+                meter.field = found[0].filename
+                with archive.open(found[0]) as raw:
+                    yield from _tar_stream(raw, zstd.ZstdDecompressor, zstd.ZstdError, meter, label)
     else:
-        with bz2.open(source, "rb") as plain:
-            guard = _HeaderGuard(plain, label)  # type: ignore[arg-type]
-            guard.arm()
-            with tarfile.open(fileobj=guard, mode="r|", encoding="utf-8", bufsize=guard.BUFSIZE) as tar:  # type: ignore[call-overload]
-                yield guard, tar
+        with open(source, "rb") as raw:
+            yield from _tar_stream(raw, bz2.BZ2Decompressor, OSError, meter, label)
 
 
 class _Unpacker:
     """State of one artifact's extraction (see the module docstring):
     binaries go to files of ``root``, other kept files to its pack file."""
 
-    def __init__(self, root: PackedRoot, label: str) -> None:
+    def __init__(self, root: PackedRoot, label: str, archive_size: int) -> None:
         self.root = root
         self.label = label
+        #: The compressed size of the artifact, which bounds what it may unpack to.
+        self.archive_size = archive_size
         self.files: dict[str, FileFacts] = {}
         self.dirs: set[str] = set()
         self.links: dict[str, str] = {}
@@ -354,9 +478,14 @@ class _Unpacker:
         return UnsafeArchiveError(reason, package=self.label, field=name)
 
     def count(self, size: int, name: str) -> None:
+        """Count ``size`` more unpacked bytes (a member's declared size, before
+        any of it is written; a link at its target's size), within the
+        ``unpacked_size`` limit and the artifact's :func:`expansion_bound`."""
         self.total += size
         if self.total > limit("unpacked_size"):
             raise exceeded("unpacked_size", package=self.label, field=name)
+        if self.total > expansion_bound(self.archive_size):
+            raise _ratio_error(self.label, name, self.total, self.archive_size)
 
     def _name(self, member: tarfile.TarInfo) -> str:
         try:
@@ -458,7 +587,7 @@ class _Unpacker:
             out = self.root.create(names[0], mode)
         elif names:
             if self.pack is None:
-                self.pack = open(self.root.pack, "xb")  # noqa: SIM115 (closed by finish())
+                self.pack = self.root.create_pack()  # closed by finish()
             out = self.pack
         written = 0
         try:
@@ -599,101 +728,408 @@ def _dist_infos(root: Root, files: Mapping[str, FileFacts], paths: tuple[PathEnt
 
 
 #: Version of the unpacked-artifact cache's layout and manifest.
-_CACHE_FORMAT = 3
+_CACHE_FORMAT = 4
+#: Directories opened without following a symlink in their place.
+_NOFOLLOW_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 
 
-def _cache_entry(cache: Path, sha256: str) -> Path:
-    """The cache directory of an artifact: its sha256 plus a digest of what
+class _BadEntry(Exception):
+    """A cache entry that is not what press writes; the message says why."""
+
+
+def _entry_name(sha256: str) -> str:
+    """The cache entry name of an artifact: its sha256 plus a digest of what
     decides how it was unpacked (press's version, the cache format and every
     limit in force), so no entry made under other rules is ever used."""
     from . import __version__
     from .limits import LIMITS
 
     rules = json.dumps([__version__, _CACHE_FORMAT, sorted((n, limit(n)) for n in LIMITS)]).encode()
-    return cache / f"{sha256}-{hashlib.sha256(rules).hexdigest()[:12]}"
+    return f"{sha256}-{hashlib.sha256(rules).hexdigest()[:12]}"
 
 
-def _load_entry(entry: Path, label: str) -> _Unpacker | None:
-    """The extraction state of a complete cache entry (None when it is
-    absent, its manifest does not read as one press wrote, or the entry
-    does not hold what the manifest says: every pack range inside the pack
-    file and of its file's size, every other kept file on disk at its size).
-    A None entry is unpacked anew."""
+#: How a manifest ends: the sha256 of the bytes before it, plus ``}``.
+_DIGEST_TAIL = re.compile(rb',"digest":"([0-9a-f]{64})"}\Z')
+
+
+def _manifest_bytes(body: Mapping[str, Any]) -> bytes:
+    """The manifest file: ``body`` as a JSON object whose last key,
+    ``digest``, is the sha256 of the bytes before it plus ``}`` (the
+    body's own JSON): checked on the raw bytes, without serialising again."""
+    data = json.dumps(body, sort_keys=True).encode()
+    return data[:-1] + b',"digest":"' + hashlib.sha256(data).hexdigest().encode() + b'"}'
+
+
+def _max_manifest_size() -> int:
+    """The largest manifest read: far above what the ``members`` limit of
+    members needs (a real one takes about 150 bytes a member)."""
+    return 320 * limit("members") + (1 << 20)
+
+
+@dataclass
+class _Manifest:
+    """A cache entry's manifest, its types checked (see :func:`_parse_manifest`)."""
+
+    files: dict[str, FileFacts]
+    packed: dict[str, tuple[int, int]]
+    pack_size: int
+    dirs: set[str]
+    links: dict[str, str]
+    case_clashes: list[tuple[str, str]]
+    members: int
+    total: int
+
+
+def _manifest_body(unpacker: "_Unpacker") -> dict[str, Any]:
+    return {"format": _CACHE_FORMAT,
+            "files": {p: [f.size, f.sha256, f.executable, f.magic.hex()] for p, f in sorted(unpacker.files.items())},
+            "packed": {p: list(r) for p, r in sorted(unpacker.packed.items())}, "pack_size": unpacker.pack_size,
+            "dirs": sorted(unpacker.dirs), "links": dict(sorted(unpacker.links.items())),
+            "case_clashes": [list(c) for c in unpacker.case_clashes], "members": unpacker.members,
+            "total": unpacker.total}
+
+
+def _count(value: object) -> int:
+    if type(value) is not int or value < 0:
+        raise _BadEntry(f"its manifest holds {value!r} where a count belongs")
+    return value
+
+
+def _entry_path(value: object) -> str:
     try:
-        manifest = json.loads((entry / "manifest.json").read_text("utf-8"))
-        if manifest.get("format") != _CACHE_FORMAT:
-            return None
-        packed = {str(p): (int(r[0]), int(r[1])) for p, r in manifest["packed"].items()}
-        unpacker = _Unpacker(PackedRoot(entry / "root", entry / "members.pack", packed), label)
-        unpacker.files = {str(p): FileFacts(int(f[0]), str(f[1]), bool(f[2]), bytes.fromhex(f[3]))
-                          for p, f in manifest["files"].items()}
-        unpacker.dirs = {str(d) for d in manifest["dirs"]}
-        unpacker.links = {str(k): str(v) for k, v in manifest["links"].items()}
-        unpacker.case_clashes = [(str(a), str(b)) for a, b in manifest["case_clashes"]]
-        unpacker.members, unpacker.total = int(manifest["members"]), int(manifest["total"])
-        pack = (entry / "members.pack").lstat() if packed else None
-        if pack is not None and not stat.S_ISREG(pack.st_mode):
-            return None
-        for path, (offset, size) in packed.items():
-            if offset < 0 or pack is None or offset + size > pack.st_size or unpacker.files[path].size != size:
-                return None
-        for path, facts in unpacker.files.items():
-            if path not in packed and not is_discarded(path) and unpacker.root.size(path) != facts.size:
-                return None
-        return unpacker
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, ContainmentError):
+        return grammar.relative_path(value)
+    except ValueError as exc:
+        raise _BadEntry(f"its manifest names an unsafe path ({exc})") from None
+
+
+def _parse_manifest(data: bytes, archive_size: int) -> _Manifest:
+    """The manifest ``data`` as press wrote it, or :class:`_BadEntry`: its
+    digest matches its content (an edited manifest is not used), every path
+    follows the path grammar, every value has its type, and the counts are
+    within the limits in force."""
+    tail = _DIGEST_TAIL.search(data)
+    if tail is None or hashlib.sha256(data[:tail.start()] + b"}").hexdigest() != tail.group(1).decode():
+        raise _BadEntry("its manifest does not match its digest (edited or cut short)")
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise _BadEntry(f"its manifest does not read ({type(exc).__name__})") from None
+    if not isinstance(document, dict) or document.get("format") != _CACHE_FORMAT:
+        raise _BadEntry("its manifest is not one this press writes")
+    try:
+        files: dict[str, FileFacts] = {}
+        for path, facts in document["files"].items():
+            size, sha256, executable, magic = facts
+            if not isinstance(sha256, str) or not _HEX64.match(sha256) or type(executable) is not bool:
+                raise _BadEntry(f"its manifest's facts of {path!r} are not what press writes")
+            files[_entry_path(path)] = FileFacts(_count(size), sha256, executable, bytes.fromhex(magic)[:4])
+        packed: dict[str, tuple[int, int]] = {}
+        for path, (offset, size) in document["packed"].items():
+            if path not in files or files[path].size != size:
+                raise _BadEntry(f"its manifest packs {path!r} at a size its files do not have")
+            packed[path] = (_count(offset), _count(size))
+        dirs = {_entry_path(d) for d in document["dirs"]}
+        links: dict[str, str] = {}
+        for path, target in document["links"].items():
+            if (not isinstance(target, str) or not target or len(target) > grammar.MAX_PATH or "\0" in target
+                    or "\\" in target or target.startswith("/")):
+                raise _BadEntry(f"its manifest's symlink {path!r} has a target press does not keep")
+            links[_entry_path(path)] = target
+        if set(files) & set(links) or dirs & (set(files) | set(links)):
+            raise _BadEntry("its manifest names one path twice")
+        clashes = [(_entry_path(a), _entry_path(b)) for a, b in document["case_clashes"]]
+        manifest = _Manifest(files, packed, _count(document["pack_size"]), dirs, links, clashes,
+                             _count(document["members"]), _count(document["total"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _BadEntry(f"its manifest is not what press writes ({type(exc).__name__})") from None
+    if (manifest.members > limit("members") or manifest.total > limit("unpacked_size")
+            or manifest.total > expansion_bound(archive_size)):
+        raise _BadEntry("its manifest's counts exceed the limits in force")
+    kept = sum(f.size for p, f in files.items() if p not in packed and not is_discarded(p))
+    if manifest.pack_size + kept > manifest.total:  # what verification reads stays within the limits too
+        raise _BadEntry("its manifest keeps more bytes than it counts")
+    return manifest
+
+
+def _open_regular(name: str, dir_fd: int, what: str) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of the regular file ``name`` in ``dir_fd``
+    (never a symlink, FIFO or device) and its ``fstat``."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError as exc:
+        raise _BadEntry(f"its {what} cannot be opened without following a link ({exc.strerror})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise _BadEntry(f"its {what} is not a regular file")
+    return fd, info
+
+
+def _check_bytes(fd: int, offset: int, size: int, facts: list[FileFacts], what: str) -> None:
+    """Hash ``size`` bytes at ``offset`` of ``fd``: they must be every one of ``facts``' size, sha256 and magic."""
+    digest = hashlib.sha256()
+    done, head = 0, b""
+    while done < size:
+        block = os.pread(fd, min(CHUNK, size - done), offset + done)
+        if not block:
+            raise _BadEntry(f"{what} is cut short")
+        if done == 0:
+            head = block[:4]
+        digest.update(block)
+        done += len(block)
+    found = digest.hexdigest()
+    for fact in facts:
+        if fact.size != size or fact.sha256 != found or fact.magic != head:
+            raise _BadEntry(f"{what} does not hash to what its manifest says")
+
+
+def _verify_pack(entry_fd: int, manifest: _Manifest) -> None:
+    """The pack file holds exactly the manifest's ranges, one after the
+    other from its start, each hashing to its members' sha256."""
+    by_range: dict[tuple[int, int], list[str]] = {}
+    for path, found in manifest.packed.items():
+        by_range.setdefault(found, []).append(path)
+    fd, info = _open_regular("members.pack", entry_fd, "members.pack")
+    try:
+        if info.st_size != manifest.pack_size:
+            raise _BadEntry("its members.pack is not the size its manifest says")
+        end = 0
+        for (offset, size) in sorted(by_range):
+            if offset != end:
+                raise _BadEntry("its manifest's pack ranges are not what press writes")
+            names = by_range[(offset, size)]
+            _check_bytes(fd, offset, size, [manifest.files[n] for n in names], f"its packed member {names[0]!r}")
+            end = offset + size
+        if end != manifest.pack_size:
+            raise _BadEntry("its members.pack holds bytes its manifest does not name")
+    finally:
+        os.close(fd)
+
+
+def _verify_root(entry_fd: int, manifest: _Manifest) -> None:
+    """``root/`` holds exactly the manifest's files that are neither packed
+    nor discarded (and the directories above them), no link or other kind of
+    file, each hashing to its sha256. Every directory is opened with
+    ``O_NOFOLLOW`` relative to its parent."""
+    expected = {p: f for p, f in manifest.files.items() if p not in manifest.packed and not is_discarded(p)}
+    parents = {p.rsplit("/", i)[0] for p in expected for i in range(1, p.count("/") + 1)}
+    try:
+        top = os.open("root", _NOFOLLOW_DIR, dir_fd=entry_fd)
+    except OSError:
+        raise _BadEntry("its root is a symlink or not a directory") from None
+    pending: list[tuple[str, int]] = [("", top)]
+    seen = 0
+    try:
+        while pending:
+            prefix, dir_fd = pending.pop()
+            try:
+                with os.scandir(dir_fd) as listing:
+                    entries = [(e.name, e.is_dir(follow_symlinks=False), e.is_file(follow_symlinks=False))
+                               for e in listing]
+                for name, is_dir, is_file in entries:
+                    rel = prefix + name
+                    if is_dir and rel in parents:
+                        try:
+                            pending.append((rel + "/", os.open(name, _NOFOLLOW_DIR, dir_fd=dir_fd)))
+                        except OSError:
+                            raise _BadEntry(f"its root's {rel!r} changed while read") from None
+                    elif is_file and rel in expected:
+                        fd, info = _open_regular(name, dir_fd, f"root file {rel!r}")
+                        try:
+                            if info.st_size != expected[rel].size:
+                                raise _BadEntry(f"its file {rel!r} is not the size its manifest says")
+                            _check_bytes(fd, 0, info.st_size, [expected[rel]], f"its file {rel!r}")
+                        finally:
+                            os.close(fd)
+                        seen += 1
+                    else:
+                        raise _BadEntry(f"its root holds {rel[:200]!r}, which is not a file its manifest names")
+            finally:
+                os.close(dir_fd)
+    finally:
+        for _prefix, dir_fd in pending:
+            os.close(dir_fd)
+    if seen != len(expected):
+        raise _BadEntry("its root lacks files its manifest names")
+
+
+def _verify_entry(cache_fd: int, name: str, archive_size: int) -> _Manifest | None:
+    """The manifest of the cache entry ``name`` (None when there is none)
+    once the entry is checked to be exactly what press writes: a directory
+    (not a link) holding only ``manifest.json``, ``root/`` and, when members
+    are packed, ``members.pack``; a manifest that reads (:func:`_parse_manifest`);
+    a pack and a root whose bytes hash to it (:func:`_verify_pack`,
+    :func:`_verify_root`). Every file is opened relative to its directory
+    with ``O_NOFOLLOW``. Raises :class:`_BadEntry` for anything else."""
+    try:
+        entry_fd = os.open(name, _NOFOLLOW_DIR, dir_fd=cache_fd)
+    except FileNotFoundError:
         return None
-
-
-def _unpack_cached(source: Path, cache: Path, sha256: str, label: str) -> _Unpacker:
-    """Unpack ``source`` into the unpacked-artifact cache (content-addressed
-    by sha256, see :func:`_cache_entry`) unless it is there, and return its
-    extraction state. A new entry is unpacked into a temporary directory,
-    its manifest written last, then renamed into place: processes sharing the
-    cache never see half an entry, and the first rename wins."""
-    entry = _cache_entry(cache, sha256)
-    found = _load_entry(entry, label) if entry.is_dir() else None
-    if found is not None:
-        return found
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{sha256[:16]}-", dir=cache))
+    except OSError:
+        raise _BadEntry("it is a symlink or not a directory") from None
     try:
-        unpacker = _Unpacker(PackedRoot(tmp / "root", tmp / "members.pack", {}, create=True), label)
-        _extract(source, unpacker)
-        manifest = {"format": _CACHE_FORMAT, "files": {p: [f.size, f.sha256, f.executable, f.magic.hex()] for p, f in
-                                                       sorted(unpacker.files.items())},
-                    "packed": {p: list(r) for p, r in sorted(unpacker.packed.items())},
-                    "dirs": sorted(unpacker.dirs), "links": dict(sorted(unpacker.links.items())),
-                    "case_clashes": unpacker.case_clashes, "members": unpacker.members, "total": unpacker.total}
-        (tmp / "manifest.json").write_text(json.dumps(manifest), "utf-8")
-        unpacker.root.release()
-        if entry.is_dir():
-            finished = _load_entry(entry, label)
-            if finished is not None:  # another process finished first (and may be reading it): use theirs
-                shutil.rmtree(tmp, ignore_errors=True)
-                return finished
-            shutil.rmtree(entry, ignore_errors=True)  # an entry whose manifest does not read: replaced
+        names = set(os.listdir(entry_fd))
+        if not names <= {"manifest.json", "members.pack", "root"} or not {"manifest.json", "root"} <= names:
+            raise _BadEntry(f"it holds {len(names)} names, not the manifest, root and pack press writes")
+        fd, info = _open_regular("manifest.json", entry_fd, "manifest")
         try:
-            os.rename(tmp, entry)
-        except OSError:
-            if not entry.is_dir():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # another process unpacked it first: use theirs
-            found = _load_entry(entry, label)
-            if found is None:
-                raise ArchiveError("the unpacked-artifact cache entry another process wrote does not read",
-                                   package=label) from None
+            if info.st_size > _max_manifest_size():
+                raise _BadEntry("its manifest is larger than any press writes")
+            data = os.read(fd, info.st_size + 1)
+        finally:
+            os.close(fd)
+        manifest = _parse_manifest(data, archive_size)
+        if ("members.pack" in names) != bool(manifest.packed):
+            raise _BadEntry("its members.pack is not there exactly when its manifest packs members")
+        if manifest.packed:
+            _verify_pack(entry_fd, manifest)
+        _verify_root(entry_fd, manifest)
+        return manifest
+    finally:
+        os.close(entry_fd)
+
+
+def _open_cache(cache: Path) -> int:
+    """A descriptor of the unpacked-artifact cache directory ``cache``, made
+    when missing. Its parent (the user's cache directory) may be a link;
+    ``cache`` itself is opened with ``O_NOFOLLOW``. Raises ``OSError``."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    parent = os.open(cache.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(cache.name, 0o755, dir_fd=parent)
+        return os.open(cache.name, _NOFOLLOW_DIR, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
+def _remove(cache_fd: int, name: str) -> None:
+    """Remove ``name`` in the cache directory, whatever it is, without
+    following a link (shutil's descriptor-based tree removal)."""
+    try:
+        found = os.stat(name, dir_fd=cache_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(found.st_mode):
+        shutil.rmtree(name, dir_fd=cache_fd, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=cache_fd)
+
+
+def _discard(cache_fd: int, name: str) -> None:
+    """Take the entry ``name`` out of use at once (renamed to a random
+    temporary name, which no process looks up), then remove it."""
+    trash = f".{name[:16]}-discarded-{secrets.token_hex(8)}"
+    try:
+        os.rename(name, trash, src_dir_fd=cache_fd, dst_dir_fd=cache_fd)
+    except FileNotFoundError:
+        return  # another process discarded it first
+    _remove(cache_fd, trash)
+
+
+def _write_new(cache_fd: int, directory: str, name: str, data: bytes) -> None:
+    """Create the file ``directory/name`` in the cache directory holding
+    ``data`` (``O_EXCL``, no link followed on the way)."""
+    dir_fd = os.open(directory, _NOFOLLOW_DIR, dir_fd=cache_fd)
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    finally:
+        os.close(dir_fd)
+
+
+def _new_temporary(cache_fd: int, prefix: str) -> str:
+    """A new directory in the cache directory with a random name (made with
+    ``mkdir``, which never follows a link or reuses a name)."""
+    while True:
+        name = f"{prefix}{secrets.token_hex(8)}"
+        try:
+            os.mkdir(name, 0o700, dir_fd=cache_fd)
+            return name
+        except FileExistsError:
+            continue
+
+
+def _use_entry(cache_fd: int, cache: Path, name: str, label: str, archive_size: int,
+               notes: list[str]) -> _Unpacker | None:
+    """The extraction state of the cache entry ``name`` when it is there and
+    verifies (:func:`_verify_entry`); None when it is not there, or when it
+    is not what press writes: then it is discarded, with a note."""
+    try:
+        manifest = _verify_entry(cache_fd, name, archive_size)
+    except _BadEntry as exc:
+        notes.append(f"{label}: unpacked-artifact cache entry {name} discarded ({exc}); unpacking the artifact again")
+        _discard(cache_fd, name)
+        return None
+    if manifest is None:
+        return None
+    unpacker = _Unpacker(PackedRoot(cache / name / "root", cache / name / "members.pack", manifest.packed), label,
+                         archive_size)
+    unpacker.pack_size = manifest.pack_size
+    unpacker.files = manifest.files
+    unpacker.dirs = manifest.dirs
+    unpacker.links = manifest.links
+    unpacker.case_clashes = manifest.case_clashes
+    unpacker.members, unpacker.total = manifest.members, manifest.total
+    return unpacker
+
+
+def _unpack_cached(source: Path, cache: Path, sha256: str, label: str, notes: list[str]) -> _Unpacker | None:
+    """Unpack ``source`` into the unpacked-artifact cache ``cache``
+    (content-addressed by sha256, see :func:`_entry_name`) unless a verified
+    entry is there, and return its extraction state. An entry is used only
+    when it is exactly what press writes and its bytes hash to its manifest
+    (:func:`_verify_entry`); any other is discarded with a note in ``notes``
+    and unpacked anew. A new entry is unpacked into a directory with a
+    random name, its manifest written last, then renamed into place:
+    processes sharing the cache never see half an entry, and the first
+    rename wins. Nothing in the cache is created, opened or removed through
+    a symlink. Returns None (with a note) when ``cache`` cannot be used
+    (not a directory, or a symlink): the caller unpacks elsewhere."""
+    archive_size = source.stat().st_size
+    name = _entry_name(sha256)
+    try:
+        cache_fd = _open_cache(cache)
+    except OSError as exc:
+        notes.append(f"{label}: the unpacked-artifact cache {cache} is not used ({exc.strerror or exc}: a symlink "
+                     "or not a directory); unpacking into the work directory")
+        return None
+    try:
+        found = _use_entry(cache_fd, cache, name, label, archive_size, notes)
+        if found is not None:
             return found
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    loaded = _load_entry(entry, label)
-    assert loaded is not None
-    loaded.paths = unpacker.paths
-    return loaded
+        tmp = _new_temporary(cache_fd, f".{sha256[:16]}-")
+        try:
+            unpacker = _Unpacker(PackedRoot(cache / tmp / "root", cache / tmp / "members.pack", {}, create=True),
+                                 label, archive_size)
+            _extract(source, unpacker)
+            _write_new(cache_fd, tmp, "manifest.json", _manifest_bytes(_manifest_body(unpacker)))
+            unpacker.root.release()
+            for _attempt in range(3):
+                try:
+                    os.rename(tmp, name, src_dir_fd=cache_fd, dst_dir_fd=cache_fd)
+                    break
+                except OSError:  # something is in place: another process's entry (used), or anything else (replaced)
+                    theirs = _use_entry(cache_fd, cache, name, label, archive_size, notes)
+                    if theirs is not None:
+                        _remove(cache_fd, tmp)
+                        return theirs
+            else:
+                raise ArchiveError("the unpacked-artifact cache entry cannot be put in place", package=label)
+        except BaseException:
+            _remove(cache_fd, tmp)
+            raise
+    finally:
+        os.close(cache_fd)
+    unpacker.root = PackedRoot(cache / name / "root", cache / name / "members.pack", unpacker.packed)
+    return unpacker
 
 
-def open_artifact(source: Path, workdir: Path, sha256: str | None = None, cache: Path | None = None) -> Artifact:
+def open_artifact(source: Path, workdir: Path, sha256: str | None = None, cache: Path | None = None,
+                  notes: list[str] | None = None) -> Artifact:
     """Unpack the conda artifact ``source`` into ``workdir`` (made, must be new
     or empty: binaries under ``workdir/root``, other files in
     ``workdir/members.pack``, see the module docstring) and parse its
@@ -715,20 +1151,32 @@ def open_artifact(source: Path, workdir: Path, sha256: str | None = None, cache:
     sha256 (:func:`_unpack_cached`), and ``workdir`` is not used: later
     conversions, and batch jobs in other processes, read the same tree. The
     metadata is parsed and every payload check below runs again each time.
+    A cache entry is used only when its bytes hash to its manifest; one that
+    does not (or is not what press writes) is unpacked anew and a line
+    saying so is appended to ``notes``.
+
+    Decompression is bounded (:mod:`press.limits`): ``frames`` zstd frames
+    or bzip2 streams, ``idle_input`` compressed bytes read without output,
+    and ``expansion_ratio`` times the archive's size unpacked (declared
+    member sizes are counted before any byte is written), each a
+    :class:`~press.errors.LimitError`.
     """
     source = Path(source)
     label = source.name
     artifact_stem(source)
     if not source.is_file():
         raise ArchiveError("no such file", package=label)
+    found: _Unpacker | None = None
     if cache is not None:
         sha256 = sha256 or sha256_file(source)
-        unpacker = _unpack_cached(source, Path(cache), sha256, label)
+        found = _unpack_cached(source, Path(cache), sha256, label, notes if notes is not None else [])
+    if found is not None:
+        unpacker = found
         root = unpacker.root
     else:
         workdir = Path(workdir)
         root = PackedRoot(workdir / "root", workdir / "members.pack", {}, create=True)
-        unpacker = _Unpacker(root, label)
+        unpacker = _Unpacker(root, label, source.stat().st_size)
         _extract(source, unpacker)
     index_data = _read_metadata(root, "info/index.json", label)
     if index_data is None:

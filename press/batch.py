@@ -15,36 +15,34 @@ wheels and their sha256; a later run skips a job whose state file and wheels
 are intact. Wheels, metadata files, index pages and state files are only
 ever renamed into place, and a run starts by removing the temporary files a
 killed run left, so the wheel directory never shows a partial file and a
-resumed run ends with the bytes an uninterrupted one makes.
+resumed run ends with the bytes an uninterrupted one makes. Nothing inside
+the wheel directory is followed through a symbolic link, and leftovers are
+removed only when no other press writes there (:mod:`press.wheelhouse`).
 """
 
 from __future__ import annotations
 
-import fcntl
 import fnmatch
 import hashlib
 import json
-import shutil
+import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, cast
 
 from . import __version__
-from .artifact import sha256_file
 from .errors import PressError
 from .fetch import hex_digest
-from .files import atomic_write
+from .files import Directory, open_regular
+from .wheelhouse import STATE_DIR, WriteLock, read_json
 
 if TYPE_CHECKING:
     from rattler import RepoDataRecord
     from rattler.platform.subdir import SubdirLiteral
 
+    from .index import SimpleIndex
     from .names import PackageFacts
-
-#: Directory of the per-job state files inside the wheel directory.
-STATE_DIR = ".press-state"
-
 
 @dataclass
 class BatchOptions:
@@ -166,6 +164,8 @@ class BatchReport:
     #: the wheelhouse check (:mod:`press.installable`): one line per target,
     #: ``"<target>: N of M wheels install"``; empty when it did not run.
     wheelhouse: list[str] = field(default_factory=list)
+    #: wheels of the directory left out of the index, ``"<file>: <reason>"`` (:func:`press.index.write_index`).
+    index_warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -181,7 +181,7 @@ class BatchReport:
     def to_json(self) -> str:
         return json.dumps({"ok": self.ok, "counts": self.counts(), "projects": self.projects,
                            "seconds": round(self.seconds, 2), "results": [asdict(r) for r in self.results],
-                           "wheelhouse": self.wheelhouse},
+                           "wheelhouse": self.wheelhouse, "index_warnings": self.index_warnings},
                           indent=2, sort_keys=True)
 
     def table(self, verbose: bool = False) -> str:
@@ -202,6 +202,7 @@ class BatchReport:
         for reason, count in sorted(reasons.items()):
             lines.append(f"{'skipped':<10} {f'{count} artifacts':<58} {reason}")
         lines += [f"wheelhouse check: {line}" for line in self.wheelhouse]
+        lines += [f"warning: {line}" for line in self.index_warnings]
         c = self.counts()
         lines.append(f"{c['converted']} converted, {c['skipped']} skipped, {c['failed']} failed; "
                      f"{self.projects} projects in the index; {self.seconds:.1f} s")
@@ -245,7 +246,9 @@ def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
     from .matchspec import is_plumbing
     from .package import parse_record_depends
 
-    cache = Path(options.cache_dir or _default_cache())
+    from .files import writable_dir
+
+    cache = writable_dir(Path(options.cache_dir or _default_cache()), "--cache-dir")
     patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
     source = channel_source(options.channel, cache, options.subdir, patches)
     gateway = make_gateway(cache)
@@ -423,22 +426,38 @@ def _key(parts: list[Any]) -> str:
 
 
 def _up_to_date(wheel_dir: Path, key: str) -> list[str] | None:
-    state = wheel_dir / STATE_DIR / f"{key}.json"
+    """The wheels of the finished job ``key`` when its state file and every
+    wheel it lists are intact (regular files, not links, with the recorded
+    sha256), else None."""
     try:
-        doc = json.loads(state.read_text())
-    except (OSError, ValueError):
+        with Directory.open(wheel_dir) as directory, directory.sub(STATE_DIR) as state:
+            doc = read_json(state, f"{key}.json")
+            wheels = doc.get("wheels") if isinstance(doc, dict) else None
+            if not isinstance(wheels, dict):
+                return None
+            for name, digest in wheels.items():
+                found = directory.lstat(name) if isinstance(name, str) and "/" not in name else None
+                if found is None or not stat.S_ISREG(found.st_mode) or _sha256(wheel_dir / name) != digest:
+                    return None
+    except (OSError, ValueError, PressError):
         return None
-    for name, digest in doc.get("wheels", {}).items():
-        path = wheel_dir / name
-        if not path.is_file() or sha256_file(path) != digest:
-            return None
-    return sorted(doc.get("wheels", {}))
+    return sorted(wheels)
+
+
+def _sha256(path: Path) -> str:
+    """Hex sha256 of a regular file (a link is not followed, a FIFO not waited on)."""
+    digest = hashlib.sha256()
+    with open_regular(path) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_state(wheel_dir: Path, key: str, job: Job, wheels: list[str]) -> None:
     doc = {"artifact": job.file_name, "press": __version__,
-           "wheels": {w: sha256_file(wheel_dir / w) for w in sorted(set(wheels))}}
-    atomic_write(wheel_dir / STATE_DIR / f"{key}.json", json.dumps(doc, indent=1, sort_keys=True))
+           "wheels": {w: _sha256(wheel_dir / w) for w in sorted(set(wheels))}}
+    with Directory.open(wheel_dir) as directory, directory.sub(STATE_DIR, create=True) as state:
+        state.write(f"{key}.json", json.dumps(doc, indent=1, sort_keys=True))
 
 
 def run_job(job: Job, options: BatchOptions) -> JobResult:
@@ -513,16 +532,6 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
                          [n for n in notes if "retried" in n])
 
 
-def _clean_leftovers(wheel_dir: Path) -> None:
-    """Remove what a killed run left: temporary wheel directories and files."""
-    for path in wheel_dir.glob(".press-*"):
-        if path.name == STATE_DIR:
-            continue
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-    for path in list(wheel_dir.rglob(".*.tmp")) + list(wheel_dir.rglob(".*.part")):
-        path.unlink(missing_ok=True)
-
-
 def _execute(jobs: list[Job], options: BatchOptions) -> Iterator[JobResult]:
     """Yield a :class:`JobResult` per job as jobs finish. Parallel jobs are
     started largest archive first (longest-processing-time order), so the
@@ -581,15 +590,9 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
             raise PressError("a Dask scheduler needs Dask's distributed package, an optional extra of press: "
                              "pip install 'press[dask]'", field="--scheduler")
     wheel_dir = Path(options.wheel_dir)
-    (wheel_dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
+    lock = WriteLock(wheel_dir, batch=True)  # removes a killed run's leftovers unless another press writes here
     options.wheel_dir = wheel_dir.resolve()
-    lock = open(wheel_dir / STATE_DIR / "lock", "a")
     try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise PressError(f"another press batch is writing {wheel_dir}") from exc
-        _clean_leftovers(wheel_dir)
         jobs, skipped = plan(options)
         options.batch_names = frozenset(j.name for j in jobs)
         report = BatchReport(results=list(skipped))
@@ -606,16 +609,31 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
                     counts[r.status] += 1
                 progress(Progress(done, len(jobs), counts["converted"], counts["skipped"], counts["failed"], eta, result))
         report.results += [results[j.file_name] for j in jobs]
+        _fail_clashes(report.results, wheel_dir)
         if options.validate:
             _validate(report.results, options)
         if options.check:
             targets = {j.python for j in jobs} | {p for p in options.pythons if p != "all"}
             report.wheelhouse = _check(report.results, sorted(targets), options)
-        report.projects = len(_index(wheel_dir))
+        index = _index(wheel_dir)
+        report.projects, report.index_warnings = len(index.projects), index.warnings()
         report.seconds = time.monotonic() - started
         return report
     finally:
         lock.close()
+
+
+def _fail_clashes(results: list[JobResult], wheel_dir: Path) -> None:
+    """Fail both jobs when wheels of two distributions ship the same file or
+    import name (:func:`press.owners.wheel_clashes`): installed together, one
+    would overwrite the other."""
+    from .owners import wheel_clashes
+
+    owner = {w: r for r in results if r.status != "failed" for w in r.wheels}
+    for member, wheel, other in wheel_clashes({w: wheel_dir / w for w in owner}):
+        for mine, theirs in ((wheel, other), (other, wheel)):
+            if owner[mine].status != "failed":
+                owner[mine].status, owner[mine].reason = "failed", f"{mine}: {member} is also shipped by {theirs}"
 
 
 def _validate(results: list[JobResult], options: BatchOptions) -> None:
@@ -691,7 +709,7 @@ def _check(results: list[JobResult], pythons: list[str], options: BatchOptions) 
     return found.summary()
 
 
-def _index(wheel_dir: Path) -> dict[str, list[str]]:
-    from .index import write_simple_index
+def _index(wheel_dir: Path) -> SimpleIndex:
+    from .index import write_index
 
-    return write_simple_index(wheel_dir)
+    return write_index(wheel_dir)

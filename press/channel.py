@@ -94,6 +94,53 @@ def native_subdir() -> str:
     return f"{system}-{arch}"
 
 
+#: What users write for a subdir, and the subdir they mean (a wheel
+#: platform tag or an OS/arch spelling of another tool).
+_SUBDIR_SPELLINGS = {"linux": "linux-64", "x86_64": "linux-64", "amd64": "linux-64", "aarch64": "linux-aarch64",
+                     "arm64": "osx-arm64", "macos": "osx-arm64", "osx": "osx-arm64", "darwin": "osx-arm64",
+                     "windows": "win-64", "win": "win-64", "win32": "win-64", "win_amd64": "win-64"}
+
+
+def known_subdirs() -> list[str]:
+    """Every subdir conda knows (rattler's ``Subdir.all()``), e.g.
+    ``['noarch', 'linux-32', 'linux-64', ...]``."""
+    import rattler
+
+    subdir = getattr(rattler, "Subdir", None) or rattler.Platform  # Platform before py-rattler 0.2x's rename
+    return [str(item) for item in subdir.all()]
+
+
+def subdir_hint(subdir: str) -> str | None:
+    """None when ``subdir`` is one of :func:`known_subdirs`; otherwise what
+    is wrong and the subdir meant: ``linux64`` and ``linux_64`` are
+    ``linux-64``, ``osx-arm`` is ``osx-arm64``, ``macosx_11_0_arm64`` (a
+    wheel platform tag) is ``osx-arm64``, found by spelling and then by
+    closeness (difflib)."""
+    import difflib
+
+    known = known_subdirs()
+    if subdir in known:
+        return None
+    text = subdir.strip().lower()
+    guess = text.replace("_", "-")
+    if guess not in known:
+        guess = _SUBDIR_SPELLINGS.get(text, "")
+    if not guess:
+        for marker, meant in (("manylinux", "linux-"), ("musllinux", "linux-"), ("macosx", "osx-"), ("win", "win-")):
+            if text.startswith(marker):
+                arch = {"x86_64": "64", "amd64": "64", "aarch64": "aarch64", "arm64": "arm64"}.get(
+                    next((a for a in ("x86_64", "amd64", "aarch64", "arm64") if text.endswith(a)), ""), "64")
+                guess = meant + ("aarch64" if meant == "linux-" and arch == "arm64" else
+                                 "arm64" if meant == "osx-" and arch == "aarch64" else arch)
+                break
+    if not guess or guess not in known:
+        close = difflib.get_close_matches(guess or text, known, n=1, cutoff=0.6)
+        guess = close[0] if close else ""
+    common = "linux-64, linux-aarch64, osx-64, osx-arm64, win-64"
+    meant = f"did you mean {guess}? " if guess else ""
+    return f"{subdir!r} is not a conda subdir: {meant}(conda's subdirs are {common}, ... or noarch)"
+
+
 def virtual_packages(subdir: str, python: str | None, absent: Collection[str] = ()) -> list[GenericVirtualPackage]:
     """The virtual packages of a target ``subdir`` for the solve.
 
@@ -189,6 +236,7 @@ def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict[str
     local = _local_dir(channel)
     if local is None:
         return channel
+    _check_channel_shape(channel, local)
     if not patches and all(
         (local / sd / "repodata.json").is_file() for sd in (subdir, "noarch") if (local / sd).is_dir()
     ) and (local / "noarch" / "repodata.json").is_file():
@@ -204,6 +252,34 @@ def channel_source(channel: str, cache_dir: Path, subdir: str, patches: dict[str
         duplicates.append(f"{channel}: {len(ignored)} package{'s are' if len(ignored) > 1 else ' is'} there both as "
                           f".conda and .tar.bz2; as conda does, press uses the .conda file and ignores {shown}")
     return root.as_uri()
+
+
+def _check_channel_shape(channel: str, local: Path) -> None:
+    """Refuse a local directory that is not a channel but a part of one or
+    a folder of them, naming the directory to give instead: a channel holds
+    its artifacts in subdir folders (``noarch/``, ``linux-64/``...).
+    Raises :class:`ChannelError`."""
+    known = set(known_subdirs())
+    try:
+        children = [c for c in local.iterdir()][:10_000]
+    except OSError as exc:
+        raise ChannelError(f"channel directory {channel!r} cannot be read: {exc.strerror}") from None
+    subdirs = [c.name for c in children if c.name in known and c.is_dir()]
+    artifacts = [c.name for c in children if c.name.endswith((".conda", ".tar.bz2"))]
+    if subdirs:
+        return
+    if local.name in known and (artifacts or (local / "repodata.json").is_file()):
+        raise ChannelError(f"{channel!r} is the {local.name} subdir folder of a channel, not a channel: "
+                           f"use its parent, -c {local.parent}")
+    holding = sorted(c.name for c in children if c.is_dir() and any((c / sd).is_dir() for sd in ("noarch",
+                     "linux-64", "osx-64", "osx-arm64", "win-64", "linux-aarch64")))
+    if holding:
+        raise ChannelError(f"{channel!r} holds channels ({', '.join(holding[:5])}), not packages: "
+                           f"name one, e.g. -c {local / holding[0]}")
+    if artifacts:
+        raise ChannelError(f"{channel!r} holds conda artifacts but no subdir folders: a channel keeps each "
+                           f"artifact in noarch/ or its platform's folder (linux-64/, osx-arm64/...); "
+                           f"or give the artifact files themselves")
 
 
 def index_local_channel(directory: Path, cache_dir: Path, patches: dict[str, dict[str, Any]] | None = None) -> Path:
@@ -410,6 +486,10 @@ def solve(
     channels, :class:`SolveError` when no consistent closure exists.
     """
     from rattler import ChannelPriority, MatchSpec
+
+    hint = subdir_hint(subdir)
+    if hint:
+        raise SpecError(hint, field="subdir")
     from rattler import solve as rattler_solve
 
     if channel_priority not in CHANNEL_PRIORITIES:
@@ -453,13 +533,37 @@ def solve(
         unread = f" ({'; '.join(index_notes)})" if index_notes else ""
         missing = [s for s in specs if f"No candidates were found for {MatchSpec(s).name.normalized}" in text]
         if missing or "No candidates were found for" in text and len(specs) == 1:
-            raise SpecError(f"no package matching {missing[0] if missing else specs[0]!r} in {', '.join(channels)} "
-                            f"for {subdir}{unread}", package=(missing or specs)[0]) from exc
+            asked = missing[0] if missing else specs[0]
+            raise SpecError(f"no package matching {asked!r} in {', '.join(channels)} for {subdir}{unread}"
+                            f"{pypi_name_hint(MatchSpec(asked).name.normalized, cache_dir)}",
+                            package=asked) from exc
         if "GatewayError" in type(exc).__name__ or "could not find" in text:
             raise unreachable(channels, exc) from exc
         raise SolveError(f"cannot solve for {subdir} (python {python or 'none'}): {solver_message(text)}{unread}",
                          package=" ".join(specs)) from exc
     return list(records)
+
+
+def pypi_name_hint(name: str, cache_dir: Path | None = None) -> str:
+    """When ``name`` is not a conda name but the PyPI name of conda
+    packages (conda-forge's mapping, the one press translates names with),
+    ``": brotli is the PyPI name of conda's brotli-python: ask for that"``;
+    otherwise ``""``."""
+    from packaging.utils import canonicalize_name
+
+    from .names import load_mapping
+
+    try:
+        entries = load_mapping(cache_dir).entries
+    except Exception:  # a hint must never hide the error it is added to
+        return ""
+    wanted = canonicalize_name(name)
+    conda = sorted(c for c, pypi in entries.items() if pypi and wanted in {canonicalize_name(n) for n in pypi}
+                   and c != name)
+    if not conda:
+        return ""
+    shown = " or ".join(conda[:3])
+    return f"; {name} is the PyPI name of conda's {shown}: ask for {'that' if len(conda) == 1 else 'one of them'}"
 
 
 def solver_message(text: str) -> str:
@@ -486,15 +590,19 @@ def unreachable(channels: list[str], exc: BaseException) -> ChannelError:
                         "-c URL (a channel mirror)")
 
 
-def python_versions(specs: list[str], channels: list[str], subdir: str, cache_dir: Path,
+def python_versions(specs: list[str], channels: list[str], subdir: str, cache_dir: Path | None = None,
                     patches: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """The Python versions (``X.Y``, newest first) the channels have builds
     of ``specs`` for: from each matching record's ``python_abi``/``python``
-    pin in ``subdir`` (noarch builds pin none and add nothing). Raises
+    pin in ``subdir`` (noarch builds pin none and add nothing).
+    ``cache_dir`` (None: press's default cache, as for a conversion) keeps
+    repodata and the indexes of local directories. Raises
     :class:`ChannelError` when the channels cannot be read and
     :class:`SpecError` for a spec that does not parse."""
+    from .convert import default_cache_dir
     from .tags import python_version_of
 
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     parsed = _parse_specs(specs)
     sources = [channel_source(c, cache_dir, subdir, patches, []) for c in channels]
     gateway = make_gateway(cache_dir)

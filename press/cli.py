@@ -32,6 +32,18 @@ def _python_version(ctx: click.Context, param: click.Parameter, value: Any) -> A
     return value
 
 
+def _subdir(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``--subdir``: one of conda's subdirs (rattler's ``Subdir.all()``);
+    a near miss (``linux64``, ``linux_64``, ``osx-arm``, a wheel platform
+    tag) is a usage error naming the subdir meant."""
+    from .channel import subdir_hint
+
+    hint = subdir_hint(value)
+    if hint:
+        raise click.BadParameter(hint)
+    return value
+
+
 def _plat(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not re.fullmatch(r"[a-z0-9_]{1,64}", value):
         raise click.BadParameter(f"{value!r} is not a platform tag (e.g. manylinux_2_28_x86_64)")
@@ -85,7 +97,8 @@ def _naming_options(function: F) -> F:
 @click.argument("targets", nargs=-1, required=True, metavar="SPEC_OR_ARTIFACT...")
 @click.option("-c", "--channel", "channels", multiple=True, metavar="CHANNEL",
               help=f"Channel name, URL or local directory; repeatable, highest priority first [default: {DEFAULT_CHANNEL}].")
-@click.option("--subdir", default=native_subdir, show_default="this machine's", help="Target conda subdir, e.g. linux-64.")
+@click.option("--subdir", default=native_subdir, show_default="this machine's", callback=_subdir,
+              help="Target conda subdir, e.g. linux-64.")
 @click.option("--python", "pythons", multiple=True, metavar="X.Y|all", callback=_python_version,
               help="Target interpreter version, repeatable; 'all': every version the channel has builds of the "
                    "specs for, newest first [default: the one running press].")
@@ -173,6 +186,10 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
             click.echo(f"{artifact}: {reason}")
         for problem in report.unresolvable:
             click.echo(f"press: error: {problem}", err=True)
+    if any(w.validation and w.validation.sandbox == "off" for w in report.wheels):
+        from .sandbox import WARNING
+
+        click.echo(f"press: warning: {WARNING}", err=True)
     if not report.ok:
         sys.exit(1)
 
@@ -241,9 +258,10 @@ def _fail(exc: PressError, as_json: bool) -> None:
     if as_json:
         import json
 
-        click.echo(json.dumps({"ok": False, "error": exc.to_dict()}, indent=2, sort_keys=True))
+        click.echo(json.dumps({"ok": False, "error": exc.to_dict(), "exit_status": EXIT_FAILED}, indent=2,
+                              sort_keys=True))
     click.echo(f"press: error: {_one_line(str(exc))}", err=True)
-    sys.exit(1)
+    sys.exit(EXIT_FAILED)
 
 
 def _one_line(text: str) -> str:
@@ -260,8 +278,11 @@ def _duration(seconds: float | None) -> str:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("channel_arg", metavar="CHANNEL")
-@click.option("--subdir", default=native_subdir, show_default="this machine's", help="Target conda subdir (noarch is always included).")
+@click.argument("channel_arg", metavar="CHANNEL", required=False)
+@click.option("-c", "--channel", "channel_opt", metavar="CHANNEL",
+              help="The channel (name, URL or local directory), as conda spells it; same as the CHANNEL argument.")
+@click.option("--subdir", default=native_subdir, show_default="this machine's", callback=_subdir,
+              help="Target conda subdir (noarch is always included).")
 @click.option("-w", "--wheel-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Wheelhouse to write: wheels plus a PEP 503/691 index in WHEEL_DIR/simple.")
 @click.option("-n", "--name", "names", multiple=True, metavar="GLOB", help="Only packages whose name matches GLOB (repeatable).")
@@ -290,7 +311,7 @@ def _duration(seconds: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the batch report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="List every skipped artifact and every job's notes in the summary.")
-def channel_main(channel_arg: str, subdir: str, wheel_dir: Path, names: tuple[str, ...], pythons: tuple[str, ...],
+def channel_main(channel_arg: str | None, channel_opt: str | None, subdir: str, wheel_dir: Path, names: tuple[str, ...], pythons: tuple[str, ...],
                  latest: bool, fatten: bool, bundle_python_deps: bool, prefer: tuple[str, ...], jobs: int,
                  scheduler: str | None, cache_dir: Path | None, repodata_patch: Path | None, validate: bool,
                  check: bool, compression_level: int, include_dev: bool, exclude: tuple[str, ...], channel_priority: str,
@@ -301,8 +322,12 @@ def channel_main(channel_arg: str, subdir: str, wheel_dir: Path, names: tuple[st
     wheelhouse that pip and uv install from. Re-runs convert only what changed."""
     from .batch import BatchOptions, convert_channel
 
+    if channel_arg and channel_opt and channel_arg != channel_opt:
+        raise click.UsageError(f"two channels given ({channel_arg!r} and -c {channel_opt!r}): a batch converts one")
+    if not (channel_arg or channel_opt):
+        raise click.UsageError("which channel? give it as CHANNEL or -c CHANNEL (a name, URL or local directory)")
     options = BatchOptions(
-        channel=channel_arg, subdir=subdir, wheel_dir=wheel_dir, names=list(names), pythons=list(pythons),
+        channel=channel_arg or channel_opt or "", subdir=subdir, wheel_dir=wheel_dir, names=list(names), pythons=list(pythons),
         latest=latest, fatten=fatten, bundle_python_deps=bundle_python_deps, prefer=list(prefer),
         cache_dir=cache_dir, jobs=jobs, scheduler=scheduler, repodata_patch=repodata_patch,
         name_mapping=list(name_mapping), native_prefix=native_prefix, plat=plat,
@@ -325,6 +350,10 @@ def channel_main(channel_arg: str, subdir: str, wheel_dir: Path, names: tuple[st
     except PressError as exc:
         _fail(exc, as_json)
     click.echo(report.to_json() if as_json else report.table(verbose=verbose))
+    if validate and os.environ.get("PRESS_SANDBOX", "").strip().lower() == "off":
+        from .sandbox import WARNING
+
+        click.echo(f"press: warning: {WARNING}", err=True)
     if not report.ok:
         sys.exit(1)
 
@@ -333,7 +362,8 @@ def channel_main(channel_arg: str, subdir: str, wheel_dir: Path, names: tuple[st
 @click.argument("targets", nargs=-1, required=True, metavar="WHEEL_OR_SPEC_OR_ARTIFACT...")
 @click.option("-c", "--channel", "channels", multiple=True, metavar="CHANNEL",
               help=f"For specs: channel name, URL or directory (repeatable) [default: {DEFAULT_CHANNEL}].")
-@click.option("--subdir", default=native_subdir, show_default="this machine's", help="Target conda subdir.")
+@click.option("--subdir", default=native_subdir, show_default="this machine's", callback=_subdir,
+              help="Target conda subdir.")
 @click.option("--python", "python", metavar="X.Y", callback=_python_version,
               help="Target interpreter version [default: the one running press].")
 @click.option("--fatten/--thin", default=False, help="Show the fat wheel press would write [default: thin].")
@@ -341,8 +371,9 @@ def channel_main(channel_arg: str, subdir: str, wheel_dir: Path, names: tuple[st
 @click.option("--repodata-patch", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Patch instructions for a local directory channel (see press -h).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Accepted for symmetry with press: show prints no progress.")
 def show_main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, python: str | None, fatten: bool,
-              cache_dir: Path | None, repodata_patch: Path | None, as_json: bool) -> None:
+              cache_dir: Path | None, repodata_patch: Path | None, as_json: bool, quiet: bool) -> None:
     """Show a wheel (tags and why they hold, where each library resolves,
     METADATA, the conda artifacts it came from), or the wheels press would
     write for conda specs or artifact files (nothing is written; input press
@@ -398,32 +429,101 @@ def name_mapping_main(refresh: bool, url: str | None, cache_dir: Path | None, na
         click.echo(f"{conda_name}: {shown}")
 
 
-def entry() -> None:
-    """The console script: ``press channel ...`` runs the batch, anything else a conversion.
+#: Exit statuses (docs/cli.md): what scripts may rely on.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-    No traceback reaches a user: an exception that is not a
+#: The subcommands, by the word that names them.
+SUBCOMMANDS: dict[str, tuple[click.Command, str]] = {}
+
+
+def _split_subcommand(argv: list[str]) -> tuple[str | None, list[str]]:
+    """Find a subcommand word after global options: ``press -q show X.whl``
+    is ``press show -q X.whl``. Options before the word are moved after it
+    (the subcommand then accepts or refuses them); an option that takes a
+    value (``-c conda-forge``) carries it along. Returns the subcommand (or
+    None for a conversion) and the arguments for it."""
+    takes_value = {name for param in main.params if isinstance(param, click.Option) and not param.is_flag
+                   and not param.count for name in param.opts}
+    position = 0
+    while position < len(argv):
+        word = argv[position]
+        if word == "--" or not word.startswith("-") or word == "-":
+            break
+        position += 2 if word in takes_value else 1
+    if position < len(argv) and argv[position] in SUBCOMMANDS:
+        return argv[position], argv[:position] + argv[position + 1:]
+    return None, argv
+
+
+def _usage_message(exc: click.UsageError) -> str:
+    """A usage error in one line, with the fix for the mistakes users make:
+    ``--platform`` (conda's name is ``--subdir``; a wheel platform tag is
+    ``--plat``)."""
+    message = exc.format_message()
+    if isinstance(exc, click.NoSuchOption) and exc.option_name.split("=")[0] in ("--platform", "--platform-tag"):
+        message = (f"no such option {exc.option_name.split('=')[0]}: the conda platform to convert for is --subdir "
+                   f"(e.g. --subdir linux-64, osx-arm64, win-64); a manylinux policy to check against is --plat")
+    return _one_line(" ".join(message.split()))
+
+
+def _fail_outside(kind: str, message: str, status: int, as_json: bool) -> None:
+    """A failure that is not a :class:`PressError` (usage, interrupt,
+    internal error): one ``press: error:`` line on stderr, and with
+    ``--json`` one JSON document on stdout; exit ``status``."""
+    if as_json:
+        import json
+
+        error = {"type": kind, "package": None, "field": None, "reason": message, "message": message}
+        click.echo(json.dumps({"ok": False, "error": error, "exit_status": status}, indent=2, sort_keys=True))
+    click.echo(f"press: error: {message}", err=True)
+    sys.exit(status)
+
+
+def entry(argv: list[str] | None = None) -> None:
+    """The console script: ``press channel ...`` runs the batch, ``press show
+    ...`` and ``press name-mapping ...`` their commands (also after global
+    options: ``press -q show X.whl``), anything else a conversion.
+
+    The contract for scripts (docs/cli.md): exit status 0 when everything
+    asked for succeeded, 1 when a conversion, validation or check failed
+    (or an internal error), 2 for a usage error, 130 when interrupted
+    (Ctrl-C, SIGINT or SIGTERM; the run's unfinished wheels are removed); with ``--json`` exactly one JSON document on stdout
+    in every case. No traceback reaches a user: an exception that is not a
     :class:`~press.errors.PressError` (a bug, or a library failing on input
     the boundary let through) is one ``press: error: internal error: ...``
-    line and exit 1; ``PRESS_DEBUG=1`` shows the traceback instead."""
+    line; ``PRESS_DEBUG=1`` shows the traceback instead."""
+    import signal
+
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM unwinds as Ctrl-C does: cleanup runs, status 130
+
+    signal.signal(signal.SIGTERM, terminated)
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args[:args.index("--")] if "--" in args else "--json" in args
+    name, rest = _split_subcommand(args)
+    command, prog = SUBCOMMANDS[name] if name else (main, "press")
     try:
-        if len(sys.argv) > 1 and sys.argv[1] == "channel":
-            channel_main(args=sys.argv[2:], prog_name="press channel")
-        elif len(sys.argv) > 1 and sys.argv[1] == "show":
-            show_main(args=sys.argv[2:], prog_name="press show")
-        elif len(sys.argv) > 1 and sys.argv[1] == "name-mapping":
-            name_mapping_main(args=sys.argv[2:], prog_name="press name-mapping")
-        else:
-            main()
-    except KeyboardInterrupt:
-        click.echo("press: error: interrupted", err=True)
-        sys.exit(130)
+        status = command.main(args=rest, prog_name=prog, standalone_mode=False)
+    except click.exceptions.Exit as exc:  # --help, --version
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        hint = f" (see '{prog} --help')"
+        _fail_outside("UsageError", _usage_message(exc) + hint, EXIT_USAGE, as_json)
+    except (KeyboardInterrupt, click.Abort):
+        _fail_outside("Interrupted", "interrupted", EXIT_INTERRUPTED, as_json)
+    except click.ClickException as exc:
+        _fail_outside(type(exc).__name__, _one_line(exc.format_message()), EXIT_FAILED, as_json)
     except Exception as exc:
         if os.environ.get("PRESS_DEBUG"):
             raise
-        text = " ".join(str(exc).split())[:500]
-        click.echo(f"press: error: internal error: {type(exc).__name__}: {text} (PRESS_DEBUG=1 shows the traceback)",
-                   err=True)
-        sys.exit(1)
+        text = _one_line(" ".join(str(exc).split())[:500])
+        _fail_outside("InternalError", f"internal error: {type(exc).__name__}: {text} (PRESS_DEBUG=1 shows the traceback)",
+                      EXIT_FAILED, as_json)
+    sys.exit(status if isinstance(status, int) else EXIT_OK)
+
+
+SUBCOMMANDS.update({"channel": (channel_main, "press channel"), "show": (show_main, "press show"),
+                    "name-mapping": (name_mapping_main, "press name-mapping")})
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -93,7 +93,7 @@ class Root:
             self._dirs.move_to_end(parts)
             return cached
         if not parts:
-            fd = os.open(self.path, _DIR_FLAGS)
+            fd = self._open_top()
         else:
             parent = self._directory(parts[:-1], create)
             part = parts[-1]
@@ -116,6 +116,10 @@ class Root:
         while len(self._dirs) > self.DIRECTORY_CACHE:
             os.close(self._dirs.popitem(last=False)[1])
         return fd
+
+    def _open_top(self) -> int:
+        """A new descriptor of the root directory itself."""
+        return os.open(self.path, _DIR_FLAGS)
 
     @contextlib.contextmanager
     def _parent(self, parts: list[str], create: bool) -> Iterator[int]:
@@ -304,16 +308,92 @@ class PackedRoot(Root):
     :class:`ContainmentError` for them, so tools that need a file on disk
     (LIEF) get only the files under ``path``. Paths are checked against the
     grammar as for any root, and a packed file's range is checked against
-    the pack's size when opened."""
+    the pack's size when opened.
+
+    ``path`` and ``pack`` lie in one directory, the *entry* (an unpacked
+    artifact: a cache entry or a work directory). The entry's parent is
+    resolved once (it may be a link the user made, such as a cache directory
+    on another disk), and the entry, ``path`` and ``pack`` are opened from it
+    with ``O_NOFOLLOW`` step by step, every time: a symlink in their place
+    (a tampered cache entry) is refused, not followed. With ``create``, the
+    entry and ``path`` are made (existing directories are fine; a symlink is
+    refused)."""
 
     def __init__(self, path: Path, pack: Path, packed: Mapping[str, tuple[int, int]], *,
                  create: bool = False) -> None:
-        super().__init__(path, create=create)
-        self.pack = Path(pack)
+        path, pack = Path(path), Path(pack)
+        if path.parent != pack.parent or path.name == pack.name:
+            raise ValueError(f"{path} and {pack} must be two names in one directory")
+        entry = path.parent
+        if entry.name in ("", ".", "..") or path.name in (".", "..") or pack.name in (".", ".."):
+            raise ValueError(f"{entry} is not a named directory")
+        if create:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+        self._anchor = entry.parent.resolve()
+        self.path = self._anchor / entry.name / path.name
+        self.pack = self._anchor / entry.name / pack.name
         self.packed = packed
+        self._dirs: OrderedDict[tuple[str, ...], int] = OrderedDict()
+        self._lock = threading.RLock()
+        self._entry_fd: int | None = None
+        with self._lock:
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(entry.name, 0o755, dir_fd=self._anchor_fd())
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(path.name, 0o755, dir_fd=self._entry())
+            self._directory((), False)  # the root must be a directory, reached without a symlink
+
+    def _anchor_fd(self) -> int:
+        """A new descriptor of the entry's (resolved) parent directory."""
+        return os.open(self._anchor, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def _entry(self) -> int:
+        """The entry directory's descriptor (kept until :meth:`release`; the
+        caller holds the lock), opened from its parent with ``O_NOFOLLOW``."""
+        if self._entry_fd is None:
+            anchor = self._anchor_fd()
+            try:
+                self._entry_fd = os.open(self.path.parent.name, _DIR_FLAGS, dir_fd=anchor)
+            except FileNotFoundError:
+                raise
+            except OSError as exc:
+                raise ContainmentError(f"{self.path.parent}: a symlink or not a directory") from exc
+            finally:
+                os.close(anchor)
+        return self._entry_fd
+
+    def _open_top(self) -> int:
+        try:
+            return os.open(self.path.name, _DIR_FLAGS, dir_fd=self._entry())
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise ContainmentError(f"{self.path}: a symlink or not a directory") from exc
+
+    def release(self) -> None:
+        with self._lock:
+            super().release()
+            if self._entry_fd is not None:
+                os.close(self._entry_fd)
+                self._entry_fd = None
 
     def __repr__(self) -> str:
         return f"PackedRoot({str(self.path)!r}, {str(self.pack)!r})"
+
+    def _open_pack(self, flags: int, mode: int = 0o644) -> int:
+        """A descriptor of the pack file, opened in the entry with ``O_NOFOLLOW``."""
+        with self._lock:
+            try:
+                return os.open(self.pack.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=self._entry())
+            except (FileNotFoundError, FileExistsError):
+                raise
+            except OSError as exc:
+                raise ContainmentError(f"{self.pack}: cannot open ({exc.strerror})") from exc
+
+    def create_pack(self) -> BinaryIO:
+        """Create the pack file (it must not exist) and open it for writing."""
+        return os.fdopen(self._open_pack(os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb")
 
     def open(self, rel: str) -> BinaryIO:
         """Open ``rel`` (a packed file or a file under ``path``) for reading."""
@@ -322,10 +402,15 @@ class PackedRoot(Root):
             return super().open(rel)
         self._parts(rel)
         offset, size = found
-        fd = os.open(self.pack, os.O_RDONLY | os.O_CLOEXEC)
-        if offset < 0 or size < 0 or offset + size > os.fstat(fd).st_size:
+        fd = self._open_pack(os.O_RDONLY | os.O_NONBLOCK)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise ContainmentError(f"{self.pack}: not a regular file")
+        if offset < 0 or size < 0 or offset + size > info.st_size:
             os.close(fd)
             raise ContainmentError(f"{rel}: its range lies outside the pack file")
+        os.set_blocking(fd, True)
         return cast(BinaryIO, _Range(fd, offset, size))
 
     def is_file(self, rel: str) -> bool:

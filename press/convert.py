@@ -11,7 +11,6 @@ import dataclasses
 import os
 import posixpath
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -31,11 +30,13 @@ from .plan import facts_of, is_python_package, plan_wheel
 from .providers import foreign_links, libs_dir
 from .fetch import fetch
 from .environment import MODULE as ENV_MODULE, WheelSetting, module_source, resolve as resolve_environment
+from .environment import declared as declared_environment
 from .layout import (Layout, StagedFile, add_artifact, exclude_vendored, launcher_module, prune_vendored,
                      reserve_module)
 from .matchspec import is_plumbing, spec_name
 from .metadata import build_metadata
 from .names import Names, PackageFacts, load_mapping, native_prefix
+from .owners import TopLevelOwners, startup_hooks
 from .relocate.common import Relocation, import_in_packages
 from .relocate.elf import ElfInfo
 from .relocate.linux import relocate_linux
@@ -46,7 +47,9 @@ from .relocate.windows import relocate_windows
 from .report import ConversionReport, WheelReport
 from .tags import SUBDIR_PLATFORMS, compressed_platform, platform_tags, python_tags
 from .wheel import Deflater, Member, write_wheel
-from .wheelhouse import claim, release
+from .files import writable_dir
+from .wheelhouse import WriteLock, claim, mark_pending, release, unmark_pending
+from .workdir import WorkDir
 
 if TYPE_CHECKING:
     from rattler import RepoDataRecord
@@ -146,9 +149,9 @@ class _Session:
     def __init__(self, options: ConvertOptions, progress: Progress) -> None:
         self.options = options
         self.progress = progress
-        self.cache_dir = Path(options.cache_dir or default_cache_dir())
-        self.tmp = tempfile.TemporaryDirectory(prefix="press-")
-        self.work = Path(self.tmp.name)
+        self.cache_dir = writable_dir(Path(options.cache_dir or default_cache_dir()), "--cache-dir")
+        self.tmp = WorkDir()  # $TMPDIR/press-*, removed by a later run if this one is killed
+        self.work = self.tmp.path
         self.opened: dict[str, Artifact] = {}
         self.stages = 0
         self.patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
@@ -156,6 +159,11 @@ class _Session:
                            options.native_prefix).with_known(options.known_packages)
         self.channel_names: dict[str, str] = {}
         self._deflater: Deflater | None = None
+        self.owners = TopLevelOwners()  # no two wheels of one conversion ship the same top-level file
+        self.lock: WriteLock | None = None  # held on the wheel directory while the session writes there
+        #: wheels written with requested steps still to do (validation, the wheelhouse check), marked
+        #: pending in the wheel directory (:func:`~press.wheelhouse.mark_pending`); None: not tracked
+        self.pending: list[str] | None = None
 
     @property
     def deflater(self) -> Deflater:
@@ -169,7 +177,9 @@ class _Session:
         """Stop the deflate workers and remove the work directory."""
         if self._deflater is not None:
             self._deflater.close()
-        self.tmp.cleanup()
+        if self.lock is not None:
+            self.lock.close()
+        self.tmp.close()
 
     def new_stage(self) -> Root:
         """A fresh contained directory for one wheel's edited copies."""
@@ -182,8 +192,11 @@ class _Session:
         key = str(Path(path).resolve())
         if key not in self.opened:
             self.progress(f"unpacking {Path(path).name}")
+            notes: list[str] = []
             self.opened[key] = open_artifact(Path(path), self.work / "unpacked" / str(len(self.opened)), sha256,
-                                             cache=self.cache_dir / "unpacked")
+                                             cache=self.cache_dir / "unpacked", notes=notes)
+            for note in notes:  # a cache entry that did not verify, discarded
+                self.progress(note)
         return self.opened[key].with_channel(channel or channel_of_path(Path(path)))
 
     def open_record(self, record: Any) -> Artifact:
@@ -219,9 +232,11 @@ class _Session:
         return result
 
 
-def _start(options: ConvertOptions | None, progress: Progress | None) -> tuple[ConvertOptions, _Session, ConversionReport]:
+def _start(options: ConvertOptions | None, progress: Progress | None, clean: bool = True
+           ) -> tuple[ConvertOptions, _Session, ConversionReport]:
     """Defaults filled in (Python: the running interpreter), a session, an
-    empty report, and the wheel directory created."""
+    empty report, and the wheel directory created and held (:class:`~press.wheelhouse.WriteLock`;
+    ``clean``: remove killed runs' leftovers when no other press writes there)."""
     options = options or ConvertOptions()
     if options.plat:
         from .tags import SUBDIR_PLATFORMS, policy_ceiling
@@ -235,7 +250,11 @@ def _start(options: ConvertOptions | None, progress: Progress | None) -> tuple[C
     if options.python is None:
         options.python = f"{sys.version_info[0]}.{sys.version_info[1]}"
     session = _Session(options, progress or (lambda message: None))
-    Path(options.wheel_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        session.lock = WriteLock(Path(options.wheel_dir), clean=clean)  # creates it; a batch's cleanup waits for it
+    except BaseException:
+        session.close()
+        raise
     return options, session, ConversionReport()
 
 
@@ -257,6 +276,7 @@ def convert(
     for bad input (nothing half-written is left in the wheel directory).
     """
     options, session, report = _start(options, progress)
+    finished = False
     try:
         files = [t for t in targets if is_artifact_path(t)]
         specs = [t for t in targets if t not in files]
@@ -286,10 +306,15 @@ def convert(
                 jobs += [(closure[n], closure) for n in names]
             else:
                 jobs += [(a, closure) for n, a in sorted(closure.items()) if not is_plumbing(n)]
+        if options.validate or options.check:
+            session.pending = []
         _build_all(jobs, options, session, report)
         if options.check and (specs or options.fatten):
             _check(report, options)
+        finished = True
     finally:
+        if session.pending:  # an interrupted or failed run leaves no wheel it did not finish
+            unmark_pending(Path(options.wheel_dir), session.pending, remove=not finished)
         session.close()
     return report
 
@@ -440,7 +465,7 @@ def convert_records(
     own (repodata carries the channel's hotfixes). Returns and raises as
     :func:`convert` does.
     """
-    options, session, report = _start(options, progress)
+    options, session, report = _start(options, progress, clean=False)  # a batch job: its batch cleans
     try:
         jobs: list[tuple[Artifact, dict[str, Artifact]]] = []
         for record in records:
@@ -604,7 +629,7 @@ def _native_closure(main: Artifact, closure: dict[str, Artifact], names: Names) 
 
 
 def _environment(main: Artifact, closure: dict[str, Artifact], vendored: list[Artifact], layout: Layout,
-                 names: Names, fat: bool) -> list[WheelSetting]:
+                 names: Names, fat: bool, notes: list[str]) -> list[WheelSetting]:
     """The variables the wheel's libraries need (:mod:`press.environment`):
     the main and vendored packages' with paths in this wheel, and in thin
     mode those of the native packages it depends on, in their wheels."""
@@ -612,10 +637,11 @@ def _environment(main: Artifact, closure: dict[str, Artifact], vendored: list[Ar
     here = [arc[len(prefix):] for arc in layout.files if arc.startswith(prefix)]
     settings: list[WheelSetting] = []
     for artifact in [main] + vendored:
-        settings += resolve_environment(artifact, layout.libs_dir, here)
+        settings += resolve_environment(artifact, layout.libs_dir, here, notes, own=artifact is main)
     if not fat:
         for dep in _native_closure(main, closure, names):
-            settings += resolve_environment(dep, libs_dir(names.dependency(dep.name, main.channel)), dep.files)
+            settings += resolve_environment(dep, libs_dir(names.dependency(dep.name, main.channel)), dep.files,
+                                            notes, own=False)
     return settings
 
 
@@ -719,7 +745,9 @@ def build_wheel(
         platform = "any"
     runs_code = bool(layout.commands) or any(layout.files[e].binary is not None for e in layout.extensions
                                               if e in layout.files)
-    settings = _environment(main, closure, vendored_artifacts, layout, names, fat) if runs_code else []
+    settings = _environment(main, closure, vendored_artifacts, layout, names, fat, notes) if runs_code else []
+    if not runs_code:
+        declared_environment(main, notes)  # notes the activation variables press does not set
     env_module = _add_environment(layout, stage, dist, settings, notes)
     # Extension modules of the target platform's format only (conda's linux
     # package ships Windows launchers in site-packages, for instance).
@@ -795,11 +823,15 @@ def build_wheel(
             for group, points in sorted(entry_points.items())
         )
         members.append(Member(f"{dist_info}/entry_points.txt", data=text.encode()))
+    session.owners.claim(name, main.label, (m.arcname for m in members))
     timestamp = main.identity.timestamp / 1000
     out = Path(options.wheel_dir) / filename
     claimed = claim(Path(options.wheel_dir), filename, name, main.name, main.source.name, main.sha256,
                     f"{native_prefix(main.channel).rstrip('-')}@{main.version}")
     try:
+        if session.pending is not None and not os.path.lexists(out):  # steps to do once it is written
+            mark_pending(Path(options.wheel_dir), filename)
+            session.pending.append(filename)
         write_wheel(out, members, timestamp=timestamp, compresslevel=options.compresslevel, data_members=data_members,
                     deflater=session.deflater)
     except BaseException:
@@ -821,6 +853,7 @@ def build_wheel(
         placeholders=placeholders,
         notes=notes,
         vendored_bytes=_vendored_bytes(layout, {main.label}),
+        install_hooks=startup_hooks(m.arcname for m in members),
         conda_sources=[dataclasses.asdict(source) for source in read_sources(out)],
         test_imports=list(dict.fromkeys(
             list(main.test_imports) + [i for a in vendored_artifacts if is_python_package(a) for i in a.test_imports]

@@ -32,8 +32,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +45,8 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from .files import open_regular
 from .venvs import Installer, NoInstaller, _pip_platforms, clean_environment, find_installer
+from .workdir import work_dir
 
 #: Most bytes of a wheel's ``METADATA`` read (a METADATA press writes is a few kB).
 METADATA_LIMIT = 4 << 20
@@ -154,18 +152,21 @@ def _read_wheel(path: Path) -> _Wheel | None:
     the zip or metadata readers refuse. Requirements that do not parse are
     left out one by one (``parse_email``'s raw fields, not the lazily
     validated ones)."""
-    from .sbom import read_sources
+    from .errors import PressError
+    from .wheelread import WheelReader
 
     try:
         name, version, _build, tags = parse_wheel_filename(path.name)
-        with open_regular(path) as handle, zipfile.ZipFile(handle) as archive:
-            member = next((i for i in archive.infolist() if i.filename.count("/") == 1
-                           and i.filename.endswith(".dist-info/METADATA")
-                           and canonicalize_name(i.filename.split("-", 1)[0]) == name), None)
-            if member is None or member.file_size > METADATA_LIMIT:
+        with WheelReader(path, follow_symlinks=False) as reader:  # press's limits; a link is not followed
+            top = reader.dist_info(name)
+            if top is None or canonicalize_name(top.split("-", 1)[0]) != name \
+                    or reader.archive.getinfo(f"{top}/METADATA").file_size > METADATA_LIMIT:
                 return None
-            with archive.open(member) as stream:
-                data = stream.read(METADATA_LIMIT + 1)
+            data = reader.read(f"{top}/METADATA")
+            try:
+                sources = reader.sources()
+            except PressError:  # an SBOM that is not press's: no conda name
+                sources = []
         if len(data) > METADATA_LIMIT:
             return None
         raw, _unparsed = parse_email(data)
@@ -179,7 +180,6 @@ def _read_wheel(path: Path) -> _Wheel | None:
             requires_python = SpecifierSet(str(raw["requires_python"])) if raw.get("requires_python") else None
         except InvalidSpecifier:
             requires_python = None
-        sources = read_sources(path)
     except Exception:  # a hostile or broken file: not a wheel of this directory's set
         return None
     return _Wheel(path, name, version, frozenset(tags), tuple(requires), requires_python,
@@ -303,7 +303,7 @@ def _run_resolver(tool: Installer, requirements: list[str], links: Path, target:
     env = clean_environment()
     if target.macos:
         env["MACOSX_DEPLOYMENT_TARGET"] = target.macos
-    with tempfile.TemporaryDirectory(prefix="press-resolve-") as tmp:
+    with work_dir("resolve-") as tmp:
         listing = Path(tmp) / "requirements.txt"
         listing.write_text("".join(f"{line}\n" for line in requirements))
         if tool.kind == "uv":

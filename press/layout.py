@@ -26,6 +26,8 @@ from . import grammar
 from .artifact import DOCUMENTATION, Artifact, PathEntry
 from .contained import Root
 from .errors import ConflictError, UnsafeArchiveError
+from .limits import exceeded, limit
+from .owners import check_reserved, declared_hook, record_entries, startup_hook
 from .package import EntryPoint, site_packages_prefix
 from .relocate import BinaryInfo, file_key, lookup_name, may_be_binary, read_binary
 
@@ -264,6 +266,7 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
     console = layout.entry_points.get("console_scripts", {})
     symlinks: list[str] = []
     programs: dict[str, str] = {}  # sha256 -> archive name of an executable binary already planned
+    records: dict[str, dict[str, str | None]] = {}  # site-packages prefix -> what its dist-infos' RECORDs list
     for path in sorted(entries):
         entry = entries[path]
         if entry.path_type == "directory" or _DROP.search(path) or _CONDA_HOOKS.search(path):
@@ -277,7 +280,7 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
         staged = _staged(artifact, path, entry)
         if prefix is not None:
             rel = _site_packages_rel(artifact, path, prefix)
-            if rel is None:
+            if rel is None or not _may_ship(layout, artifact, path, prefix, rel, staged, records):
                 continue
             staged.binary = _read_binary(artifact, path)
             if staged.binary is not None:
@@ -326,15 +329,57 @@ def add_artifact(layout: Layout, artifact: Artifact, *, main: bool) -> None:
             if command is not None:
                 layout.commands.setdefault(command, (arcname, posixpath.basename(path)))
     for path in symlinks:
-        _add_symlink(layout, artifact, path, main)
+        _add_symlink(layout, artifact, path, main, records)
 
 
-def _read_binary(artifact: Artifact, path: str) -> BinaryInfo | None:
-    """:func:`~press.relocate.read_binary` for a file of ``artifact``, skipped
-    (None) when the first bytes recorded while unpacking rule it out."""
+def _read_binary(artifact: Artifact, path: str, named: str | None = None) -> BinaryInfo | None:
+    """:func:`~press.relocate.read_binary` for a file of ``artifact`` (reached
+    as ``named``, a symlink's name, when given), skipped (None) when the first
+    bytes recorded while unpacking rule it out."""
     if not may_be_binary(artifact.files[path].magic):
         return None
-    return read_binary(artifact.root, path, artifact.label)
+    return read_binary(artifact.root, path, artifact.label, named=named)
+
+
+def _may_ship(layout: Layout, artifact: Artifact, path: str, prefix: str, rel: str, staged: StagedFile,
+              records: dict[str, dict[str, str | None]]) -> bool:
+    """Whether the site-packages file ``path`` (wheel path ``rel``) goes into
+    the wheel (:mod:`press.owners`): a top-level name the environment's
+    installer owns is refused (:func:`~press.owners.check_reserved`); a
+    startup hook (``*.pth``, ``sitecustomize``, ``usercustomize``) ships only
+    when the package's own dist-info RECORD lists it (with the same sha256
+    when the RECORD gives one) or the policy data declares it for this
+    package, else it is left out with a note. ``records`` caches the RECORDs
+    per site-packages prefix. Raises :class:`~press.errors.ConflictError`."""
+    check_reserved(artifact.name, rel, artifact.label, path)
+    kind = startup_hook(rel)
+    if kind is None or declared_hook(artifact.name, rel):
+        return True
+    if prefix not in records:
+        records[prefix] = _record_entries(artifact, prefix)
+    listed = records[prefix]
+    if rel in listed and listed[rel] in (None, staged.digest()):
+        return True
+    why = "its sha256 is not the one" if rel in listed else "it is not listed in"
+    layout.notes.append(f"{artifact.label}: {path}: left out: {kind} runs at every interpreter start, and {why} "
+                        "the package's own dist-info RECORD (upstream's wheel does not ship it so)")
+    return False
+
+
+def _record_entries(artifact: Artifact, prefix: str) -> dict[str, str | None]:
+    """What the RECORDs of the package's dist-infos in site-packages
+    ``prefix`` list (:func:`~press.owners.record_entries`), read up to the
+    ``metadata_size`` limit. Raises :class:`~press.errors.LimitError`."""
+    entries: dict[str, str | None] = {}
+    for dist_info in artifact.dist_infos:
+        record = f"{dist_info.path}/RECORD"
+        if not dist_info.path.startswith(prefix) or record not in artifact.files:
+            continue
+        data = artifact.root.read_bytes(record, limit("metadata_size") + 1)
+        if len(data) > limit("metadata_size"):
+            raise exceeded("metadata_size", package=artifact.label, field=record)
+        entries.update(record_entries(data))
+    return entries
 
 
 def _library_dir(path: str) -> bool:
@@ -357,7 +402,8 @@ def _first_line_length(root: Root, rel: str) -> int:
             count += len(block)
 
 
-def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> None:
+def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool,
+                 records: dict[str, dict[str, str | None]]) -> None:
     target = artifact.links.get(path)
     if target is None:
         return
@@ -367,7 +413,9 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
     if prefix is not None:
         rel = _site_packages_rel(artifact, path, prefix)
         if kind == "file" and rel is not None:
-            layout.add(rel, _staged(artifact, resolved))
+            staged = _staged(artifact, resolved)
+            if _may_ship(layout, artifact, path, prefix, rel, staged, records):
+                layout.add(rel, staged)
         return
     if (not main and not layout.include_dev and _DEV_FILES.search(path)) or DOCUMENTATION.search(path):
         return
@@ -381,7 +429,7 @@ def _add_symlink(layout: Layout, artifact: Artifact, path: str, main: bool) -> N
     if is_build_only(artifact, resolved, named=path) or is_build_only(artifact, resolved):
         layout.build_only.append(f"{label}: {path}")
         return
-    info = _read_binary(artifact, resolved)
+    info = _read_binary(artifact, resolved, named=path)
     if info is not None:
         if info.name:
             # Folded into the library stored under its SONAME / install name.

@@ -39,6 +39,15 @@ LIMITS = {
                            "bytes of one metadata file read into memory (info/*.json, recipe, dist-info)"),
     "text_size": Limit("PRESS_MAX_TEXT_SIZE", 1 << 20,
                        "bytes of a recipe YAML, entry_points.txt or core-metadata header block (slow parsers)"),
+    "shell_script_size": Limit("PRESS_MAX_SHELL_SCRIPT_SIZE", 256 << 10,
+                               "bytes of one shell script parsed to rewrite its prefix placeholder (a larger "
+                               "one is left as it is)"),
+    "shell_scripts": Limit("PRESS_MAX_SHELL_SCRIPTS", 200,
+                           "shell scripts of one wheel parsed to rewrite their prefix placeholder (the rest are left "
+                           "as they are)"),
+    "shell_parser_memory": Limit("PRESS_MAX_SHELL_PARSER_MEMORY", 256 << 20,
+                                 "bytes of data memory (where setrlimit exists) the shell parser (shfmt) and "
+                                 "sh -n may use on one script; an eighth of it bounds their output"),
     "entry_points": Limit("PRESS_MAX_ENTRY_POINTS", 20_000, "lines in one entry_points.txt"),
     "dist_infos": Limit("PRESS_MAX_DIST_INFOS", 1000, "*.dist-info/*.egg-info directories in one package"),
     "paths": Limit("PRESS_MAX_PATHS", 200_000, "entries in info/paths.json or info/files"),
@@ -47,6 +56,30 @@ LIMITS = {
     "link_hops": Limit("PRESS_MAX_LINK_HOPS", 40, "symlinks followed to resolve one path"),
     "yaml_aliases": Limit("PRESS_MAX_YAML_ALIASES", 100, "YAML aliases in one recipe file"),
     "json_depth": Limit("PRESS_MAX_JSON_DEPTH", 32, "nesting depth of a metadata JSON document"),
+    # Decompression (press/artifact.py): the sample's largest ratio is 31:1
+    # (a 33 kB .tar.bz2 of JSON) and every sample artifact has one zstd frame
+    # per component or one bzip2 stream.
+    "expansion_ratio": Limit("PRESS_MAX_EXPANSION_RATIO", 1000,
+                             "bytes unpacked per byte of the compressed artifact (expansion ratio; 1 MiB more "
+                             "is allowed)"),
+    "frames": Limit("PRESS_MAX_FRAMES", 10_000,
+                    "zstd frames (skippable ones included) or bzip2 streams in one artifact"),
+    "idle_input": Limit("PRESS_MAX_IDLE_INPUT", 16 << 20,
+                        "compressed bytes read in a row without decompressed output"),
+    "run_seconds": Limit("PRESS_MAX_RUN_SECONDS", 600,
+                         "seconds one validation step that runs package code (an install, an import test, "
+                         "loading the vendored libraries) may take"),
+    "run_memory": Limit("PRESS_MAX_RUN_MEMORY", 8 << 30,
+                        "bytes of data memory (RLIMIT_DATA) of each process of a validation step"),
+    "run_disk": Limit("PRESS_MAX_RUN_DISK", 16 << 30,
+                      "bytes of disk one validation step may fill on the file system of its scratch directory"),
+    "wheel_member_size": Limit("PRESS_MAX_WHEEL_MEMBER_SIZE", 4 << 30,
+                               "bytes one member of a wheel read back inflates to"),
+    "compression_ratio": Limit("PRESS_MAX_COMPRESSION_RATIO", 200,
+                               "times its compressed size one wheel member over 1 MiB inflates to"),
+    "sbom_size": Limit("PRESS_MAX_SBOM_SIZE", 32 << 20, "bytes of the SBOM of a wheel read back"),
+    "json_containers": Limit("PRESS_MAX_JSON_CONTAINERS", 1_000_000,
+                             "objects and arrays in one JSON document read from a wheel"),
 }
 
 

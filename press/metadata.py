@@ -110,6 +110,21 @@ def requires_python(depends: Iterable[str], package: str | None = None) -> str |
     return None
 
 
+def is_direct_reference(text: str) -> bool:
+    """True for a PEP 508 requirement that is a direct URL reference
+    (``helper @ https://...``, ``helper @ file:///...``): pip would fetch
+    whatever the URL serves, bypassing the index and its hashes, and PyPI
+    refuses uploads that hold one, so Requires-Dist never carries one (the
+    package reader drops them with a note; this is the writer's guard). A
+    string that does not parse is not one."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return Requirement(text).url is not None
+    except InvalidRequirement:
+        return False
+
+
 def build_metadata(
     artifact: Artifact,
     name: str,
@@ -124,7 +139,8 @@ def build_metadata(
     (conda's dependencies, already translated); ``license_files`` paths
     relative to ``.dist-info/licenses/``; ``upstream`` the package's own
     core metadata, the base that conda's data overrides (see the module
-    docstring); ``provides``: the other distributions the package contains
+    docstring; direct URL references are never written, see
+    :func:`is_direct_reference`); ``provides``: the other distributions the package contains
     (its other dist-infos: conda's ``pyqt`` holds PyQt5 and PyQt5-sip),
     written as ``Provides-Dist``. The conda licence becomes ``License-Expression`` when it is a
     valid SPDX expression (``License ::`` classifiers are then left out, as
@@ -192,7 +208,8 @@ def build_metadata(
     python_spec = requires_python(artifact.depends, artifact.label) or up.requires_python
     if python_spec:
         raw["requires_python"] = python_spec
-    extras = [r for r in up.requires_dist]
+    extras = [r for r in up.requires_dist if not is_direct_reference(r)]
+    requires_dist = [r for r in requires_dist if not is_direct_reference(r)]
     if requires_dist or extras:
         raw["requires_dist"] = sorted(dict.fromkeys(requires_dist)) + sorted(dict.fromkeys(extras))
     if up.provides_extra:

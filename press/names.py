@@ -43,8 +43,9 @@ from typing import Iterable, Mapping
 from packaging.utils import canonicalize_name
 
 from . import grammar
-from .errors import PressError
+from .errors import ConflictError, PressError
 from .matchspec import is_plumbing, spec_name
+from .owners import reserved_distribution
 
 #: Where upstream publishes the mapping (prefix-dev/parselmouth, BSD-3-Clause).
 MAPPING_URL = ("https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/v0/conda-forge/"
@@ -107,6 +108,24 @@ def parse_mapping(data: bytes, source: str, *, strict: bool) -> dict[str, tuple[
     return result
 
 
+def _refuse_reserved(entries: Mapping[str, tuple[str, ...] | None], source: str) -> None:
+    """Refuse a user's mapping entry that gives a conda package a name of
+    the installer's own distributions (pip, setuptools, wheel ...) that it
+    does not own (:func:`~press.owners.reserved_distribution`). Raises
+    :class:`~press.errors.InvalidInputError` naming the file and entry. (The
+    shipped and refreshed copies are upstream's data, which holds such
+    entries, ``isce2 -> pip``: those are never honoured, see
+    :meth:`Names.distribution` and :meth:`Names.allowed_dist_names`.)"""
+    from .package import invalid
+
+    for key, value in entries.items():
+        reserved = [v for v in value or () if reserved_distribution(v, key)]
+        if reserved:
+            raise invalid(source, f"name mapping: {key}", f"maps {key} to {', '.join(reserved)}, the installer's own "
+                          "distribution: a wheel of that name would replace the environment's tooling (press refuses "
+                          "it)")
+
+
 def _read_shipped() -> bytes:
     return gzip.decompress(resources.files("press").joinpath("data", SHIPPED).read_bytes())
 
@@ -131,7 +150,9 @@ def load_mapping(cache_dir: Path | None = None, overrides: tuple[Path, ...] = ()
             data = Path(path).read_bytes()
         except OSError as exc:
             raise PressError(f"cannot read the name mapping: {exc.strerror}", package=str(path)) from None
-        entries.update(parse_mapping(data, str(path), strict=True))
+        override = parse_mapping(data, str(path), strict=True)
+        _refuse_reserved(override, str(path))
+        entries.update(override)
         sources.append(str(path))
     return NameMapping(entries, tuple(sources))
 
@@ -340,9 +361,26 @@ class Names:
     def distribution(self, facts: PackageFacts, channel: str | None = None) -> str:
         """The distribution name of a package (rules 1 to 3 of the module;
         ``channel`` is assumed when ``facts`` has none). Raises
-        :class:`~press.errors.PressError` when no valid name results."""
+        :class:`~press.errors.PressError` when no valid name results,
+        :class:`~press.errors.InvalidInputError` when a dist-info names a
+        distribution the package may not be (:meth:`check_dist_names`), and
+        :class:`~press.errors.ConflictError` when the name would be one of
+        the installer's own distributions (pip, setuptools, wheel ...) that
+        the package does not own (:func:`~press.owners.reserved_distribution`):
+        installed, it would replace the environment's tooling."""
+        name = self._distribution(facts, channel)
+        if reserved_distribution(name, facts.name):
+            how = (f"the name mapping ({', '.join(self.mapping.sources)}) gives it" if self.mapping.get(facts.name)
+                   and not facts.dist_names else "it would take")
+            raise ConflictError(f"{how} the name {name}, the installer's own distribution: a wheel of that name "
+                                "would replace the environment's tooling (press refuses it; give the package its own "
+                                "name with --name-mapping)", package=facts.name, field="name mapping")
+        return name
+
+    def _distribution(self, facts: PackageFacts, channel: str | None) -> str:
         channel = facts.channel if facts.channel is not None else channel
         if facts.dist_names:
+            self.check_dist_names(facts)
             for name in facts.dist_names:
                 if canonicalize_name(name) == canonicalize_name(facts.name):
                     return name
@@ -356,6 +394,33 @@ class Names:
             return grammar.distribution_name(_stem(facts.name))
         except ValueError as exc:
             raise PressError(f"no distribution name: {exc}", package=facts.name) from None
+
+    def allowed_dist_names(self, conda_name: str) -> set[str]:
+        """The canonical distribution names a package's own dist-info may
+        declare: its conda name (also without a ``python``/``py`` affix and
+        the characters a distribution name cannot start or end with), and
+        the names the mapping gives it, less those of the installer's own
+        distributions it does not own."""
+        candidates = [conda_name, _stem(conda_name), _stem(_PYTHON_AFFIX.sub("", conda_name)),
+                      *(self.mapping.get(conda_name) or ())]
+        return {canonicalize_name(n) for n in candidates if n and not reserved_distribution(n, conda_name)}
+
+    def check_dist_names(self, facts: PackageFacts) -> None:
+        """Refuse a package whose own dist-info declares a ``Name`` that is
+        neither its conda name nor one the name mapping gives it
+        (:meth:`allowed_dist_names`): a conda package ``evil`` whose dist-info
+        says ``Name: requests`` never becomes ``requests``. Raises
+        :class:`~press.errors.InvalidInputError` naming the package; a
+        ``--name-mapping`` entry is the way to accept such a package."""
+        allowed = self.allowed_dist_names(facts.name)
+        for name in facts.dist_names:
+            if canonicalize_name(name) not in allowed:
+                from .package import invalid
+
+                raise invalid(facts.name, "dist-info Name",
+                              f"{name!r} is neither the conda name {facts.name!r} nor a name the name mapping gives "
+                              f"it; a dist-info may not claim another project's name (when it is right, say so "
+                              f'with --name-mapping: {{"{facts.name}": ["{name}"]}})')
 
     def expand_aliases(self, specs: Iterable[str], channel: str | None) -> list[str]:
         """``specs`` (MatchSpec strings) with every alias replaced by what it

@@ -85,8 +85,8 @@ class PathEntry:
 class EnvSetting:
     """One environment variable a package needs pointing into its own files.
 
-    ``name`` is the variable (``[A-Z][A-Z0-9_]*``, never one that steers the
-    loader, the shell or Python: see :data:`RESERVED_VARIABLES`); ``path`` a
+    ``name`` is the variable (``[A-Z][A-Z0-9_]*``; which ones press sets is
+    its allow-list's choice, :mod:`press.environment`); ``path`` a
     checked relative POSIX path inside the prefix (``""`` for the prefix
     itself); ``how`` is ``default`` (set only when unset) or ``prepend``
     (put in front of a ``os.pathsep`` list); ``form`` is ``path`` or
@@ -98,22 +98,6 @@ class EnvSetting:
     form: str = "path"
 
 
-#: Variables no package may set through press: those that steer the dynamic
-#: loader, the C library (iconv modules, locales, tunables, malloc), the
-#: shell, Python, pip/uv and conda, TLS trust and proxies, and the programs
-#: other tools start (git, node, perl, ruby, java, editors, pagers). Only a
-#: package's own activation scripts are checked: press's policy data
-#: (``press/data/environment.json``) may set ``SSL_CERT_FILE``.
-RESERVED_VARIABLES = re.compile(
-    r"^(PATH|LD_[A-Z0-9_]*|DYLD_[A-Z0-9_]*|PYTHON[A-Z0-9_]*|CONDA[A-Z0-9_]*|HOME|SHELL|IFS|ENV|BASH_ENV|"
-    r"PS[0-9]|PROMPT_COMMAND|TMPDIR|TEMP|TMP|USER|LOGNAME|PWD|OLDPWD|CDPATH|LANG|LANGUAGE|LC_[A-Z_]*|TZ|TERM|"
-    r"PATHEXT|COMSPEC|SYSTEMROOT|WINDIR|VIRTUAL_ENV|PIP_[A-Z0-9_]*|UV_[A-Z0-9_]*|"
-    r"GCONV_PATH|LOCPATH|NLSPATH|GLIBC_TUNABLES|MALLOC_[A-Z0-9_]*|HOSTALIASES|RESOLV_[A-Z0-9_]*|"
-    r"SSL_[A-Z0-9_]*|[A-Z0-9_]*CA_BUNDLE|[A-Z0-9_]*CA_CERTS?|[A-Z0-9_]*CA_FILE|CURL_[A-Z0-9_]*|"
-    r"[A-Z0-9_]*_PROXY|OPENSSL_[A-Z0-9_]*|GNUTLS_[A-Z0-9_]*|NSS_[A-Z0-9_]*|KRB5[A-Z0-9_]*|"
-    r"GIT_[A-Z0-9_]*|NODE_[A-Z0-9_]*|NPM_[A-Z0-9_]*|PERL[A-Z0-9_]*|RUBY[A-Z0-9_]*|GEM_[A-Z0-9_]*|"
-    r"JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|CLASSPATH|DOTNET_[A-Z0-9_]*|"
-    r"EDITOR|VISUAL|PAGER|BROWSER|LESS[A-Z0-9_]*|SSH_[A-Z0-9_]*|GPG_[A-Z0-9_]*|GNUPGHOME|XDG_[A-Z0-9_]*)\Z")
 #: ``export NAME="${CONDA_PREFIX}/path"`` (sh; quotes and braces optional).
 _SH_EXPORT = re.compile(
     r'^[ \t]*export[ \t]+([A-Z][A-Z0-9_]{0,63})=(["\']?)\$(?:\{CONDA_PREFIX\}|CONDA_PREFIX\b)'
@@ -133,8 +117,9 @@ def parse_activation(text: str, package: str, field: str) -> tuple[EnvSetting, .
     path are read (``export X="${CONDA_PREFIX}/share/x"``, ``set
     "X=%CONDA_PREFIX%\\share\\x"``); anything else in the script (logic,
     other variables, commands) is not run and not read. Raises
-    :class:`~press.errors.InvalidInputError` when such a line sets a reserved
-    variable (:data:`RESERVED_VARIABLES`) or names a path outside the prefix."""
+    :class:`~press.errors.InvalidInputError` when such a line names a path
+    outside the prefix. Which of these press sets is decided by its
+    allow-list (:func:`press.environment.declared`), not here."""
     found: dict[str, EnvSetting] = {}
     for line in text.splitlines():
         sh = _SH_EXPORT.match(line)
@@ -145,8 +130,6 @@ def parse_activation(text: str, package: str, field: str) -> tuple[EnvSetting, .
             name, rel = bat.group(2).upper(), bat.group(3).replace("\\", "/").lstrip("/")
         else:
             continue
-        if RESERVED_VARIABLES.match(name):
-            raise invalid(package, field, f"sets {name}, which press never lets a package set")
         if rel:
             checked(grammar.relative_path, rel, package, f"{field}: {name}")
         found.setdefault(name, EnvSetting(name, rel))
@@ -183,7 +166,8 @@ class UpstreamMetadata:
     ``dropped`` (``"<field>: <reason>"``) rather than failing the package.
     ``project_urls``: ``(label, http(s) URL)`` pairs in file order;
     ``requires_dist``: only the requirements conditional on an extra (the
-    rest comes from conda's ``depends``); ``provides_extra``: those extras."""
+    rest comes from conda's ``depends``), never a direct URL reference
+    (dropped with a note); ``provides_extra``: those extras."""
 
     summary: str | None = None
     description: str | None = None
@@ -635,6 +619,9 @@ def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | No
             continue
         except RecursionError:  # a marker nested thousands deep
             dropped.append("requires_dist: a marker nested too deeply")
+            continue
+        if requirement.url:  # PEP 508 direct reference: never in a wheel an index serves (PEP 440, PyPI)
+            dropped.append(f"requires_dist: {requirement.name} @ <URL> is a direct URL reference")
             continue
         if needs_extra:
             requires.append(str(requirement))

@@ -10,10 +10,13 @@ rewrites text placeholders where the file's format can find its own place:
   file), the relocatable form pkg-config and pkgconf define;
 - executable POSIX shell scripts (``#!/bin/sh``, ``bash``, ``dash``, also
   through ``/usr/bin/env``): a line after the shebang finds the prefix from
-  the script's own path (``$0``) and the placeholder becomes
-  ``${__press_prefix}``, only when every occurrence sits where the shell
-  surely expands it (see :func:`_expandable`); scripts that are sourced (not
-  executable), where ``$0`` is the caller, are left alone.
+  the script's own path (``$0``) and exports it as ``__press_prefix`` (so a
+  child ``sh -c`` sees it too), and the placeholder becomes
+  ``${__press_prefix:?}`` (a shell that finds it unset stops rather than
+  use an empty prefix), only when the whole script parses and every
+  occurrence sits where the shell surely expands it (:mod:`press.shell`);
+  any other script is left as it is and the reason is noted. Scripts that
+  are sourced (not executable), where ``$0`` is the caller, are left alone.
 
 Everything else that holds a placeholder (binary files, other languages,
 data) is left as it is and reported; :mod:`press.environment` covers the
@@ -27,29 +30,17 @@ import re
 from .contained import Root
 from .layout import Layout
 from .limits import limit
+from .shell import Unsafe, substitute
 
 #: A shebang of a POSIX shell, directly or through env.
 _SHELL = re.compile(rb"^#![ \t]*(/usr)?/bin/(env[ \t]+)?(sh|bash|dash)([ \t]|\r?$)")
 _PREFIX_VARIABLE = "__press_prefix"
+#: What a placeholder becomes in a shell script: stops the shell when unset or empty.
+_PREFIX_REFERENCE = b"${" + _PREFIX_VARIABLE.encode() + b":?}"
 
 #: How a file's placeholder was made to work, by kind.
 PKG_CONFIG = "rewritten: ${pcfiledir}"
 SHELL = "rewritten: found from $0"
-
-
-def _expandable(rest: bytes, token: bytes) -> bool:
-    """Whether every occurrence of ``token`` in a shell script body sits
-    where ``${...}`` is sure to expand: not on a line holding a single quote
-    or a backtick (quoting contexts a line-level check cannot follow through
-    ``$( )``), not right after a backslash, and not in a script with a here-
-    document (whose quoting rules differ). Conservative: a script that fails
-    is left as it is and reported."""
-    if b"<<" in rest:
-        return False
-    for line in rest.splitlines():
-        if token in line and (b"'" in line or b"`" in line or b"\\" + token in line):
-            return False
-    return True
 
 
 def _up(rel: str) -> str:
@@ -57,21 +48,31 @@ def _up(rel: str) -> str:
     return "/.." * rel.count("/")
 
 
-def rewrite_text(data: bytes, rel: str, placeholder: str) -> tuple[bytes, str] | None:
+def rewrite_text(data: bytes, rel: str, placeholder: str,
+                 why: list[str] | None = None) -> tuple[bytes, str] | None:
     """``data`` (the file at prefix-relative ``rel``) with its text
     ``placeholder`` rewritten, and how (:data:`PKG_CONFIG` or
-    :data:`SHELL`); None when the format gives no way to find the prefix."""
+    :data:`SHELL`); None when the format gives no way to find the prefix.
+    A shell script press reads but cannot prove it rewrites correctly
+    (:class:`press.shell.Unsafe`) is None too, with the reason appended to
+    ``why``."""
     token = placeholder.encode("utf-8")
     if token not in data:
         return None
     if rel.endswith(".pc"):
         return data.replace(token, b"${pcfiledir}" + _up(rel).encode()), PKG_CONFIG
     first, newline, rest = data.partition(b"\n")
-    if not newline or not _SHELL.match(first) or token in first or b"\r" in first or not _expandable(rest, token):
+    shebang = _SHELL.match(first)
+    if not newline or not shebang or token in first or b"\r" in first:
+        return None
+    try:
+        body = substitute(rest, token, _PREFIX_REFERENCE, shebang.group(3).decode())
+    except Unsafe as unsafe:
+        if why is not None:
+            why.append(str(unsafe))
         return None
     finder = (f'{_PREFIX_VARIABLE}="$(CDPATH= cd -- "$(dirname -- "$0")"{_up(rel)} && pwd -P)"'
-              "  # press: the conda prefix, found from this script's place\n")
-    body = rest.replace(token, b"${" + _PREFIX_VARIABLE.encode() + b"}")
+              f" && export {_PREFIX_VARIABLE}  # press: the conda prefix, found from this script's place\n")
     return first + newline + finder.encode() + body, SHELL
 
 
@@ -81,6 +82,7 @@ def rewrite_placeholders(layout: Layout, stage: Root) -> dict[str, str]:
     layout then points at them). Returns archive name -> how."""
     done: dict[str, str] = {}
     prefix = f"{layout.libs_dir}/"
+    scripts = 0  # shell scripts parsed, at most the shell_scripts limit
     for arc, staged in sorted(layout.files.items()):
         if not staged.placeholder or staged.placeholder_mode == "binary" or not arc.startswith(prefix):
             continue
@@ -90,8 +92,16 @@ def rewrite_placeholders(layout: Layout, stage: Root) -> dict[str, str]:
         rel = arc[len(prefix):]
         if not rel.endswith(".pc") and not staged.mode & 0o100:
             continue  # a script that is not executable is sourced, where $0 is not its own path
-        result = rewrite_text(data, rel, staged.placeholder)
+        if not rel.endswith(".pc") and _SHELL.match(data):
+            scripts += 1
+            if scripts > limit("shell_scripts"):
+                layout.notes.append(f"{arc}: shell script left as it is: more than {limit('shell_scripts')} in "
+                                    "one wheel (PRESS_MAX_SHELL_SCRIPTS)")
+                continue
+        why: list[str] = []
+        result = rewrite_text(data, rel, staged.placeholder, why)
         if result is None:
+            layout.notes += [f"{arc}: shell script left as it is: {reason}" for reason in why]
             continue
         stage.write_bytes(arc, result[0], staged.mode, replace=True)
         staged.root, staged.rel, staged.sha256 = stage, arc, None

@@ -15,7 +15,11 @@ class ValidationResult:
     ``install`` (installed in a venv of the target interpreter and imported)
     or ``structural`` (a wheel for another platform: read, not run);
     ``skipped_imports``: ``"<module> (needs <conda names>)"`` for import
-    tests that need a test requirement no channel provides (not failures)."""
+    tests that need a test requirement no channel provides (not failures);
+    ``sandbox``: where the package's code ran (:mod:`press.sandbox`):
+    ``bwrap`` in bubblewrap's sandbox, ``off`` unisolated
+    (``PRESS_SANDBOX=off``), ``""`` when none ran (structural checks, or a
+    validation that could not start)."""
 
     status: str
     reason: str = ""
@@ -23,6 +27,7 @@ class ValidationResult:
     checks: list[str] = field(default_factory=list)
     kind: str = "install"
     skipped_imports: list[str] = field(default_factory=list)
+    sandbox: str = ""
 
 
 @dataclass
@@ -74,23 +79,29 @@ class WheelReport:
     validation: ValidationResult | None = None
     vendored_bytes: dict[str, int] = field(default_factory=dict)
     conda_sources: list[dict[str, object]] = field(default_factory=list)
+    #: archive names of the members that run at every interpreter start once
+    #: installed (``*.pth``, ``sitecustomize``/``usercustomize``; :mod:`press.owners`).
+    install_hooks: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One human line: file name, tags, size, vendored library count,
-        validation (``structural`` for foreign wheels) and how many files
-        still hold a conda prefix placeholder."""
+        validation (``structural`` for foreign wheels), how many files
+        still hold a conda prefix placeholder and the install hooks."""
         size = f"{self.size / 1e6:.1f} MB" if self.size >= 1e5 else f"{self.size / 1e3:.1f} kB"
         vendored = f", {len(self.vendored_libraries)} vendored libraries" if self.vendored_libraries else ""
         check = ""
         if self.validation:
             kind = "structural " if self.validation.kind == "structural" else ""
             check = f", {kind}validation {self.validation.status}"
+            if self.validation.sandbox == "off":
+                check += " (without a sandbox)"
             skipped = self.validation.skipped_imports
             if skipped:
                 check += f" ({len(skipped)} import{'s' if len(skipped) > 1 else ''} skipped: {'; '.join(skipped)})"
         left = len(self.unresolved_placeholders())
         held = f", {left} files still hold the conda build prefix" if left else ""
-        return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{check}{held}"
+        hooks = f", runs at interpreter start: {', '.join(self.install_hooks)}" if self.install_hooks else ""
+        return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{check}{held}{hooks}"
 
     def detail_lines(self) -> list[str]:
         """The ``-v`` lines: notes, vendored libraries, every file still

@@ -146,8 +146,14 @@ def read_sources(wheel: Path) -> list[CondaSource]:
             if member is None or member.file_size > 64 << 20:
                 return []
             doc = json.loads(archive.read(member))
-    except (OSError, ValueError, zipfile.BadZipFile):
+    except (OSError, ValueError, RecursionError, zipfile.BadZipFile):
         return []
+    return list(_sources(doc))
+
+
+def sources_in(doc: object) -> list[CondaSource]:
+    """The conda artifacts a parsed SBOM document names (as :func:`read_sources`;
+    :mod:`press.wheelread` reads the document within limits)."""
     return list(_sources(doc))
 
 

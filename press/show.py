@@ -27,22 +27,20 @@ only read (central directory and METADATA); nothing is imported or run.
 from __future__ import annotations
 
 import re
-import tempfile
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.metadata import Metadata
 from packaging.utils import parse_wheel_filename
 
 from .errors import PressError, ValidationError
+from .wheelread import MALFORMED, WheelReader, printable, sources_of, startup_hook
+from .workdir import work_dir
 
 if TYPE_CHECKING:
     from packaging.tags import Tag
 
     from .convert import ConvertOptions
-from .sbom import read_sources
 
 #: Extension-module suffixes that name a Python and ABI
 #: (``.cpython-312-x86_64-linux-gnu.so``, ``.cp312-win_amd64.pyd``, ``.abi3.so``).
@@ -68,7 +66,9 @@ class WheelView:
     which rule (ELF files); ``auditwheel``: what ``auditwheel show`` says of
     the tag and why press differs (:class:`AuditwheelView`); ``problems``: what
     does not hold (a tag the binaries contradict, an unresolved library, a
-    RECORD that does not verify)."""
+    RECORD that does not verify); ``hooks``: the files it installs that run
+    at every interpreter start (top-level ``*.pth``, ``sitecustomize``,
+    ``usercustomize``: :func:`press.wheelread.startup_hook`)."""
 
     path: str
     name: str
@@ -91,12 +91,14 @@ class WheelView:
     placeholders: list[list[str]] = field(default_factory=list)
     vendored_bytes: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     def lines(self) -> list[str]:
-        """The human form."""
+        """The human form, each line :func:`~press.wheelread.printable` (text
+        from the wheel cannot drive the terminal)."""
         out = [Path(self.path).name]
         origin = ""
         if self.made_by_press:
@@ -146,57 +148,60 @@ class WheelView:
             left = [p[0] for p in self.placeholders if p[-1] == "unresolved"]
             out.append(f"  prefix placeholders: {len(self.placeholders)} files, {len(left)} unresolved"
                        + (f" (e.g. {left[0]})" if left else ""))
+        if self.hooks:
+            out.append(f"  install-time hooks (run at every interpreter start): {', '.join(self.hooks)}")
         out += [f"  problem: {p}" for p in self.problems]
-        return out
+        return [printable(line) for line in out]
 
 
 def show_wheel(path: Path) -> WheelView:
-    """Inspect the wheel at ``path``. Raises :class:`~press.errors.PressError`
-    for a file that is not a readable wheel (its name does not parse, the
-    archive is corrupt, it has no METADATA)."""
+    """Inspect the wheel at ``path``, read within press's limits
+    (:class:`press.wheelread.WheelReader`: bounded sizes, eager metadata, only
+    the binaries and DLL loaders extracted). Raises
+    :class:`~press.errors.PressError` for a file that is not a readable wheel
+    (its name does not parse, the archive is corrupt or beyond a limit, its
+    METADATA is missing or a field press shows does not parse)."""
     path = Path(path)
+    label = printable(path.name)
     if not path.is_file():
-        raise PressError("no such wheel file", package=str(path))
+        raise PressError("no such wheel file", package=printable(str(path)))
     try:
         name, version, _build, tagset = parse_wheel_filename(path.name)
     except Exception as exc:  # packaging's InvalidWheelFilename and friends
-        raise PressError(f"not a wheel file name: {exc}", package=path.name) from None
+        raise PressError(f"not a wheel file name: {printable(str(exc))}", package=label) from None
     tags = sorted(str(t) for t in tagset)
-    try:
-        with tempfile.TemporaryDirectory(prefix="press-show-") as tmp:
-            root = Path(tmp) / "site"
-            with zipfile.ZipFile(path) as archive:
-                _check_size(archive, path.name)
-                names = [n for n in archive.namelist() if not n.endswith("/") and _safe_name(n)]
-                dist_info = next((n.split("/")[0] for n in names if n.count("/") == 1
-                                  and n.split("/")[0].endswith(".dist-info") and n.endswith("/METADATA")), None)
-                if dist_info is None:
-                    raise PressError("the wheel has no .dist-info/METADATA", package=path.name)
-                metadata = Metadata.from_email(archive.read(f"{dist_info}/METADATA"), validate=False)
-                wheel_text = archive.read(f"{dist_info}/WHEEL").decode("utf-8", "replace") \
-                    if f"{dist_info}/WHEEL" in names else ""
-                installed, clashes = _extract(archive, names, root)
-            view = WheelView(path=str(path), name=str(metadata.name or name), version=str(metadata.version or version),
-                             tags=tags, summary=metadata.summary,
-                             requires_python=str(metadata.requires_python) if metadata.requires_python else None,
-                             requires_dist=[str(r) for r in metadata.requires_dist or []],
-                             license=metadata.license_expression or metadata.license)
-            view.problems += clashes
-            generator = re.search(r"^Generator: (.+)$", wheel_text, re.M)
-            view.generator = generator.group(1).strip() if generator else None
-            view.made_by_press = bool(view.generator and view.generator.startswith("press "))
-            view.conda_sources = [asdict(s) for s in read_sources(path)]
-            _binaries(view, root, names, tagset, installed)
-            view.vendored_from = {path: owner for owner, paths in _evidence(root, dist_info).items()
-                                  for path in paths if path in view.vendored_libraries}
-    except zipfile.BadZipFile as exc:
-        raise PressError(f"not a readable wheel: {exc}", package=path.name) from None
+    with WheelReader(path) as wheel, work_dir("show-") as tmp:
+        root = Path(tmp) / "site"
+        names = [n for n in wheel.names if not n.endswith("/") and _safe_name(n)]
+        metadata = wheel.metadata()
+        dist_info = wheel.dist_info()
+        wheel_text = wheel.read(f"{dist_info}/WHEEL", "text_size").decode("utf-8", "replace") \
+            if f"{dist_info}/WHEEL" in names else ""
+        installed, clashes = _extract(wheel, names, root)
+        view = WheelView(path=str(path), name=metadata.name or name, version=metadata.version or str(version),
+                         tags=tags, summary=metadata.summary, requires_python=metadata.requires_python,
+                         requires_dist=list(metadata.requires_dist), license=metadata.license)
+        view.problems += clashes
+        view.hooks = sorted(target for target in map(_installed_name, names) if startup_hook(target))
+        generator = re.search(r"^Generator: (.+)$", wheel_text, re.M)
+        view.generator = generator.group(1).strip() if generator else None
+        view.made_by_press = bool(view.generator and view.generator.startswith("press "))
+        try:
+            sbom = wheel.sbom()
+            view.conda_sources = [asdict(s) for s in sources_of(sbom, label, printable(wheel.sbom_name() or ""))] \
+                if sbom is not None else []
+        except PressError as exc:
+            view.problems.append(f"SBOM not read: {exc}")
+            sbom = None
+        _binaries(view, root, names, tagset, installed)
+        view.vendored_from = {path: owner for owner, paths in _evidence(sbom).items()
+                              for path in paths if path in view.vendored_libraries}
     from .wheel import wheel_problems
 
     try:
         view.problems += [str(p) for p in wheel_problems(path)]
-    except (zipfile.BadZipFile, OSError) as exc:
-        view.problems.append(f"{path.name}: not a readable wheel: {exc}")
+    except MALFORMED as exc:
+        view.problems.append(f"{label}: not a readable wheel: {printable(str(exc))}")
     return view
 
 
@@ -214,31 +219,67 @@ def _installed_name(name: str) -> str:
     return name
 
 
-def _extract(archive: zipfile.ZipFile, names: list[str], root: Path) -> tuple[dict[str, str], list[str]]:
-    """Write the members ``names`` (already checked by :func:`_safe_name`) under
-    ``root`` where an installer puts them (:func:`_installed_name`), streamed,
-    never through a path built from anything but a checked member name.
-    Returns (installed name -> member name, problems: two members landing on
-    one installed path, a member that cannot be written)."""
-    import shutil
+#: The magic numbers of the binaries ``press show`` reads: ELF, Mach-O (thin
+#: and universal, both byte orders) and PE (``MZ``).
+_BINARY_MAGICS = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce",
+                  b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf", b"MZ")
+#: Members never sniffed for a magic number: text no loader maps.
+_TEXT_SUFFIXES = (".py", ".pyi", ".pyc", ".txt", ".md", ".rst", ".json", ".h", ".hpp", ".c", ".cc", ".cpp", ".pxd",
+                  ".pyx", ".html", ".js", ".css", ".csv", ".cfg", ".toml", ".yaml", ".yml", ".xml", ".typed", ".ini")
 
-    installed: dict[str, str] = {}
+
+def _loader_source(target: str) -> bool:
+    """A file the Windows checks read as text (:func:`press.structure.dll_directories`):
+    a top-level ``_press_dlls_*.py`` or ``*.pth``, or a top-level package's ``__init__.py``."""
+    parts = target.split("/")
+    if len(parts) == 1:
+        return (parts[0].startswith("_press_dlls_") and parts[0].endswith(".py")) or parts[0].endswith(".pth")
+    return len(parts) == 2 and parts[1] == "__init__.py"
+
+
+def _extract(wheel: WheelReader, names: list[str], root: Path) -> tuple[dict[str, str], list[str]]:
+    """Write, of the members ``names`` (already checked by :func:`_safe_name`),
+    only those the checks read, under ``root`` where an installer puts them
+    (:func:`_installed_name`): binaries (by magic number, each within the
+    ``binary_size`` limit) and the DLL loaders' sources (within ``text_size``);
+    the rest is never written. Returns (installed name -> member name of the
+    files written, problems: two members landing on one installed path, a
+    member installed where another needs a directory, one that cannot be
+    written or is too large to read)."""
+    from .limits import limit
+
+    placed: dict[str, str] = {}
     problems: list[str] = []
     for name in names:
         target = _installed_name(name)
-        if target in installed:
-            problems.append(f"members {installed[target]!r} and {name!r} both install to {target!r}")
+        if target in placed:
+            problems.append(f"members {placed[target]!r} and {name!r} both install to {target!r}")
             continue
-        dest = root / target
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(name) as source, open(dest, "xb") as sink:
-                shutil.copyfileobj(source, sink, 1 << 20)
-        except OSError as exc:
-            problems.append(f"member {name!r} cannot be placed at {target!r}: {exc.strerror or exc}")
+        placed[target] = name
+    parents = {target.rsplit("/", 1)[0] for target in placed if "/" in target}
+    parents = {"/".join(p.split("/")[:i]) for p in parents for i in range(1, p.count("/") + 2)}
+    for target in sorted(parents & placed.keys()):
+        problems.append(f"member {placed[target]!r} installs to {target!r}, where other members need a directory")
+    wanted: list[tuple[str, str]] = []
+    for target, name in placed.items():
+        size = wheel.archive.getinfo(name).file_size
+        if _loader_source(target):
+            if size <= limit("text_size"):
+                wanted.append((name, target))
             continue
-        installed[target] = name
-    return installed, problems
+        if target.lower().endswith(_TEXT_SUFFIXES):
+            continue
+        if not wheel.head(name).startswith(_BINARY_MAGICS):
+            continue
+        if size > limit("binary_size"):
+            problems.append(f"{name}: not read: a binary larger than the binary_size limit "
+                            f"({limit('binary_size')} bytes; set PRESS_MAX_BINARY_SIZE to raise it)")
+            continue
+        wanted.append((name, target))
+    written, failed = wheel.extract(wanted, root)
+    problems += failed
+    members = dict((target, name) for name, target in wanted)
+    return {target: members[target] for target in written}, problems
 
 
 def _safe_name(name: str) -> bool:
@@ -253,39 +294,19 @@ def _safe_name(name: str) -> bool:
     return True
 
 
-def _check_size(archive: zipfile.ZipFile, label: str) -> None:
-    """Refuse a wheel beyond the ``members`` or ``unpacked_size`` limits
-    before extracting it (a zip bomb fills no disk)."""
-    from .limits import exceeded, limit
-
-    infos = archive.infolist()
-    if len(infos) > limit("members"):
-        raise exceeded("members", package=label)
-    if sum(i.file_size for i in infos) > limit("unpacked_size"):
-        raise exceeded("unpacked_size", package=label)
-
-
-def _evidence(root: Path, dist_info: str) -> dict[str, list[str]]:
-    """conda artifact (``name version``) -> the wheel paths the SBOM says
-    came from it."""
-    import json
-
-    sbom = root / dist_info / "sboms" / "press.cdx.json"
-    if not sbom.is_file() or sbom.stat().st_size > 64 << 20:
-        return {}
-    try:
-        doc = json.loads(sbom.read_text("utf-8"))
-    except ValueError:
-        return {}
+def _evidence(doc: object) -> dict[str, list[str]]:
+    """conda artifact (``name version``) -> the wheel paths the SBOM
+    ``doc`` (parsed within limits, :meth:`press.wheelread.WheelReader.sbom`) says came from it."""
     found: dict[str, list[str]] = {}
-    for component in doc.get("components", []) if isinstance(doc, dict) else []:
+    components = doc.get("components") if isinstance(doc, dict) else None
+    for component in components if isinstance(components, list) else []:
         if not isinstance(component, dict):
             continue
         evidence = component.get("evidence") or {}
         occurrences = evidence.get("occurrences") if isinstance(evidence, dict) else None
         label = f"{component.get('name')} {component.get('version')}"
-        found[label] = [o["location"] for o in occurrences or []
-                        if isinstance(o, dict) and isinstance(o.get("location"), str)]
+        found[label] = [o["location"] for o in occurrences if isinstance(o, dict) and isinstance(o.get("location"), str)
+                        ] if isinstance(occurrences, list) else []
     return found
 
 
@@ -328,7 +349,10 @@ def _binaries(view: WheelView, root: Path, names: list[str], tagset: frozenset[T
     elif platform.startswith("macosx"):
         from .structure import check_macho_tree
 
-        problems, resolution, min_os = check_macho_tree(root, platform)
+        try:
+            problems, resolution, min_os = check_macho_tree(root, platform)
+        except Exception as exc:  # macholib on hostile bytes raises what it likes  # noqa: BLE001
+            problems, resolution, min_os = [f"Mach-O files not read: {printable(str(exc)[:300])}"], {}, None
         view.dependencies = resolution
         view.problems += problems
         reason = f"highest minimum macOS version among the binaries: {min_os[0]}.{min_os[1]}" if min_os \
@@ -337,7 +361,10 @@ def _binaries(view: WheelView, root: Path, names: list[str], tagset: frozenset[T
     elif platform.startswith("win"):
         from .structure import check_pe_tree
 
-        problems, resolution = check_pe_tree(root, platform)
+        try:
+            problems, resolution = check_pe_tree(root, platform)
+        except Exception as exc:  # pefile, ast and text decoding on hostile files  # noqa: BLE001
+            problems, resolution = [f"PE files not read: {printable(str(exc)[:300])}"], {}
         view.dependencies = resolution
         view.problems += problems
         view.platform_tag = TagReason(".".join(platforms), not any("machine" in p for p in problems),
@@ -363,6 +390,28 @@ RULE_DEPENDENCY = ("in the wheel of {dist}, through RUNPATH/RPATH entry {entry} 
 RULE_SYSTEM = "from the system: {library} is on the manylinux allow-list (auditwheel's policy data)"
 RULE_LOADER = "the dynamic loader itself"
 RULE_UNRESOLVED = "neither in the wheel, nor in a wheel it requires, nor on the manylinux allow-list"
+
+
+def _checked_names(view: WheelView, member: str, needed: list[str], runpath: list[str]
+                   ) -> tuple[list[str], list[str]]:
+    """The ``DT_NEEDED`` names that are plain file names and the RUNPATH
+    entries that are printable paths (:mod:`press.grammar`, the rules press
+    holds a package's binaries to); each other one is a problem and is
+    not looked up (a name over 255 bytes, with ``/``, or a control character)."""
+    from . import grammar
+
+    kept_needed, kept_runpath = [], []
+    for library in needed:
+        try:
+            kept_needed.append(grammar.file_name(library))
+        except ValueError:
+            view.problems.append(f"{member}: DT_NEEDED {str(library)[:300]!r} is not a plain file name")
+    for entry in runpath:
+        try:
+            kept_runpath.append(grammar.search_path(entry))
+        except ValueError:
+            view.problems.append(f"{member}: RUNPATH entry {str(entry)[:300]!r} is not a printable path")
+    return kept_needed, kept_runpath
 
 
 def _elf(view: WheelView, root: Path, installed: dict[str, str], platforms: list[str]) -> TagReason:
@@ -401,9 +450,10 @@ def _elf(view: WheelView, root: Path, installed: dict[str, str], platforms: list
                 elf = ELFFile(handle)
                 machine = machines.get(elf["e_machine"], machine)
                 needed, runpath, verneeds = elf_dynamic(elf)
-            except (ELFError, ValueError, KeyError) as exc:
-                view.problems.append(f"{member}: unreadable ELF ({exc})")
+            except (ELFError, TypeError, AssertionError) + MALFORMED as exc:  # pyelftools on hostile bytes
+                view.problems.append(f"{member}: unreadable ELF ({printable(str(exc)[:300])})")
                 continue
+        needed, runpath = _checked_names(view, member, needed, runpath)
         elves.append((member, path, needed, runpath, verneeds))
     if machine is None:
         return TagReason(".".join(platforms), True, ["no ELF binaries"])
@@ -590,7 +640,11 @@ def _resolve_library(library: str, entries: list[str], dirs: list[Path], site: P
         if directory != site and not str(directory).startswith(str(site) + "/"):
             continue
         hit = directory / library
-        if hit.is_file():
+        try:
+            found_here = hit.is_file()
+        except OSError:  # a RUNPATH component too long for the file system
+            found_here = False
+        if found_here:
             return str(hit.relative_to(site)), RULE_WHEEL.format(entry=entry), None
         rel = directory.relative_to(site).as_posix()
         top = rel.split("/", 1)[0]
@@ -655,22 +709,13 @@ class _Closure:
         """Installed names and Requires-Dist of a sibling wheel; None when it
         cannot be read within the limits."""
         if file not in self._read:
-            from .files import open_regular
-            from .limits import limit
-
             result: tuple[set[str], list[str]] | None = None
             try:
-                with open_regular(file) as handle, zipfile.ZipFile(handle) as archive:
-                    infos = archive.infolist()
-                    if len(infos) <= limit("members"):
-                        meta = next((i for i in infos if i.filename.count("/") == 1
-                                     and i.filename.endswith(".dist-info/METADATA")), None)
-                        requires: list[str] = []
-                        if meta is not None and meta.file_size <= 16 << 20:
-                            parsed = Metadata.from_email(archive.read(meta), validate=False)
-                            requires = [str(r) for r in parsed.requires_dist or []]
-                        result = ({_installed_name(i.filename) for i in infos if not i.is_dir()}, requires)
-            except Exception:  # a hostile sibling (bad zip, unsupported compression, encryption): not read
+                with WheelReader(file, follow_symlinks=False) as wheel:
+                    infos = wheel.infos
+                    requires = list(wheel.metadata().requires_dist) if wheel.dist_info() else []
+                    result = ({_installed_name(i.filename) for i in infos if not i.is_dir()}, requires)
+            except PressError:  # a hostile sibling (bad zip, beyond a limit, bad metadata): not read
                 result = None
             self._read[file] = result
         return self._read[file]
@@ -750,7 +795,7 @@ def show_conda(targets: list[str], options: ConvertOptions) -> list[WheelView]:
 
     from .convert import convert
 
-    with tempfile.TemporaryDirectory(prefix="press-show-") as tmp:
+    with work_dir("show-") as tmp:
         scratch = dataclasses.replace(options, wheel_dir=Path(tmp), validate=False)
         report = convert(list(targets), scratch)
         views = []

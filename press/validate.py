@@ -35,14 +35,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import venvs
+from . import sandbox, venvs
 from .report import ValidationResult, WheelReport
 from .tags import allowed_libraries, platform_of, policy_platform
+from .workdir import work_dir
 
 if TYPE_CHECKING:
     from .convert import ConvertOptions
@@ -124,7 +123,6 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
     through the file's RUNPATH/RPATH (``$ORIGIN`` expanded) inside
     ``site_packages`` or be in ``allowed``; with ``arch`` (``aarch64`` ...)
     each file's ``e_machine`` must match it. Returns human-readable problems."""
-    from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
     problems = []
@@ -140,8 +138,8 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
                 if arch and elf["e_machine"] != ELF_MACHINES.get(arch, elf["e_machine"]):
                     problems.append(f"{rel}: {elf['e_machine']}, the tag says {arch}")
                 needed, paths, _versions = elf_dynamic(elf)
-        except (ELFError, OSError) as exc:
-            problems.append(f"{rel}: unreadable ELF ({exc})")
+        except Exception as exc:  # noqa: BLE001 - ELFError, OSError, or pyelftools on bytes a package rewrote
+            problems.append(f"{rel}: unreadable ELF ({type(exc).__name__}: {exc})"[:500])
             continue
         dirs = []
         for entry, resolved in zip(paths, runpath_dirs(paths, path.parent)):
@@ -151,9 +149,31 @@ def check_elf_resolution(site_packages: Path, files: list[Path], allowed: set[st
         for name in needed:
             if name in allowed or name.startswith("ld-linux") or name.startswith("ld64.so"):
                 continue
-            if not any((d / name).is_file() for d in dirs):
+            if not _plain_name(name):
+                problems.append(f"{rel}: DT_NEEDED {name[:300]!r} is not a plain file name")
+            elif not any(_is_file(d / name) for d in dirs):
                 problems.append(f"{rel}: {name} resolves neither inside the wheel nor on the allow-list")
     return problems
+
+
+def _plain_name(name: object) -> bool:
+    """Whether a ``DT_NEEDED`` value is a plain file name (:func:`press.grammar.file_name`:
+    printable ASCII, no ``/``, at most 255 bytes), which the loader looks up in directories."""
+    from .grammar import file_name
+
+    try:
+        file_name(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a path the file system refuses (too long, NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _relative(path: Path, site: Path) -> str:
@@ -194,12 +214,14 @@ def validate_wheel(wheel: WheelReport, options: ConvertOptions, provide: Provide
     unable = _installer_unable(actual)
     if unable:
         return ValidationResult("failed", unable, list(wheel.test_imports))
-    with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
-        python, env, site, failure = _venv_with(exe, [wheel.path], Path(tmp))
-        if failure:
-            return ValidationResult("failed", failure, list(wheel.test_imports))
-        tree = installed_tree_problems(site, python, env, Path(tmp), _platform.machine(), actual)
-        return _check_installed(wheel, python, site, env, Path(tmp), tree, actual, provide)
+    with work_dir("validate-") as tmp:
+        python, jail, site, failure = _venv_with(exe, [wheel.path], Path(tmp))
+        if failure or jail is None:
+            return ValidationResult("failed", failure or "no sandbox", list(wheel.test_imports),
+                                    sandbox=jail.kind if jail else "")
+        tree = installed_tree_problems(site, python, jail.environment(), Path(tmp), _platform.machine(), actual,
+                                       jail=jail)
+        return _check_installed(wheel, python, site, jail, Path(tmp), tree, actual, provide)
 
 
 def no_interpreter(version: str | None) -> str:
@@ -220,27 +242,67 @@ def _installer_unable(python_version: str | None) -> str | None:
     return f"{reason}, or --no-validate" if reason else None
 
 
-def _venv_with(exe: Path, wheel_paths: list[str], tmp: Path) -> tuple[Path, dict[str, str], Path, str | None]:
+def _missing_hint(stderr: str) -> str:
+    """When an install failed because requirements are not in the wheel
+    directory (uv: ``X was not found in the provided package locations``;
+    pip: ``No matching distribution found for X``), what to do about it: a
+    wheel installs from its wheel directory alone, so its dependencies'
+    wheels must be there (a spec converts its closure; an artifact file is
+    converted alone)."""
+    missing = sorted(set(re.findall(r"Because ([A-Za-z0-9._-]+) was not found in the provided package locations", stderr)
+                         + re.findall(r"No matching distribution found for ([A-Za-z0-9._-]+)", stderr)))
+    if not missing:
+        return ""
+    return (f" -- {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the wheel directory: validation "
+            f"installs from it alone, so convert the dependencies too (a spec converts its whole closure; artifact "
+            f"files are converted as given: pass theirs as well), or --no-validate")
+
+
+def _venv_with(exe: Path, wheel_paths: list[str], tmp: Path) -> tuple[Path, sandbox.Jail | None, Path, str | None]:
     """A fresh venv of ``exe`` under ``tmp`` (made by uv or ``python -m venv``,
-    :mod:`press.venvs`) with ``wheel_paths`` installed offline, their
-    directories as the only source of dependencies. Returns its python, the
-    environment to run it in, its platlib directory and None, or a failure
-    reason last."""
+    :mod:`press.venvs`, from the trusted base interpreter: no package code
+    runs) with ``wheel_paths`` installed offline, their directories as the
+    only source of dependencies. The install and the sysconfig probe start
+    the venv's interpreter, which runs the installed ``.pth`` files, so they
+    run in the validation's sandbox (:func:`press.sandbox.jail`, whose
+    scratch directory is ``tmp``), as every later step that runs package
+    code does. Returns its python, the sandbox, its platlib directory
+    (resolved; checked to lie inside the venv, since a ``.pth`` file may
+    print anything) and None, or a failure reason last (no installer, no
+    sandbox: :class:`press.sandbox.NoSandbox` with the remedy)."""
     env = venvs.clean_environment()
     python = tmp / "venv" / "bin" / "python"
     try:
         tool = venvs.find_installer()
-    except venvs.NoInstaller as exc:
-        return python, env, tmp, str(exc)
+        jail = sandbox.jail(tmp, [exe])
+    except (venvs.NoInstaller, sandbox.NoSandbox) as exc:
+        return python, None, tmp, str(exc)
     failure = venvs.make_venv(tool, exe, tmp / "venv", env)
     if failure:
-        return python, env, tmp, failure
-    install = venvs.install(tool, python, wheel_paths, env)
+        return python, jail, tmp, failure
+    install = venvs.install(tool, python, wheel_paths, env, jail=jail)
     if install.returncode != 0:
-        return python, env, tmp, f"install failed ({tool.kind}): {install.stderr.strip()[-2000:]}"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"],
-                               capture_output=True, text=True, env=env).stdout.strip())
-    return python, env, site, None
+        return python, jail, tmp, (f"install failed ({tool.kind}): {install.stderr.strip()[-2000:]}"
+                                   f"{_missing_hint(install.stderr)}")
+    probe = jail.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('platlib'))"])
+    site = _inside(probe.stdout.strip().splitlines()[-1] if probe.stdout.strip() else "", tmp / "venv")
+    if probe.returncode != 0 or site is None:
+        return python, jail, tmp, (f"the venv's interpreter does not name a site-packages inside the venv: "
+                                   f"{(probe.stdout.strip() + ' ' + probe.stderr.strip()).strip()[-2000:]}")
+    return python, jail, site, None
+
+
+def _inside(reported: str, venv: Path) -> Path | None:
+    """The directory ``reported`` (an absolute path the venv's interpreter
+    printed), resolved, when it lies inside ``venv``; else None."""
+    if not reported.startswith("/"):
+        return None
+    try:
+        site = Path(reported).resolve(strict=True)
+        site.relative_to(venv.resolve())
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return site if site.is_dir() else None
 
 
 #: A loader run in the validation venv: dlopen each path (RTLD_LAZY) and
@@ -257,25 +319,40 @@ print(json.dumps(failed))
 """
 
 
-def load_shared_objects(python: Path, site: Path, installed: list[Path], env: dict[str, str], cwd: Path) -> list[str]:
+def load_shared_objects(python: Path, site: Path, installed: list[Path], env: dict[str, str], cwd: Path,
+                        jail: sandbox.Jail | None = None) -> list[str]:
     """``dlopen`` (RTLD_LAZY, through ctypes in the validation venv's
     interpreter) every shared library the wheel installs under a
     ``<name>.libs/`` directory, plugins loaded by path included, and return
     one problem line per library that does not load. DT_NEEDED resolution
     alone misses a plugin renamed away from the name its host opens, or one
-    whose own dependencies are missing."""
+    whose own dependencies are missing. Loading runs the libraries' ELF
+    constructors: with ``jail`` it runs in that sandbox (``env`` unused),
+    else with ``env``. The loader's answer is its last output line, and an
+    answer that is not the JSON it prints is a problem, not an error."""
     import json
 
     libraries = [p for p in installed if any(part.endswith(".libs") for part in p.relative_to(site).parts[:1])
                  and re.search(r"\.so(\.\d+)*$", p.name) and _is_shared_object(p)]
     if not libraries:
         return []
-    run = subprocess.run([str(python), "-c", _DLOPEN, json.dumps([str(p) for p in libraries])],
-                         capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    argv = [str(python), "-c", _DLOPEN, json.dumps([str(p) for p in libraries])]
+    if jail is not None:
+        run = jail.run(argv, cwd=cwd)
+    else:
+        run = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
+                             stdin=subprocess.DEVNULL, errors="replace")
     if run.returncode != 0:
         return [f"loading the vendored libraries crashed the interpreter: {run.stderr.strip()[-500:]}"]
-    failed = json.loads(run.stdout or "{}")
-    return [f"{Path(path).relative_to(site)} does not load: {reason}" for path, reason in sorted(failed.items())]
+    lines = run.stdout.strip().splitlines()
+    try:
+        failed = json.loads(lines[-1] if lines else "{}")
+        if not isinstance(failed, dict):
+            raise ValueError(type(failed).__name__)
+    except ValueError:
+        return [f"loading the vendored libraries printed no answer: {run.stdout.strip()[-500:]}"]
+    return [f"{_relative(Path(str(path)), site)} does not load: {str(reason)[:500]}"
+            for path, reason in sorted(failed.items())]
 
 
 def _is_shared_object(path: Path) -> bool:
@@ -330,15 +407,16 @@ def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide:
             for wheel in group:
                 wheel.validation = validate_wheel(wheel, options, provide)
             continue
-        with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
-            python, env, site, failure = _venv_with(exe, [w.path for w in group], Path(tmp))
-            if failure:
+        with work_dir("validate-") as tmp:
+            python, jail, site, failure = _venv_with(exe, [w.path for w in group], Path(tmp))
+            if failure or jail is None:
                 for wheel in group:
                     wheel.validation = validate_wheel(wheel, options, provide)
                 continue
-            tree = installed_tree_problems(site, python, env, Path(tmp), _platform.machine(), actual)
+            tree = installed_tree_problems(site, python, jail.environment(), Path(tmp), _platform.machine(), actual,
+                                           jail=jail)
             for wheel in group:
-                wheel.validation = _check_installed(wheel, python, site, env, Path(tmp), tree, actual, provide)
+                wheel.validation = _check_installed(wheel, python, site, jail, Path(tmp), tree, actual, provide)
 
 
 #: Where test requirements come from: conda MatchSpecs -> (wheel paths made
@@ -347,10 +425,11 @@ def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide:
 Provider = Callable[[list[str]], tuple[list[str], list[str], list[str]]]
 
 
-def _import(python: Path, name: str, cwd: Path, env: dict[str, str]) -> str | None:
-    """None when ``import name`` works in the venv, else its error output."""
-    run = subprocess.run([str(python), "-c", f"import {name}"], capture_output=True, text=True, cwd=cwd, env=env)
-    return None if run.returncode == 0 else run.stderr.strip()
+def _import(python: Path, name: str, cwd: Path, jail: sandbox.Jail) -> str | None:
+    """None when ``import name`` works in the venv (run in ``jail``), else its
+    error output (bounded, control characters escaped)."""
+    run = jail.run([str(python), "-c", f"import {name}"], cwd=cwd)
+    return None if run.returncode == 0 else (run.stderr.strip() or f"exit status {run.returncode}")
 
 
 def _key(name: str) -> str:
@@ -375,15 +454,16 @@ def _missing_module(error: str, own: set[str], missing: list[str]) -> bool:
     return False
 
 
-def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict[str, str], provide: Provider | None
+def _test_imports(wheel: WheelReport, python: Path, cwd: Path, jail: sandbox.Jail, provide: Provider | None
                   ) -> tuple[dict[str, str], list[str]]:
-    """Run the import tests; when some fail and the recipe has test
-    requirements, install what the channels provide of them and run those
-    again. Returns the failures (module -> error) and the imports skipped
-    because a test requirement no channel has is missing."""
+    """Run the import tests (in ``jail``); when some fail and the recipe has
+    test requirements, install what the channels provide of them (in
+    ``jail`` too) and run those again. Returns the failures (module ->
+    error) and the imports skipped because a test requirement no channel
+    has is missing."""
     failures = {}
     for name in wheel.test_imports:
-        error = _import(python, name, cwd, env)
+        error = _import(python, name, cwd, jail)
         if error is not None:
             failures[name] = error
     skipped: list[str] = []
@@ -391,11 +471,14 @@ def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict[str, st
         return failures, skipped
     paths, missing, aliases = provide(list(wheel.test_requires))
     if paths:
-        venvs.install(venvs.find_installer(), python, paths, env, links_from=paths + [wheel.path])
-    with zipfile.ZipFile(wheel.path) as archive:
-        own = {n.split("/")[0].split(".")[0] for n in archive.namelist()}
+        venvs.install(venvs.find_installer(), python, paths, jail.environment(), links_from=paths + [wheel.path],
+                      jail=jail)
+    from .wheelread import WheelReader
+
+    with WheelReader(Path(wheel.path)) as archive:  # within press's limits
+        own = {n.split("/")[0].split(".")[0] for n in archive.names}
     for name in list(failures):
-        error = _import(python, name, cwd, env)
+        error = _import(python, name, cwd, jail)
         if error is None:
             del failures[name]
         elif missing and _missing_module(error, own, missing + aliases):
@@ -406,21 +489,44 @@ def _test_imports(wheel: WheelReport, python: Path, cwd: Path, env: dict[str, st
     return failures, skipped
 
 
-def _check_installed(wheel: WheelReport, python: Path, site: Path, env: dict[str, str], cwd: Path,
+def _check_installed(wheel: WheelReport, python: Path, site: Path, jail: sandbox.Jail, cwd: Path,
                      tree: dict[str, list[str]], python_version: str | None,
                      provide: Provider | None = None) -> ValidationResult:
-    """Import tests (with test requirements, see :func:`_test_imports`) of an
-    installed wheel, then the verdict of the installed-tree checks ``tree``
-    (:func:`installed_tree_problems`, made before the tests installed
-    anything) on it and on its dependencies (:func:`blame`)."""
+    """Import tests (with test requirements, see :func:`_test_imports`; in
+    ``jail``) of an installed wheel, then the verdict of the installed-tree
+    checks ``tree`` (:func:`installed_tree_problems`, made before the tests
+    installed anything) on it and on its dependencies (:func:`blame`). The
+    result's ``sandbox`` says where the package's code ran; without a
+    sandbox (``PRESS_SANDBOX=off``) a pass says so in its reason."""
     imports = list(wheel.test_imports)
-    failures, skipped = _test_imports(wheel, python, cwd, env, provide)
+    failures, skipped = _test_imports(wheel, python, cwd, jail, provide)
     for name, error in failures.items():
-        return ValidationResult("failed", f"import {name} failed: {error[-2000:]}", imports, skipped_imports=skipped)
+        return ValidationResult("failed", f"import {name} failed: {error[-2000:]}", imports, skipped_imports=skipped,
+                                sandbox=jail.kind)
     reason = blame(wheel, tree, _dependencies(site, _own_name(wheel), python_version))
     if reason:
-        return ValidationResult("failed", reason, imports, skipped_imports=skipped)
-    return ValidationResult("passed", "", imports, skipped_imports=skipped)
+        return ValidationResult("failed", reason, imports, skipped_imports=skipped, sandbox=jail.kind)
+    return ValidationResult("passed", sandbox.UNSANDBOXED if jail.kind == "off" else "", imports,
+                            skipped_imports=skipped, sandbox=jail.kind)
+
+
+def _read_installed(path: Path) -> bytes | None:
+    """The bytes of ``path``, a file of a venv that package code may have
+    changed, or None: when a symlink lies anywhere on its way, it is not a
+    regular file (a FIFO would block), or it is larger than the
+    ``metadata_size`` limit. Read once the sandboxed step ended, so nothing
+    changes it meanwhile."""
+    from .files import open_regular
+    from .limits import limit
+
+    if os.path.realpath(path) != os.path.abspath(path):
+        return None
+    try:
+        with open_regular(path) as handle:
+            data = handle.read(limit("metadata_size") + 1)
+    except OSError:
+        return None
+    return data if len(data) <= limit("metadata_size") else None
 
 
 def installed_files(site: Path) -> dict[str, str]:
@@ -437,27 +543,31 @@ def installed_files(site: Path) -> dict[str, str]:
 
     root = site.resolve()
     owners: dict[str, str] = {}
-    for record in sorted(site.glob("*.dist-info/RECORD")):
+    for record in sorted(root.glob("*.dist-info/RECORD")):
         name = str(canonicalize_name(record.parent.name[: -len(".dist-info")].rsplit("-", 1)[0]))
+        data = _read_installed(record)
+        if data is None:
+            continue
         try:
-            rows = list(csv.reader(record.read_text(encoding="utf-8", errors="replace").splitlines()))
+            rows = list(csv.reader(data.decode("utf-8", errors="replace").splitlines()))
         except csv.Error:
             continue
         for row in rows:
             if not row or not row[0]:
                 continue
-            path = (site / row[0]).resolve()
             try:
+                path = (site / row[0]).resolve()
                 rel = path.relative_to(root).as_posix()
-            except ValueError:
+            except (ValueError, OSError):  # outside site, a NUL, a name too long
                 continue
-            if path.is_file():
+            if _is_file(path):
                 owners.setdefault(rel, name)
     return owners
 
 
 def installed_tree_problems(site: Path, python: Path | None, env: dict[str, str], cwd: Path, machine: str,
-                            python_version: str | None, arch: str | None = None) -> dict[str, list[str]]:
+                            python_version: str | None, arch: str | None = None,
+                            jail: sandbox.Jail | None = None) -> dict[str, list[str]]:
     """The checks of an installed tree, per distribution that owns the
     offending file (:func:`installed_files`; ``""`` for files no RECORD
     lists): every ELF file's ``DT_NEEDED`` resolves
@@ -466,14 +576,14 @@ def installed_tree_problems(site: Path, python: Path | None, env: dict[str, str]
     for CPython ``python_version`` (``X.Y``; its file name's ``cpython-XY`` /
     ``.cpXY`` part), and, with ``python`` (the interpreter of a venv of this
     machine), every shared library under a ``<name>.libs/`` directory loads
-    (:func:`load_shared_objects`). Returns ``{distribution: [problem, ...]}``
+    (:func:`load_shared_objects`, in ``jail`` when given). Returns ``{distribution: [problem, ...]}``
     (each problem starts with the file's path relative to ``site``), only
     distributions with problems."""
     owners = installed_files(site)
     files = [site / rel for rel in sorted(owners)]
     problems = check_elf_resolution(site, files, allowed_libraries(machine), arch)
     if python is not None:
-        problems += load_shared_objects(python, site, files, env, cwd)
+        problems += load_shared_objects(python, site, files, env, cwd, jail)
     if python_version:
         problems += _extension_python_problems(sorted(owners), "cp" + python_version.replace(".", ""))
     found: dict[str, list[str]] = {}
@@ -512,9 +622,12 @@ def _dependencies(site: Path, own: str, python_version: str | None) -> set[str]:
     if python_version:
         environment.update(python_version=python_version, python_full_version=f"{python_version}.0")
     requires: dict[str, set[str]] = {}
-    for metadata in sorted(site.glob("*.dist-info/METADATA")):
+    for metadata in sorted(site.resolve().glob("*.dist-info/METADATA")):
         name = str(canonicalize_name(metadata.parent.name[: -len(".dist-info")].rsplit("-", 1)[0]))
-        raw, _unparsed = parse_email(metadata.read_bytes())
+        data = _read_installed(metadata)
+        if data is None:
+            continue
+        raw, _unparsed = parse_email(data)
         wanted = requires.setdefault(name, set())
         for line in raw.get("requires_dist") or []:
             try:
@@ -637,7 +750,7 @@ def validate_foreign(wheel: WheelReport, options: ConvertOptions) -> ValidationR
         return ValidationResult("skipped", f"no structural check for {platform_tag}", kind="structural")
     version = _target_python(wheel, options.python) or options.python or "3.12"
     checks: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="press-validate-") as tmp:
+    with work_dir("validate-") as tmp:
         site = Path(tmp) / "site"
         env = venvs.clean_environment()
         if "apple" in target:

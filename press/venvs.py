@@ -32,6 +32,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import sandbox
+from .sandbox import Jail
+
 #: The environment variable that picks the tool: ``uv`` or ``pip``.
 INSTALLER_VARIABLE = "PRESS_INSTALLER"
 
@@ -162,10 +165,15 @@ def _links(paths: list[str]) -> list[str]:
 
 
 def install(tool: Installer, python: Path, wheel_paths: list[str], env: dict[str, str],
-            links_from: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+            links_from: list[str] | None = None, *, jail: Jail | None = None) -> subprocess.CompletedProcess[str]:
     """Install ``wheel_paths`` into the venv of ``python``, offline, their
     dependencies found only in the directories of ``links_from`` (default:
-    of the wheels themselves)."""
+    of the wheels themselves). With ``jail`` (:mod:`press.sandbox`) the
+    installer runs in the validation's sandbox, in its environment instead of
+    ``env``: it starts the venv's interpreter (uv's interpreter query, pip's
+    ``--python``), which runs the ``.pth`` files already installed there. The
+    installer and the ``*.whl`` files of the link directories are readable
+    in it, nothing else of those directories (:func:`press.sandbox.wheel_view`)."""
     links = _links(links_from if links_from is not None else wheel_paths)
     if tool.kind == "uv":
         argv = [*tool.command, "pip", "install", "-q", "--no-config", "--python", str(python), "--offline",
@@ -173,7 +181,27 @@ def install(tool: Installer, python: Path, wheel_paths: list[str], env: dict[str
     else:
         argv = [*tool.command, "--python", str(python), "install", "-q", "--no-cache-dir", "--no-index",
                 "--disable-pip-version-check", "--no-warn-script-location"]
+    if jail is not None:
+        directories = [links[i + 1] for i in range(0, len(links), 2)]
+        try:
+            wheels, hidden = sandbox.wheel_view(directories)
+        except sandbox.NoSandbox as exc:
+            return subprocess.CompletedProcess(argv, 1, "", str(exc))
+        return jail.run([*argv, *links, *wheel_paths], readable=[*installer_paths(tool), *wheels], hidden=hidden)
     return subprocess.run([*argv, *links, *wheel_paths], capture_output=True, text=True, env=env)
+
+
+def installer_paths(tool: Installer) -> list[str]:
+    """The host paths ``tool`` needs to run in a sandbox (read-only): uv's
+    executable; for pip, press's own interpreter (:func:`press.sandbox.interpreter_paths`)
+    and the directory pip is imported from."""
+    if tool.kind == "uv":
+        return [os.path.realpath(tool.command[0])]
+    paths = list(sandbox.interpreter_paths(tool.command[0]))
+    spec = importlib.util.find_spec("pip")
+    if spec is not None and spec.origin:
+        paths.append(str(Path(spec.origin).resolve().parent.parent))
+    return paths
 
 
 def _pip_platforms(uv_target: str) -> list[str]:

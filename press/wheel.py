@@ -30,6 +30,7 @@ from wheel.wheelfile import WheelFile, urlsafe_b64encode
 from . import grammar
 from .contained import CHUNK, Root
 from .errors import ValidationError
+from .files import Directory
 
 #: Zip dates cannot precede 1980.
 _MIN_EPOCH = 315532800
@@ -305,12 +306,26 @@ def write_wheel(
         raise ValueError(f"the deflater compresses at level {deflater.level}, not {compresslevel}")
     own = deflater is None
     deflater = deflater or Deflater(compresslevel, workers)
-    tmpdir = Path(tempfile.mkdtemp(prefix=".press-", dir=path.parent))
-    tmp = tmpdir / path.name
     date_time = time.gmtime(max(int(timestamp), _MIN_EPOCH))[:6]
     ordered = sorted(members, key=lambda m: (".dist-info/" in m.arcname.split("/", 1)[0] + "/", m.arcname))
+    # The wheel directory is not press's alone: the wheel is made in a new private directory
+    # (random name, mode 0700) held by its descriptor, created there with O_EXCL | O_NOFOLLOW, and
+    # renamed over the final name, which replaces a link planted there instead of writing through it.
     try:
-        with _FixedDateWheelFile(tmp, "w") as wheel:
+        directory = Directory.open(path.parent)
+        try:
+            tmpname, tmpdir = directory.temporary_dir(".press-")
+        except BaseException:
+            directory.close()
+            raise
+    except BaseException:
+        if own:
+            deflater.close()
+        raise
+    try:
+        # The private directory is new and press's alone (mode 0700): nothing can be planted in it,
+        # and its descriptor path reaches it even if its name in the wheel directory is swapped.
+        with _FixedDateWheelFile(tmpdir.readable_path(path.name), "w") as wheel:
             wheel.date_time = date_time
             wheel.compresslevel = compresslevel
             for member, prepared in zip(ordered, deflater.prepared(ordered)):
@@ -319,12 +334,14 @@ def write_wheel(
                 mode = 0o755 if member.executable else 0o644
                 zinfo.external_attr = (mode | stat.S_IFREG) << 16
                 wheel.write_prepared(zinfo, prepared)
-        verify_wheel(tmp, data_members, deflater.workers)
-        os.replace(tmp, path)
+        verify_wheel(tmpdir.readable_path(path.name), data_members, deflater.workers)
+        tmpdir.replace(path.name, path.name, into=directory)
     finally:
         if own:
             deflater.close()
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        tmpdir.close()
+        directory.remove(tmpname)
+        directory.close()
     return path
 
 

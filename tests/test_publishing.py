@@ -22,6 +22,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from conftest import CONDA_FORGE, HOTFIX, ROOT, make_venv, run_in, run_press, serve, uv_install
+from hostile import Spec, build
 from press.names import MAPPING_URL, Names, PackageFacts, load_mapping, native_prefix
 
 MAPPING = Path(ROOT).parent / "shared" / "data" / "conda-forge-pypi-mapping.json"
@@ -229,15 +230,22 @@ def test_alias_makes_no_wheel_and_its_dependents_install(alias_channel, tmp_path
 
 
 def test_two_packages_of_one_distribution_are_refused(alias_channel, tmp_path, cache_dir):
+    # Both dist-infos say press-fx-dist, neither conda name: refused unless the mapping says so (issue 22).
+    refused = run_press("-c", str(alias_channel), "--subdir", "linux-64", "--no-validate", "-w", str(tmp_path / "o0"),
+                        "-q", "press-fx-dist-a", "press-fx-dist-b", cache=cache_dir)
+    assert refused.returncode == 1 and "dist-info Name: 'press-fx-dist'" in refused.stderr, refused.stderr
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps({"press-fx-dist-a": ["press-fx-dist"], "press-fx-dist-b": ["press-fx-dist"]}))
     out = tmp_path / "out"
     single = run_press("-c", str(alias_channel), "--subdir", "linux-64", "--no-validate", "-w", str(out), "-q",
-                       "press-fx-dist-a", "press-fx-dist-b", cache=cache_dir)
+                       "--name-mapping", str(both), "press-fx-dist-a", "press-fx-dist-b", cache=cache_dir)
     assert single.returncode == 1
     assert single.stderr.startswith("press: error: press-fx-dist-") and single.stderr.count("\n") == 1
     assert "press-fx-dist-a-1.0-0.conda" in single.stderr and "press-fx-dist-b-1.0-0.conda" in single.stderr
-    assert len(list(out.glob("*.whl"))) == 1  # the first stays, nothing was overwritten
+    # the first wheel still had the wheelhouse check to pass: a failed run leaves no wheel it did not finish
+    assert list(out.glob("*.whl")) == []
     house = tmp_path / "house"
-    batch = press_channel(str(alias_channel), house, cache_dir, "-n", "press-fx-dist-*")
+    batch = press_channel(str(alias_channel), house, cache_dir, "-n", "press-fx-dist-*", "--name-mapping", str(both))
     assert batch.returncode == 1
     results = {r["artifact"]: r for r in json.loads(batch.stdout)["results"] if r["artifact"].endswith(".conda")}
     assert results["press-fx-dist-a-1.0-0.conda"]["status"] == "converted"
@@ -246,13 +254,13 @@ def test_two_packages_of_one_distribution_are_refused(alias_channel, tmp_path, c
     (wheel,) = house.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read("press_fx_dist/__init__.py").endswith(b'WHO = "a"\n')
-    # a user's mapping gives the second package a distribution of its own
+    # a user's mapping that names the second package otherwise than its own dist-info does is refused too
     override = tmp_path / "names.json"
     override.write_text(json.dumps({"press-fx-dist-b": ["press-fx-dist-b"]}))
     renamed = run_press("-c", str(alias_channel), "--subdir", "linux-64", "--no-validate", "-w", str(tmp_path / "o2"),
                         "--json", "-q", "--name-mapping", str(override), "--native-prefix", "acme-",
                         str(alias_channel / "noarch" / "press-fx-dist-b-1.0-0.conda"), cache=cache_dir)
-    assert renamed.returncode == 0, renamed.stderr
+    assert renamed.returncode == 1 and "dist-info Name" in renamed.stderr, renamed.stderr
 
 
 def test_name_mapping_refresh_over_http_and_bad_overrides(tmp_path):
@@ -384,7 +392,7 @@ def test_review_findings_stay_fixed(tmp_path, alias_channel, cache_dir):
     created = claim(tmp_path / "house", long_name, "x" * 200, "x" * 200, "a.conda", "0" * 64)
     assert all(len(p.name) < 120 for p in created)
     next(p for p in created if p.name.startswith("dist-")).write_text("garbage")
-    with pytest.raises(ClashError, match="unreadable claim"):
+    with pytest.raises(ClashError, match="is not a claim press can read"):
         claim(tmp_path / "house", "y-1.0-py3-none-any.whl", "x" * 200, "other", "b.conda", "1" * 64)
 
 
@@ -476,7 +484,8 @@ def test_json_failures_are_one_error_document_for_each_kind(tmp_path, cache_dir,
     spec with no build for the target Python."""
     cases = [
         (["-c", str(tmp_path / "missing"), "cffi"], "ChannelError", "does not exist"),
-        ([str(fixture_packages["badenv.conda"])], "InvalidInputError", "LD_PRELOAD"),
+        ([str(build(Spec(name="escaping", links={"site-packages/escaping.py": "../../../etc/passwd"}),
+                    tmp_path / "in", ".conda"))], "UnsafeArchiveError", "outside"),
         (["-c", str(CONDA_FORGE), "--subdir", "linux-64", "--python", "3.10", "cffi"], "SolveError",
          "the channel has builds for Python 3.12"),
     ]

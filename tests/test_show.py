@@ -61,9 +61,13 @@ def test_show_foreign_wheel_and_refusals(tmp_path, cache_dir, fixture_packages):
                             "--fatten", "--json", "cffi", cache=cache_dir).stdout)["wheels"][0]
     assert view["tags"] == ["cp310-cp310-macosx_11_0_arm64"] and view["platform_tag"]["ok"]
     assert view["platform_tag"]["reasons"][0].startswith("highest minimum macOS version among the binaries: 11.")
-    refused = _show("--json", str(fixture_packages["badenv.conda"]), cache=cache_dir, check=False)
+    from hostile import Spec, build
+
+    escaping = build(Spec(name="escaping", links={"site-packages/escaping.py": "../../../etc/passwd"}),
+                     tmp_path / "in", ".conda")
+    refused = _show("--json", str(escaping), cache=cache_dir, check=False)
     assert refused.returncode == 1 and json.loads(refused.stdout)["ok"] is False
-    assert "LD_PRELOAD" in json.loads(refused.stdout)["error"]["message"]
+    assert "outside" in json.loads(refused.stdout)["error"]["message"]
     missing = _show(str(tmp_path / "nope-1.0-py3-none-any.whl"), cache=cache_dir, check=False)
     assert missing.returncode == 1 and missing.stderr.startswith("press: error:") and "no such wheel file" in missing.stderr
     helped = run_press("--help", cache=cache_dir, check=True).stdout

@@ -142,15 +142,16 @@ CASES = {
                      {"PRESS_MAX_MEMBERS": "1000"}),
     "symlink-fan-out": (lambda s, t: Spec(files={"share/hx/big": bytes(64 << 20)},
                                           links={f"share/hx/l{i}": "big" for i in range(300)}),
-                        "bytes unpacked from one artifact", {}),
+                        "bytes unpacked from one artifact", {"PRESS_MAX_EXPANSION_RATIO": str(1 << 30)}),
     "hardlink-fan-out": (lambda s, t: Spec(files={"share/hx/big": bytes(8 << 20)},
                                            hardlinks={f"share/hx/h{i}": "share/hx/big" for i in range(40)}),
-                         "bytes unpacked from one artifact", {"PRESS_MAX_UNPACKED_SIZE": str(128 << 20)}),
+                         "bytes unpacked from one artifact", {"PRESS_MAX_UNPACKED_SIZE": str(128 << 20),
+                                                              "PRESS_MAX_EXPANSION_RATIO": str(1 << 30)}),
     "paths-json-entries": (lambda s, t: Spec(paths={"paths": [{"_path": f"a/{i}"} for i in range(300_000)]}),
                            "entries in info/paths.json", {}),
     "fifo-member": (lambda s, t: Spec(members=[_fifo_member()]), "device, FIFO or other special file", {}),
     "yaml-too-big": (lambda s, t: Spec(info={"info/recipe/meta.yaml": b"x: [" + b"1," * (1 << 20) + b"1]\n"}),
-                     "bytes of a recipe YAML", {}),
+                     "bytes of a recipe YAML", {"PRESS_MAX_EXPANSION_RATIO": str(1 << 30)}),
     "entry-points-sections": (lambda s, t: Spec(files=_dist_info("hx", b"".join(b"[g%d]\n" % i for i in range(30000)))),
                               "lines in one entry_points.txt", {}),
     "many-dist-infos": (lambda s, t: Spec(files={f"site-packages/p{i}-1.0.dist-info/METADATA": b"Name: p\n"
@@ -179,7 +180,8 @@ def _gcc_cases(sentinel: Path, tmp: Path) -> dict[str, Callable[[], Spec]]:
 
 
 GCC_CASES = {"soname-escape": ("DT_SONAME", {}), "runpath-undecodable": ("lib/libhx.so", {}),
-             "huge-binary": ("more than 8388608 bytes in one ELF, Mach-O or PE file", {"PRESS_MAX_BINARY_SIZE": str(8 << 20)})}
+             "huge-binary": ("more than 8388608 bytes in one ELF, Mach-O or PE file", {"PRESS_MAX_BINARY_SIZE": str(8 << 20),
+                                                                                      "PRESS_MAX_EXPANSION_RATIO": str(1 << 30)})}
 
 
 def _truncated_macho(sentinel: Path, tmp: Path) -> Spec:
@@ -268,7 +270,8 @@ def test_big_member_is_streamed(tmp_path):
     # A 384 MiB member goes into the wheel without being held in memory.
     spec = Spec(subdir="noarch", files={"share/hx/big.bin": bytes(384 << 20)})
     artifact = build(spec, tmp_path / "in", ".conda")
-    result, out, peak_kb = run_isolated(tmp_path, str(artifact))
+    # zeros: beyond the expansion ratio, which is raised here
+    result, out, peak_kb = run_isolated(tmp_path, str(artifact), env={"PRESS_MAX_EXPANSION_RATIO": str(1 << 30)})
     assert result.returncode == 0, result.stderr
     (wheel,) = out.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
@@ -302,9 +305,10 @@ def test_commands_never_take_the_virtual_environments_names(tmp_path):
 
 
 def test_package_metadata_cannot_be_planted_in_site_packages(tmp_path):
-    spec = Spec(files={"site-packages/hx/__init__.py": b"", "site-packages/hx/meta.txt": b"Name: requests\nVersion: 99\n",
-                       "site-packages/Requests-99.DIST-INFO/METADATA": b"Name: requests\nVersion: 99\n",
-                       "site-packages/urllib3.EGG-INFO": b"Name: urllib3\nVersion: 99\n"},
+    # (Their Name is the package's own: one claiming another project's is refused, see test_install_hooks.py.)
+    spec = Spec(files={"site-packages/hx/__init__.py": b"", "site-packages/hx/meta.txt": b"Name: press-hx\nVersion: 99\n",
+                       "site-packages/Requests-99.DIST-INFO/METADATA": b"Name: press_hx\nVersion: 99\n",
+                       "site-packages/urllib3.EGG-INFO": b"Name: Press.Hx\nVersion: 99\n"},
                 links={"site-packages/requests.egg-info": "hx/meta.txt"})
     _stdout, names, _contents = _convert(tmp_path, spec)
     tops = {n.split("/", 1)[0].lower() for n in names}

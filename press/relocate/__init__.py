@@ -8,6 +8,8 @@ the edits of a whole wheel. :func:`read_binary` dispatches on the file's magic.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Union
 
 from .. import grammar
@@ -34,7 +36,36 @@ def may_be_binary(magic: bytes) -> bool:
     return magic.startswith(_MAGICS)
 
 
-def read_binary(root: Root, rel: str, package: str | None = None) -> BinaryInfo | None:
+#: Names of files that only a loader opens (Windows DLLs, extension modules
+#: and programs; ELF shared objects; Mach-O dylibs and bundles): a file so
+#: named whose first bytes claim a binary format (``MZ``; the universal Mach-O
+#: magic, which Java class files share) but that is none is refused like any
+#: other lying binary, never shipped as data.
+_LOADED_NAME = re.compile(r"\.(dll|pyd|exe|so|dylib|bundle)$|\.so(\.\d+)+$", re.I)
+
+
+def _claimed_format(path: Path, rel: str) -> str | None:
+    """``PE`` or ``Mach-O`` when ``rel`` is named as a loaded binary
+    (``.dll``, ``.pyd``, ``.exe``, ``.so``, ``.dylib``, ``.bundle``) and
+    starts with that format's magic (``MZ``; ``\\xca\\xfe\\xba\\xbe`` or
+    ``\\xca\\xfe\\xba\\xbf``) though the format's own test (:func:`is_pe`,
+    :func:`is_macho`) says it is none; else None. (ELF and thin Mach-O
+    magics are always parsed, so they lie to the parser, which refuses them.)"""
+    if not _LOADED_NAME.search(rel):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return None
+    if head[:2] == b"MZ":
+        return "PE"
+    if head in (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf"):
+        return "Mach-O"
+    return None
+
+
+def read_binary(root: Root, rel: str, package: str | None = None, named: str | None = None) -> BinaryInfo | None:
     """The linking facts of the ELF, Mach-O or PE file ``rel`` in ``root``;
     None for any other file.
 
@@ -45,11 +76,18 @@ def read_binary(root: Root, rel: str, package: str | None = None) -> BinaryInfo 
     for a file whose magic says ELF, Mach-O or PE but that LIEF cannot
     parse, and :class:`~press.errors.InvalidInputError` for a name outside
     its grammar, and :class:`~press.errors.LimitError` for a binary larger
-    than the ``binary_size`` limit (LIEF reads whole files into memory)."""
+    than the ``binary_size`` limit (LIEF reads whole files into memory).
+    A file named as a PE or Mach-O binary (``named``: the name it is reached
+    by, a symlink's; default ``rel``) that starts with that format's magic
+    but is none is refused too (:func:`_claimed_format`)."""
     path = root.host_path(rel)
     readers = ((is_elf, read_elf), (is_macho, read_macho), (is_pe, read_pe))
     reader = next((read for test, read in readers if test(path)), None)
     if reader is None:
+        claimed = _claimed_format(path, named or rel)
+        if claimed is not None:
+            raise RelocationError(f"is named and starts like a {claimed} file but is none (no valid {claimed} "
+                                  "header)", package=package, field=rel)
         return None
     if path.stat().st_size > limit("binary_size"):
         raise exceeded("binary_size", package=package, field=rel)
