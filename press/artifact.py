@@ -429,15 +429,24 @@ def _components(source: Path, label: str) -> Iterator[tuple[_HeaderGuard, tarfil
     if source.name.endswith(".conda"):
         from conda_package_streaming.package_streaming import zstd
 
-        with zipfile.ZipFile(source) as archive:
-            for component in ("info", "pkg"):
-                found = [i for i in archive.infolist()
-                         if i.filename.startswith(f"{component}-") and i.filename.endswith(".tar.zst")]
-                if len(found) != 1:
-                    raise ArchiveError(f"has {len(found)} {component}-*.tar.zst components, not one", package=label)
-                meter.field = found[0].filename
-                with archive.open(found[0]) as raw:
-                    yield from _tar_stream(raw, zstd.ZstdDecompressor, zstd.ZstdError, meter, label)
+        from .wheelread import declared_entries
+
+        with open(source, "rb") as handle:
+            # Counted from the end-of-central-directory record before zipfile makes an object per entry.
+            entries = declared_entries(handle, limit("members"))
+            if entries is not None and entries > limit("members"):
+                raise exceeded("members", package=label, found=f"at least {entries} in the zip's central directory")
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                for component in ("info", "pkg"):
+                    found = [i for i in archive.infolist()
+                             if i.filename.startswith(f"{component}-") and i.filename.endswith(".tar.zst")]
+                    if len(found) != 1:
+                        raise ArchiveError(f"has {len(found)} {component}-*.tar.zst components, not one",
+                                           package=label)
+                    meter.field = found[0].filename
+                    with archive.open(found[0]) as raw:
+                        yield from _tar_stream(raw, zstd.ZstdDecompressor, zstd.ZstdError, meter, label)
     else:
         with open(source, "rb") as raw:
             yield from _tar_stream(raw, bz2.BZ2Decompressor, OSError, meter, label)

@@ -184,10 +184,37 @@ class BatchReport:
                            "wheelhouse": self.wheelhouse, "index_warnings": self.index_warnings},
                           indent=2, sort_keys=True)
 
-    def table(self, verbose: bool = False) -> str:
+    def table(self, verbose: bool = False, width: int | None = None) -> str:
         """A human summary: converted and failed artifacts one per line,
         skipped ones grouped by reason (``verbose``: one per line too, and
-        every job's notes), then the counts."""
+        every job's notes), then the counts. ``width``: the columns of the
+        terminal it is printed on; when a line is wider, each artifact gets
+        its own line and its detail follows indented, every line broken at
+        spaces to fit (:func:`press.report.fit`). None (files, pipes): the
+        table as it is."""
+        wide = self._table(verbose)
+        if width is None or all(len(line) <= width for line in wide.splitlines()):
+            return wide
+        from .report import fit
+
+        indent = " " * 11
+        lines = [f"{'status':<10} artifact", f"{indent}wheels written, or why not"]
+        reasons: dict[str, int] = {}
+        for result in self.results:
+            if result.status == "skipped" and not verbose:
+                reasons[result.reason] = reasons.get(result.reason, 0) + 1
+                continue
+            lines += fit(f"{result.status:<10} {result.artifact}", width, indent)
+            detail = ", ".join(result.wheels) if result.status == "converted" else result.reason
+            for text in [detail, *(result.notes if verbose else [])]:
+                lines += fit(indent + text, width, indent) if text else []
+        for reason, count in sorted(reasons.items()):
+            lines += fit(f"{'skipped':<10} {count} artifacts: {reason}", width, indent)
+        lines += [part for line in wide.splitlines()[-1 - len(self.wheelhouse) - len(self.index_warnings):]
+                  for part in fit(line, width)]
+        return "\n".join(lines)
+
+    def _table(self, verbose: bool) -> str:
         lines = [f"{'status':<10} {'artifact':<58} detail"]
         for result in self.results:
             if result.status != "skipped" or verbose:
@@ -212,7 +239,8 @@ class BatchReport:
 @dataclass
 class Progress:
     """What the progress callback receives after each job: counts so far,
-    the total, the estimated seconds left, and the job just finished."""
+    the total, the estimated seconds left (None until it means something:
+    :func:`remaining_seconds`), and the job just finished."""
 
     done: int
     total: int
@@ -221,6 +249,19 @@ class Progress:
     failed: int
     eta_seconds: float | None
     last: JobResult
+
+
+def remaining_seconds(elapsed: float, done: float, total: float, finished: int, min_finished: int = 3,
+                      min_elapsed: float = 5.0) -> float | None:
+    """The seconds left of work measured in ``done`` of ``total`` units
+    (jobs, or bytes of archives when jobs are unequal) after ``elapsed``
+    seconds, by the rate so far; None while that means little: before
+    ``min_finished`` items finished (never after the first), before
+    ``min_elapsed`` seconds, or when nothing is left (a first job's time
+    times the job count overstated a 153 s batch as 49 minutes)."""
+    if finished < min_finished or elapsed < min_elapsed or done <= 0 or done >= total:
+        return None
+    return elapsed * (total - done) / done
 
 
 def _python_pin(depends: Iterable[str]) -> str | None:
@@ -574,10 +615,14 @@ def _execute(jobs: list[Job], options: BatchOptions) -> Iterator[JobResult]:
         pool.shutdown(wait=not finished, cancel_futures=not finished)
 
 
-def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] | None = None) -> BatchReport:
+def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] | None = None,
+                    messages: Callable[[str], None] | None = None) -> BatchReport:
     """Convert a channel (see the module docstring) into ``options.wheel_dir``.
 
-    ``progress`` is called after every job with a :class:`Progress`.
+    ``progress`` is called after every job with a :class:`Progress`;
+    ``messages`` receives status strings of the other phases (reading the
+    channel, the validation with ``validating [i/n] <wheel>``, the
+    wheelhouse check, writing the index).
     Returns the :class:`BatchReport` (``ok`` is False when a job failed).
     Raises :class:`~press.errors.PressError` when the channel cannot be read
     or another batch holds the wheel directory.
@@ -592,29 +637,38 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
     wheel_dir = Path(options.wheel_dir)
     lock = WriteLock(wheel_dir, batch=True)  # removes a killed run's leftovers unless another press writes here
     options.wheel_dir = wheel_dir.resolve()
+    say = messages or (lambda message: None)
     try:
+        say(f"reading {options.channel} ({options.subdir} and noarch)")
         jobs, skipped = plan(options)
         options.batch_names = frozenset(j.name for j in jobs)
+        say(f"converting {len(jobs)} artifacts")
         report = BatchReport(results=list(skipped))
         results: dict[str, JobResult] = {}
         done = 0
+        # jobs are unequal and parallel ones start largest first: the ETA weighs them by archive size
+        known = [j.size for j in jobs if j.size]
+        weight = {j.file_name: j.size or (sum(known) / len(known) if known else 1) for j in jobs}
+        total_weight, done_weight, jobs_started = sum(weight.values()), 0.0, time.monotonic()
         for result in _execute(jobs, options):
             results[result.artifact] = result
             done += 1
+            done_weight += weight.get(result.artifact, 0)
             if progress:
-                elapsed = time.monotonic() - started
-                eta = elapsed / done * (len(jobs) - done) if done else None
+                eta = remaining_seconds(time.monotonic() - jobs_started, done_weight, total_weight, done)
                 counts = {"converted": 0, "skipped": 0, "failed": 0}
                 for r in results.values():
                     counts[r.status] += 1
                 progress(Progress(done, len(jobs), counts["converted"], counts["skipped"], counts["failed"], eta, result))
         report.results += [results[j.file_name] for j in jobs]
+        say("checking that no two wheels ship the same file")
         _fail_clashes(report.results, wheel_dir)
         if options.validate:
-            _validate(report.results, options)
+            _validate(report.results, options, say)
         if options.check:
             targets = {j.python for j in jobs} | {p for p in options.pythons if p != "all"}
-            report.wheelhouse = _check(report.results, sorted(targets), options)
+            report.wheelhouse = _check(report.results, sorted(targets), options, say)
+        say(f"writing the index of {sum(1 for _ in wheel_dir.glob('*.whl'))} wheels")
         index = _index(wheel_dir)
         report.projects, report.index_warnings = len(index.projects), index.warnings()
         report.seconds = time.monotonic() - started
@@ -636,12 +690,13 @@ def _fail_clashes(results: list[JobResult], wheel_dir: Path) -> None:
                 owner[mine].status, owner[mine].reason = "failed", f"{mine}: {member} is also shipped by {theirs}"
 
 
-def _validate(results: list[JobResult], options: BatchOptions) -> None:
+def _validate(results: list[JobResult], options: BatchOptions, say: Callable[[str], None]) -> None:
     """The validation pass of ``--validate``: the converted jobs' wheels, per
     Python, installed together into one venv (:func:`press.validate.validate_wheels`),
     with the test requirements single-spec validation uses (the channel's,
     converted on demand; imports needing one the channel lacks are skipped);
-    a job with a failed wheel becomes ``failed``, one whose imports pass gets a note."""
+    a job with a failed wheel becomes ``failed``, one whose imports pass gets a note. ``say``
+    receives the status messages."""
     from .convert import ConvertOptions, _Session, _test_requirements
     from .report import ValidationResult, WheelReport
     from .validate import validate_wheels
@@ -661,9 +716,12 @@ def _validate(results: list[JobResult], options: BatchOptions) -> None:
         )
         # the test requirements of single-spec validation (convert._test_requirements): made from
         # the channel into a scratch directory, those it lacks turn their imports into skipped ones
-        session = _Session(convert_options, lambda message: None)
+        # the scratch wheels of test requirements are built with progress, but not listed as written
+        session = _Session(convert_options, lambda message: None if message.startswith("wrote ") else say(message))
         try:
-            validate_wheels([w for _, w in pairs], convert_options, _test_requirements(convert_options, session))
+            say(f"validating {len(pairs)} wheels for Python {python or _running_python()}")
+            validate_wheels([w for _, w in pairs], convert_options, _test_requirements(convert_options, session),
+                            progress=say)
         finally:
             session.close()
         for result, wheel in pairs:
@@ -680,13 +738,15 @@ def _validate(results: list[JobResult], options: BatchOptions) -> None:
             result.reports = []
 
 
-def _check(results: list[JobResult], pythons: list[str], options: BatchOptions) -> list[str]:
+def _check(results: list[JobResult], pythons: list[str], options: BatchOptions,
+           say: Callable[[str], None] | None = None) -> list[str]:
     """The wheelhouse check after every job ran (:func:`press.installable.check_wheelhouse`)
     over the wheels of the converted and up-to-date jobs, for ``pythons``: a
     job whose wheel (pinned, or by its distribution name) does not install
     becomes ``failed`` with the reason. Returns the per-target summary lines.
     Without uv or pip the check cannot run: every job whose wheels it was to
-    check fails with the remedy, and the one line says so."""
+    check fails with the remedy, and the one line says so. ``say`` receives
+    the check's status messages."""
     from .installable import check_wheelhouse
     from .venvs import NoInstaller
 
@@ -694,7 +754,8 @@ def _check(results: list[JobResult], pythons: list[str], options: BatchOptions) 
     if not written:
         return []
     try:
-        found = check_wheelhouse(Path(options.wheel_dir), written, pythons, options.subdir, jobs=max(1, options.jobs))
+        found = check_wheelhouse(Path(options.wheel_dir), written, pythons, options.subdir, jobs=max(1, options.jobs),
+                                 progress=say)
     except NoInstaller as exc:  # like validation without a tool: a failure with the remedy
         reason = f"the wheelhouse check cannot run: {exc}, or --no-wheelhouse-check"
         for result in results:

@@ -30,7 +30,7 @@ from urllib.request import url2pathname
 
 from .artifact import ARCHIVE_SUFFIXES
 from .errors import ChannelError, SolveError, SpecError
-from .files import atomic_write
+from .files import atomic_write, open_subdirs
 
 if TYPE_CHECKING:
     from rattler import Gateway, GenericVirtualPackage, MatchSpec, RepoDataRecord
@@ -321,12 +321,9 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict[str, dic
         for subdir in subdirs:
             src = directory / subdir
             out = root / subdir
-            out.mkdir(parents=True, exist_ok=True)
+            open_subdirs(Path(cache_dir).resolve(), "channels", key, subdir).close()  # made; a link planted there refused
             state_file = out / "press-index-state.json"
-            try:
-                state = json.loads(state_file.read_text())
-            except (OSError, ValueError):
-                state = {}
+            state = _read_index_state(state_file)
             files = sorted(p for p in src.iterdir() if p.name.endswith(ARCHIVE_SUFFIXES)) if src.is_dir() else []
             new_state: dict[str, dict[str, Any]] = {}
             for path in files:
@@ -341,7 +338,8 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict[str, dic
                     new_state[path.name] = {"stamp": stamp, "error": f"{path.name} is not a regular file; skipped"}
                     continue
                 previous = state.get(path.name)
-                if previous and previous.get("stamp") == stamp:
+                if isinstance(previous, dict) and previous.get("stamp") == stamp \
+                        and (isinstance(previous.get("record"), dict) or isinstance(previous.get("error"), str)):
                     new_state[path.name] = previous
                     continue
                 try:
@@ -364,16 +362,34 @@ def index_local_channel(directory: Path, cache_dir: Path, patches: dict[str, dic
     return root
 
 
+def _read_index_state(state_file: Path) -> dict[str, Any]:
+    """The index state :func:`index_local_channel` left in the cache, or
+    ``{}`` when it cannot be used: read without following a link or waiting
+    on a FIFO, within the ``metadata_size`` and ``json_containers`` limits,
+    and only when it is a JSON object (the cache is not trusted to hold what
+    press wrote: anything else is indexed again)."""
+    from .files import open_regular
+    from .limits import limit
+
+    try:
+        with open_regular(state_file) as handle:
+            data = handle.read(limit("metadata_size") + 1)
+        if len(data) > limit("metadata_size") or data.count(b"{") + data.count(b"[") > limit("json_containers"):
+            return {}
+        state = json.loads(data)
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
 def local_index_errors(index_root: Path) -> dict[str, str]:
     """``{file name: reason}`` for the archives :func:`index_local_channel`
     could not read, from the index state under ``index_root``."""
     errors = {}
     for state_file in sorted(Path(index_root).glob("*/press-index-state.json")):
-        try:
-            state = json.loads(state_file.read_text())
-        except (OSError, ValueError):
-            continue
-        errors.update({name: entry["error"] for name, entry in state.items() if "error" in entry})
+        state = _read_index_state(state_file)
+        errors.update({name: entry["error"] for name, entry in state.items()
+                       if isinstance(entry, dict) and isinstance(entry.get("error"), str)})
     return errors
 
 
@@ -439,6 +455,7 @@ def make_gateway(cache_dir: Path) -> Gateway:
 
     from .fetch import http_client
 
+    open_subdirs(Path(cache_dir), "repodata").close()  # rattler writes there: a link planted there is refused
     return Gateway(cache_dir=Path(cache_dir) / "repodata", client=http_client())
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -16,6 +17,7 @@ from . import __version__
 from .channel import CHANNEL_PRIORITIES, DEFAULT_CHANNEL, native_subdir
 from .convert import ConvertOptions, convert_pythons
 from .errors import PressError
+from .report import fit, shorten
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -173,17 +175,23 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
     if as_json:
         click.echo(report.to_json())
     else:
+        width = _terminal_width()
+
+        def echo(line: str, indent: str = "    ") -> None:
+            for part in fit(line, width, indent):
+                click.echo(part)
+
         for wheel in report.wheels:
-            click.echo(wheel.summary())
+            echo(wheel.summary())
             for line in wheel.placeholder_lines():
-                click.echo(line)
+                echo(line)
             if verbose:
                 for line in wheel.detail_lines():
-                    click.echo(line)
+                    echo(line)
             if wheel.validation and wheel.validation.status != "passed":
-                click.echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
+                echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
         for artifact, reason in report.skipped:
-            click.echo(f"{artifact}: {reason}")
+            echo(f"{artifact}: {reason}")
         for problem in report.unresolvable:
             click.echo(f"press: error: {problem}", err=True)
     if any(w.validation and w.validation.sandbox == "off" for w in report.wheels):
@@ -196,23 +204,36 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
 
 class LiveProgress:
     """A live progress display on a terminal, drawn by rich on stderr: a
-    spinner, the current step (with the megabytes fetched so far), a bar with
-    its count and the time elapsed and left when the step is counted
-    (``[i/n]`` in a conversion's messages, the jobs of a batch). Results (wheels written, failures) stay printed above
-    it. Used only when stderr is a terminal and ``-q`` is not given;
-    otherwise press prints plain lines."""
+    spinner, the current step, a bar with its count (``[i/n]`` in a
+    conversion's messages: fetching with the megabytes, building with the
+    relocation and compression under way, validating; the jobs of a batch),
+    the time elapsed and, once it means something
+    (:func:`press.batch.remaining_seconds`), the time left. Each phase
+    (solving, fetching, building, validating, the wheelhouse check, the
+    index) starts its own bar; a phase without a count shows none.
+    Results (wheels written, failures) stay printed above it, fitted to the
+    terminal's width. Used only when stderr is a terminal and ``-q`` is not
+    given; otherwise press prints plain lines."""
+
+    #: first words of the messages that start a phase of their own
+    PHASES = ("solving", "fetching", "unpacking", "building", "validating", "installing", "checking", "making",
+              "wheelhouse", "writing", "reading", "converting")
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.table import Column
 
+        count, eta = _rich_columns()
         self.console = Console(stderr=True)
-        self.display = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
-                                transient=True)
+        self.display = Progress(SpinnerColumn(),
+                                TextColumn("{task.description}", markup=False,
+                                           table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+                                BarColumn(bar_width=16), count(), TimeElapsedColumn(), eta(),
+                                console=self.console, transient=True, expand=True)
         self.task = self.display.add_task("press", total=None)
-        self.fetched = 0.0
+        self.phase = ""
+        self.base: int | None = None  # the count the current bar started at (set by its first count)
 
     @staticmethod
     def wanted(quiet: bool) -> bool:
@@ -226,30 +247,111 @@ class LiveProgress:
     def __exit__(self, *exc: object) -> None:
         self.display.stop()
 
+    def _new_phase(self, phase: str, description: str) -> None:
+        """A new bar: its own count, elapsed time and rate (no stale count or ETA)."""
+        self.display.remove_task(self.task)
+        self.task = self.display.add_task(description, total=None)
+        self.phase = phase
+        self.base = None  # the count this bar started at: its ETA counts only what it saw done
+
+    def _keep(self, text: str) -> None:
+        """Print a line above the display, broken at spaces to the terminal's width."""
+        for line in fit(f"press: {_one_line(text)}", self.console.width):
+            self.display.console.print(line, markup=False, highlight=False, overflow="ignore", crop=False)
+
     def message(self, text: str) -> None:
         """A conversion's status message."""
-        counted = re.search(r"\[(\d+)/(\d+)\]", text)
-        size = re.search(r"\((\d+\.\d) MB\)$", text) if text.startswith("fetching") else None
-        if size:
-            self.fetched += float(size.group(1))
-            text = f"{text[:size.start()].rstrip()} ({self.fetched:.1f} MB so far)"
+        first = text.split(" ", 1)[0].rstrip(":")
+        phase = first if first in self.PHASES else self.phase
+        if phase == "unpacking" and self.phase == "fetching":
+            phase = "fetching"  # each fetch is followed by its unpacking: one phase
+        counted = re.search(r" \[(\d+)/(\d+)\]", text)
         if counted:
-            self.display.update(self.task, completed=int(counted.group(1)) - 1, total=int(counted.group(2)))
-        elif text.startswith(("solving", "converting for", "validating", "making wheels")):
-            self.display.remove_task(self.task)  # a new phase: its own spinner, no stale count
-            self.task = self.display.add_task("press", total=None)
-        if text.startswith(("wrote ", "converting for", "validating")) or "error" in text:
-            self.display.console.print(f"press: {_one_line(text)}", markup=False, highlight=False)
-        self.display.update(self.task, description=_one_line(text)[:60])
+            text = text[:counted.start()] + text[counted.end():]  # the count has its own column
+        description = self._squeeze(_one_line(text))
+        if phase != self.phase or first in ("solving", "converting"):
+            self._new_phase(phase, description)
+        if counted:
+            done = int(counted.group(1)) - 1
+            if self.base is None:  # a phase resumed after another (validation after making test requirements)
+                self.base = done
+            self.display.update(self.task, completed=done, total=int(counted.group(2)), base=self.base)
+        if text.startswith(("wrote ", "converting for")) or re.match(r"validating \d", text) or "error" in text:
+            self._keep(text)
+        self.display.update(self.task, description=description, refresh=True)  # every step drawn, however short
+
+    def _squeeze(self, text: str) -> str:
+        """A description for the room the other columns leave: its longest
+        words (file names) shortened first, so the step and its detail stay
+        readable (the column cuts what is still too long)."""
+        room = max(self.console.width - 42, 24)
+        words = text.split(" ")
+        while len(" ".join(words)) > room:
+            longest = max(range(len(words)), key=lambda i: len(words[i]))
+            shorter = shorten(words[longest], max(len(words[longest]) - (len(" ".join(words)) - room), 12))
+            if shorter == words[longest]:
+                break
+            words[longest] = shorter
+        return " ".join(words)
 
     def job(self, state: Any) -> None:
         """A batch job finished (:class:`press.batch.Progress`)."""
         last = state.last
-        self.display.update(self.task, completed=state.done, total=state.total,
-                            description=f"{state.converted} converted, {state.failed} failed: {last.artifact}"[:60])
+        description = self._squeeze(f"{state.converted} converted, {state.failed} failed: {last.artifact}")
+        if self.phase != "converting":  # a batch's jobs follow its "converting N artifacts"
+            self._new_phase("converting", description)
+        self.display.update(self.task, completed=state.done, total=state.total, eta=state.eta_seconds,
+                            eta_at=time.monotonic(), description=description)
         if last.status == "failed":
-            self.display.console.print(f"press: failed {last.artifact}: {_one_line(last.reason)}", markup=False,
-                                       highlight=False)
+            self._keep(f"failed {last.artifact}: {last.reason}")
+
+
+def _rich_columns() -> tuple[type, type]:
+    """The count and ETA columns of :class:`LiveProgress` (rich is imported only for a live display)."""
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    class Count(ProgressColumn):
+        """``i/n``; nothing while the phase has no count (never ``0/?``)."""
+
+        def render(self, task: Task) -> Text:
+            if task.total is None:
+                return Text("")
+            return Text(f"{int(task.completed)}/{int(task.total)}", style="progress.download")
+
+    class Eta(ProgressColumn):
+        """``ETA h:mm:ss`` once it means something (:func:`press.batch.remaining_seconds`:
+        a few items finished, a few seconds spent; a batch passes its own,
+        weighted by archive size), else nothing (never ``-:--:--``)."""
+
+        def render(self, task: Task) -> Text:
+            from .batch import remaining_seconds
+
+            if "eta" in task.fields:  # counted down between the jobs that update it
+                given = task.fields["eta"]
+                left = None if given is None else max(given - (time.monotonic() - task.fields["eta_at"]), 0.0)
+            elif task.total is None:
+                left = None
+            else:
+                base = task.fields.get("base") or 0
+                seen = task.completed - base
+                left = remaining_seconds(task.elapsed or 0.0, seen, task.total - base, int(seen))
+            if left is None:
+                return Text("")
+            minutes, seconds = divmod(int(left + 0.5), 60)
+            return Text(f"ETA {minutes // 60}:{minutes % 60:02d}:{seconds:02d}", style="progress.remaining")
+
+    return Count, Eta
+
+
+def _terminal_width() -> int | None:
+    """The columns of the terminal stdout is, or None when stdout is not a
+    terminal (a file or pipe gets the summary lines unbroken)."""
+    import shutil
+
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def _fail(exc: PressError, as_json: bool) -> None:
@@ -338,18 +440,21 @@ def channel_main(channel_arg: str | None, channel_opt: str | None, subdir: str, 
     def progress(state: Any) -> None:
         last = state.last
         detail = last.reason if last.status != "converted" else ", ".join(last.wheels)
-        click.echo(f"press: [{state.done}/{state.total}] {last.status} {last.artifact}: {detail} "
-                   f"(ETA {_duration(state.eta_seconds)})", err=True)
+        eta = f" (ETA {_duration(state.eta_seconds)})" if state.eta_seconds is not None else ""
+        click.echo(f"press: [{state.done}/{state.total}] {last.status} {last.artifact}: {detail}{eta}", err=True)
+
+    def message(text: str) -> None:
+        click.echo(f"press: {text}", err=True)
 
     try:
         if LiveProgress.wanted(quiet):
             with LiveProgress() as live:
-                report = convert_channel(options, progress=live.job)
+                report = convert_channel(options, progress=live.job, messages=live.message)
         else:
-            report = convert_channel(options, progress=None if quiet else progress)
+            report = convert_channel(options, progress=None if quiet else progress, messages=None if quiet else message)
     except PressError as exc:
         _fail(exc, as_json)
-    click.echo(report.to_json() if as_json else report.table(verbose=verbose))
+    click.echo(report.to_json() if as_json else report.table(verbose=verbose, width=_terminal_width()))
     if validate and os.environ.get("PRESS_SANDBOX", "").strip().lower() == "off":
         from .sandbox import WARNING
 

@@ -164,6 +164,9 @@ class _Session:
         #: wheels written with requested steps still to do (validation, the wheelhouse check), marked
         #: pending in the wheel directory (:func:`~press.wheelhouse.mark_pending`); None: not tracked
         self.pending: list[str] | None = None
+        #: the progress message of the wheel being built (``building [i/n] name version``), which
+        #: :func:`build_wheel` extends with its slow steps (relocating, compressing)
+        self.building = "building"
 
     @property
     def deflater(self) -> Deflater:
@@ -224,9 +227,10 @@ class _Session:
             for note in notes:
                 self.progress(note)
         result = {}
+        sizes = [record.size if isinstance(record.size, int) else 0 for record in records]
         for index, record in enumerate(records, 1):
-            size = record.size if isinstance(record.size, int) else None
-            shown = f" ({size / 1e6:.1f} MB)" if size else ""
+            size = sizes[index - 1]
+            shown = f" ({size / 1e6:.1f} MB, {sum(sizes[:index]) / 1e6:.1f} of {sum(sizes) / 1e6:.1f} MB)" if size else ""
             self.progress(f"fetching [{index}/{len(records)}] {record.file_name}{shown}")
             result[record.name.normalized] = self.open_record(record)
         return result
@@ -310,7 +314,7 @@ def convert(
             session.pending = []
         _build_all(jobs, options, session, report)
         if options.check and (specs or options.fatten):
-            _check(report, options)
+            _check(report, options, session.progress)
         finished = True
     finally:
         if session.pending:  # an interrupted or failed run leaves no wheel it did not finish
@@ -349,12 +353,13 @@ def _thin_file_closure(artifact: Artifact, path: Path, session: _Session, given:
     return session.closure([], thin_closure(artifact.name, records, [spec_name(d) for d in deps]))
 
 
-def _check(report: ConversionReport, options: ConvertOptions) -> None:
+def _check(report: ConversionReport, options: ConvertOptions, progress: Progress | None = None) -> None:
     """The wheelhouse check of :func:`convert`: the wheels of ``report``, for
     ``options.python``, resolved against ``options.wheel_dir`` alone; each one
     that does not install adds a line to ``report.unresolvable``. Without uv
     or pip the check cannot run: that is a line there too, with the remedy
-    (a requested check that did not run is not a pass)."""
+    (a requested check that did not run is not a pass). ``progress``
+    receives the check's status messages."""
     from .installable import check_wheelhouse
     from .venvs import NoInstaller
 
@@ -362,7 +367,8 @@ def _check(report: ConversionReport, options: ConvertOptions) -> None:
     if not written or options.python is None:
         return
     try:
-        found = check_wheelhouse(Path(options.wheel_dir), written, [options.python], options.subdir)
+        found = check_wheelhouse(Path(options.wheel_dir), written, [options.python], options.subdir,
+                                 progress=progress)
     except NoInstaller as exc:  # like validation without a tool: a failure with the remedy
         report.unresolvable.append(f"the wheelhouse check cannot run: {exc}, or --no-wheelhouse-check")
         return
@@ -498,12 +504,15 @@ def _build_all(
         if main.label in done:
             continue
         done.add(main.label)
+        count = len(done | {m.label for m, _ in queue})  # grows when fat wheels' Python dependencies join
+        session.building = f"building [{len(done)}/{count}] {main.name} {main.version}"
         names = session.names.with_known(facts_of(a) for a in closure.values())
         alias = _alias_note(main, names)
         if alias:
             report.skipped.append([main.source.name, alias])
             session.progress(f"{main.label}: {alias}")
             continue
+        session.progress(session.building)
         wheel, python_deps = build_wheel(main, closure, options, session)
         for artifact in [main, *closure.values()]:
             artifact.root.release()
@@ -514,8 +523,8 @@ def _build_all(
     if options.validate:
         from .validate import validate_wheels
 
-        session.progress(f"validating {len(report.wheels)} wheels")
-        validate_wheels(report.wheels, options, _test_requirements(options, session))
+        session.progress(f"validating {len(report.wheels)} {_plural(len(report.wheels), 'wheel', 'wheels')}")
+        validate_wheels(report.wheels, options, _test_requirements(options, session), progress=session.progress)
 
 
 def _test_requirements(options: ConvertOptions, session: _Session
@@ -682,6 +691,10 @@ def _covered_by(staged: StagedFile, layout: Layout, settings: list[WheelSetting]
     return "environment: " + ", ".join(sorted(used))
 
 
+def _plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
 #: wheel platform family -> (binary info class, relocation function).
 _RELOCATORS: dict[str, tuple[type[ElfInfo] | type[MachOInfo] | type[PEInfo], Callable[..., Relocation]]] = {
     "linux": (ElfInfo, relocate_linux),
@@ -728,6 +741,7 @@ def build_wheel(
     relocation = None
     if binaries:
         assert relocator is not None  # binaries is empty when the family has no relocator
+        session.progress(f"{session.building} (relocating {len(binaries)} {_plural(len(binaries), 'binary', 'binaries')})")
         kwargs: dict[str, Any] = {"dist": dist} if family == "win" else {}
         if not fat:
             kwargs["providers"] = providers
@@ -828,6 +842,8 @@ def build_wheel(
     out = Path(options.wheel_dir) / filename
     claimed = claim(Path(options.wheel_dir), filename, name, main.name, main.source.name, main.sha256,
                     f"{native_prefix(main.channel).rstrip('-')}@{main.version}")
+    megabytes = sum(m.size() for m in members) / 1e6
+    session.progress(f"{session.building} (compressing {megabytes:.1f} MB)")
     try:
         if session.pending is not None and not os.path.lexists(out):  # steps to do once it is written
             mark_pending(Path(options.wheel_dir), filename)

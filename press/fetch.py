@@ -14,12 +14,14 @@ import hashlib
 import os
 import time
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from . import grammar
 from .artifact import sha256_file
-from .errors import FetchError, InvalidInputError
+from .errors import FetchError, InvalidInputError, PressError
+from .files import Directory, open_subdirs
 from .limits import limit
 
 if TYPE_CHECKING:
@@ -57,24 +59,41 @@ def _checked_record(record: Any) -> tuple[str, str, str | None, str | None, int 
     return file_name, url, sha256, md5, size
 
 
-def _md5_file(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _reusable(path: Path, sha256: str | None, md5: str | None, size: int | None) -> str | None:
-    """The cached file's sha256 when it matches the record: its sha256, or
-    without one both its md5 and its size; else None."""
-    if not path.is_file():
+def _digests(directory: Directory, name: str, size: int | None) -> tuple[str, str] | None:
+    """The hex sha256 and md5 of the regular file ``name`` in ``directory``
+    (a link is not followed, a FIFO not waited on), or None when it is
+    absent, not a regular file, not ``size`` bytes (when given) or larger
+    than the ``download_size`` limit, so nothing planted in the cache makes
+    press hash without end."""
+    try:
+        fd = directory.open_file(name, os.O_RDONLY | os.O_NONBLOCK)
+    except (OSError, PressError):
         return None
-    actual = sha256_file(path)
+    found = os.fstat(fd)
+    if not S_ISREG(found.st_mode) or found.st_size != (size if size is not None else found.st_size) \
+            or found.st_size > limit("download_size"):
+        os.close(fd)
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha256.update(block)
+            md5.update(block)
+    return sha256.hexdigest(), md5.hexdigest()
+
+
+def _reusable(directory: Directory, name: str, sha256: str | None, md5: str | None, size: int | None) -> str | None:
+    """The sha256 of the cached file ``name`` in ``directory`` when it
+    matches the record: its sha256, or without one both its md5 and its
+    size; else None (also for a link, a FIFO or a file of another size:
+    :func:`_digests`)."""
+    found = _digests(directory, name, size)
+    if found is None:
+        return None
     if sha256:
-        return actual if actual == sha256 else None
-    if md5 and size is not None and path.stat().st_size == size and _md5_file(path) == md5:
-        return actual
+        return found[0] if found[0] == sha256 else None
+    if md5 and size is not None and found[1] == md5:
+        return found[0]
     return None
 
 
@@ -154,37 +173,46 @@ def fetch(record: Any, cache_dir: Path, notes: list[str] | None = None) -> tuple
         if expected and actual != expected:
             raise FetchError(f"sha256 of {path} does not match its repodata record", package=label)
         return path, actual
-    pkgs = Path(cache_dir) / "pkgs" / hashlib.sha256(url.rsplit("/", 1)[0].encode()).hexdigest()[:16]
-    pkgs.mkdir(parents=True, exist_ok=True)
-    dest = pkgs / label
-    reused = _reusable(dest, expected, md5, size)
-    if reused is not None:
-        return dest, reused
-    tmp = pkgs / f".{label}.{os.getpid()}.part"
-    problem = ""
-    most = size if size is not None else limit("download_size")
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            if not _download(url, tmp, most):
-                raise FetchError(f"the server sent more than the {most} bytes {'the record declares' if size is not None else 'press accepts'}"
-                                 f"{'' if size is not None else ' (set PRESS_MAX_DOWNLOAD_SIZE to raise it)'}",
-                                 package=label, field="download")
-            actual = sha256_file(tmp)
-            if expected and actual != expected:
-                problem = "sha256 does not match the repodata record (truncated or altered download)"
-            elif not expected and md5 and _md5_file(tmp) != md5:
-                problem = "md5 does not match the repodata record (truncated or altered download)"
-            else:
-                os.replace(tmp, dest)
-                return dest, actual
-        except FetchError:
-            raise
-        except Exception as exc:  # rattler raises its own exception types
-            problem = f"{type(exc).__name__}: {exc}"
-        finally:
-            tmp.unlink(missing_ok=True)
-        if attempt < ATTEMPTS:
-            if notes is not None:
-                notes.append(f"{label}: download attempt {attempt} failed ({problem}); retried")
-            time.sleep(0.5 * 2 ** (attempt - 1))
+    key = hashlib.sha256(url.rsplit("/", 1)[0].encode()).hexdigest()[:16]
+    # The cache is not followed through links: pkgs/ and pkgs/<key> are opened with O_NOFOLLOW,
+    # the cached file is read without following a link, and each download goes to a new private
+    # directory (random name, mode 0700) and is renamed into place only once verified.
+    with open_subdirs(Path(cache_dir), "pkgs", key) as pkgs:
+        dest = pkgs.path / label
+        reused = _reusable(pkgs, label, expected, md5, size)
+        if reused is not None:
+            return dest, reused
+        problem = ""
+        most = size if size is not None else limit("download_size")
+        for attempt in range(1, ATTEMPTS + 1):
+            tmpname, tmpdir = pkgs.temporary_dir(f".{label[:64]}.")
+            try:
+                if not _download(url, tmpdir.readable_path(label), most):
+                    raise FetchError(f"the server sent more than the {most} bytes {'the record declares' if size is not None else 'press accepts'}"
+                                     f"{'' if size is not None else ' (set PRESS_MAX_DOWNLOAD_SIZE to raise it)'}",
+                                     package=label, field="download")
+                found = _digests(tmpdir, label, None)
+                if found is None:
+                    problem = "the download is not a regular file"
+                elif expected and found[0] != expected:
+                    problem = "sha256 does not match the repodata record (truncated or altered download)"
+                elif not expected and md5 and found[1] != md5:
+                    problem = "md5 does not match the repodata record (truncated or altered download)"
+                else:
+                    try:
+                        tmpdir.replace(label, label, into=pkgs)  # a link or FIFO at dest is replaced, not followed
+                    except IsADirectoryError:
+                        raise pkgs.not_owned(label, "a directory") from None
+                    return dest, found[0]
+            except PressError:
+                raise
+            except Exception as exc:  # rattler raises its own exception types
+                problem = f"{type(exc).__name__}: {exc}"
+            finally:
+                tmpdir.close()
+                pkgs.remove(tmpname)
+            if attempt < ATTEMPTS:
+                if notes is not None:
+                    notes.append(f"{label}: download attempt {attempt} failed ({problem}); retried")
+                time.sleep(0.5 * 2 ** (attempt - 1))
     raise FetchError(f"cannot download {url} after {ATTEMPTS} attempts: {problem}", package=label)

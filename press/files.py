@@ -244,6 +244,26 @@ class Directory:
         return proc / self._name(name) if proc.is_dir() else self.path / name
 
 
+def open_subdirs(root: Path, *names: str) -> Directory:
+    """The directory ``root/<names[0]>/<names[1]>/...``: ``root`` is the
+    caller's (made if missing; a link on the way is followed: the user named
+    it), each of ``names`` is made when missing and opened with
+    ``O_NOFOLLOW`` relative to its parent (:meth:`Directory.sub`), so a link
+    planted at any of them (``<cache>/pkgs`` pointing at ``/``) is never
+    followed. Raises :class:`NotOwnedError` for a link or file at one of
+    ``names``, ``OSError`` otherwise."""
+    directory = Directory.open(root, create=True)
+    try:
+        for name in names:
+            sub = directory.sub(name, create=True)
+            directory.close()
+            directory = sub
+    except BaseException:
+        directory.close()
+        raise
+    return directory
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
     """Write ``data`` (``str`` as UTF-8) to ``path`` through a temporary file
     renamed over it (``os.replace``: atomic on POSIX within one file system);

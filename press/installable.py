@@ -35,7 +35,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from packaging.markers import Marker
 from packaging.metadata import parse_email
@@ -153,7 +153,7 @@ def _read_wheel(path: Path) -> _Wheel | None:
     left out one by one (``parse_email``'s raw fields, not the lazily
     validated ones)."""
     from .errors import PressError
-    from .wheelread import WheelReader
+    from .wheelread import WheelReader, check_header_fields
 
     try:
         name, version, _build, tags = parse_wheel_filename(path.name)
@@ -169,6 +169,7 @@ def _read_wheel(path: Path) -> _Wheel | None:
                 sources = []
         if len(data) > METADATA_LIMIT:
             return None
+        check_header_fields(data, None, None)  # packaging's parser is quadratic in distinct field names
         raw, _unparsed = parse_email(data)
         requires = []
         for text in raw.get("requires_dist") or []:
@@ -418,11 +419,12 @@ class WheelhouseCheck:
 
 
 def check_wheelhouse(wheel_dir: Path, wheels: Sequence[str], pythons: Sequence[str], subdir: str,
-                     jobs: int = 2) -> WheelhouseCheck:
+                     jobs: int = 2, progress: Callable[[str], None] | None = None) -> WheelhouseCheck:
     """Resolve ``wheels`` (file names in ``wheel_dir``) for every target they
     are meant for (:func:`targets_for`), against ``wheel_dir`` alone (see the
     module docstring); a :class:`WheelhouseCheck`. ``jobs``: resolver runs at
-    once when a failed run is split.
+    once when a failed run is split. ``progress`` receives a status message
+    per target (``wheelhouse check [i/n]: ...``) and per round of splitting.
 
     Raises :class:`~press.venvs.NoInstaller` when neither uv nor pip runs."""
     wheel_dir = Path(wheel_dir).resolve()
@@ -440,14 +442,19 @@ def check_wheelhouse(wheel_dir: Path, wheels: Sequence[str], pythons: Sequence[s
         for target in targets:
             per_target.setdefault(target, []).append(by_file[name])
     problems: list[Unresolvable] = []
-    for target, written in sorted(per_target.items(), key=lambda kv: (kv[0].platform, Version(kv[0].python))):
+    say = progress or (lambda message: None)
+    for position, (target, written) in enumerate(sorted(per_target.items(),
+                                                        key=lambda kv: (kv[0].platform, Version(kv[0].python))), 1):
+        say(f"wheelhouse check [{position}/{len(per_target)}]: resolving {len(written)} wheels for {target.label()}")
         supported = _supported(target)
         names = sorted({w.name for w in written})
         items: list[tuple[str, str, _Wheel]] = [(n, n, max((w for w in written if w.name == n),
                                                           key=lambda w: w.version)) for n in names]
         items += [(w.path.name, f"{w.name} @ {w.path.as_uri()}", w) for w in sorted(written, key=lambda w: w.path.name)]
         candidates = [w.path for ws in catalogue.wheels.values() for w in ws if _usable(w, target, supported)]
-        refused = _refused(tool, [(label, line) for label, line, _ in items], wheel_dir, target, jobs, candidates)
+        refused = _refused(tool, [(label, line) for label, line, _ in items], wheel_dir, target, jobs, candidates,
+                           lambda parts: say(f"wheelhouse check [{position}/{len(per_target)}]: {target.label()}: "
+                                             f"narrowing down what does not install ({parts} resolver runs)"))
         for label, line, wheel in items:
             if label not in refused:
                 continue
@@ -470,12 +477,13 @@ def check_wheelhouse(wheel_dir: Path, wheels: Sequence[str], pythons: Sequence[s
 
 
 def _refused(tool: Installer, items: list[tuple[str, str]], wheel_dir: Path, target: Target, jobs: int,
-             usable: list[Path]) -> dict[str, str]:
+             usable: list[Path], splitting: Callable[[int], None] | None = None) -> dict[str, str]:
     """``{label: explanation}`` of the requirement lines the resolver refuses
     alone: one joint run per layer of distinct names, and a layer that fails
     is split in halves until the lines that fail alone are found (a few runs
     for a few bad lines among many; lines that conflict only with each other
-    pass alone and are not reported). ``jobs``: halves resolved at once."""
+    pass alone and are not reported). ``jobs``: halves resolved at once;
+    ``splitting`` is told how many runs each round of splitting makes."""
     layers: list[list[tuple[str, str]]] = []
     for label, line in items:
         name = canonicalize_name(line.split(" @ ")[0])
@@ -497,6 +505,8 @@ def _refused(tool: Installer, items: list[tuple[str, str]], wheel_dir: Path, tar
                     continue
                 middle = len(part) // 2
                 halves += [part[:middle], part[middle:]]
+            if halves and splitting is not None:
+                splitting(len(halves))
             verdicts = list(pool.map(lambda part: _resolve(tool, [line for _, line in part], wheel_dir, target, usable),
                                      halves))
             pending = list(zip(halves, verdicts))

@@ -347,10 +347,12 @@ def _may_ship(layout: Layout, artifact: Artifact, path: str, prefix: str, rel: s
     the wheel (:mod:`press.owners`): a top-level name the environment's
     installer owns is refused (:func:`~press.owners.check_reserved`); a
     startup hook (``*.pth``, ``sitecustomize``, ``usercustomize``) ships only
-    when the package's own dist-info RECORD lists it (with the same sha256
-    when the RECORD gives one) or the policy data declares it for this
-    package, else it is left out with a note. ``records`` caches the RECORDs
-    per site-packages prefix. Raises :class:`~press.errors.ConflictError`."""
+    when the package's own dist-info RECORD lists it with its sha256 (a row
+    without a valid ``sha256=`` hash, which the wheel specification requires
+    of every file but RECORD itself, declares nothing) or the policy data
+    declares it for this package, else it is left out with a note.
+    ``records`` caches the RECORDs per site-packages prefix. Raises
+    :class:`~press.errors.ConflictError`."""
     check_reserved(artifact.name, rel, artifact.label, path)
     kind = startup_hook(rel)
     if kind is None or declared_hook(artifact.name, rel):
@@ -358,9 +360,11 @@ def _may_ship(layout: Layout, artifact: Artifact, path: str, prefix: str, rel: s
     if prefix not in records:
         records[prefix] = _record_entries(artifact, prefix)
     listed = records[prefix]
-    if rel in listed and listed[rel] in (None, staged.digest()):
+    if rel in listed and listed[rel] == staged.digest():
         return True
-    why = "its sha256 is not the one" if rel in listed else "it is not listed in"
+    why = "it is not listed in"
+    if rel in listed:
+        why = "it has no valid sha256 in" if listed[rel] is None else "its sha256 is not the one in"
     layout.notes.append(f"{artifact.label}: {path}: left out: {kind} runs at every interpreter start, and {why} "
                         "the package's own dist-info RECORD (upstream's wheel does not ship it so)")
     return False

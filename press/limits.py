@@ -66,7 +66,7 @@ LIMITS = {
                     "zstd frames (skippable ones included) or bzip2 streams in one artifact"),
     "idle_input": Limit("PRESS_MAX_IDLE_INPUT", 16 << 20,
                         "compressed bytes read in a row without decompressed output"),
-    "run_seconds": Limit("PRESS_MAX_RUN_SECONDS", 600,
+    "run_seconds": Limit("PRESS_MAX_RUN_SECONDS", 120,
                          "seconds one validation step that runs package code (an install, an import test, "
                          "loading the vendored libraries) may take"),
     "run_memory": Limit("PRESS_MAX_RUN_MEMORY", 8 << 30,
@@ -80,6 +80,13 @@ LIMITS = {
     "sbom_size": Limit("PRESS_MAX_SBOM_SIZE", 32 << 20, "bytes of the SBOM of a wheel read back"),
     "json_containers": Limit("PRESS_MAX_JSON_CONTAINERS", 1_000_000,
                              "objects and arrays in one JSON document read from a wheel"),
+    # packaging's parse_email looks up every distinct header name among all
+    # header fields (quadratic: 30,000 distinct names took 72 s); real METADATA
+    # has at most a few hundred fields under about 20 names.
+    "metadata_fields": Limit("PRESS_MAX_METADATA_FIELDS", 50_000,
+                             "header fields in one core-metadata file (METADATA, PKG-INFO)"),
+    "metadata_field_names": Limit("PRESS_MAX_METADATA_FIELD_NAMES", 100,
+                                  "distinct header field names in one core-metadata file"),
 }
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -142,8 +141,9 @@ def load_mapping(cache_dir: Path | None = None, overrides: tuple[Path, ...] = ()
     entries = {k: (tuple(v) if v is not None else None) for k, v in json.loads(_read_shipped()).items()}
     sources = [f"press/data/{SHIPPED}"]
     refreshed = Path(cache_dir) / REFRESHED if cache_dir else None
-    if refreshed is not None and refreshed.is_file():
-        entries = parse_mapping(refreshed.read_bytes(), str(refreshed), strict=False)
+    data = _read_refreshed(Path(cache_dir)) if cache_dir else None
+    if refreshed is not None and data is not None:
+        entries = parse_mapping(data, str(refreshed), strict=False)
         sources = [str(refreshed)]
     for path in overrides:
         try:
@@ -155,6 +155,21 @@ def load_mapping(cache_dir: Path | None = None, overrides: tuple[Path, ...] = ()
         entries.update(override)
         sources.append(str(path))
     return NameMapping(entries, tuple(sources))
+
+
+def _read_refreshed(cache_dir: Path) -> bytes | None:
+    """The refreshed mapping's bytes in ``cache_dir``, or None when there is
+    none: ``name-mapping`` and the file are opened without following a link,
+    a FIFO is not waited on, and at most the ``metadata_size`` limit is read
+    (a link, a special file or a larger file counts as none)."""
+    from .files import Directory
+    from .limits import limit
+
+    try:
+        with Directory.open(cache_dir) as cache, cache.sub(REFRESHED.parent.name) as directory:
+            return directory.read(REFRESHED.name, limit("metadata_size"))
+    except (OSError, PressError):
+        return None
 
 
 def refresh_mapping(cache_dir: Path, url: str = MAPPING_URL) -> tuple[Path, int]:
@@ -169,36 +184,46 @@ def refresh_mapping(cache_dir: Path, url: str = MAPPING_URL) -> tuple[Path, int]
     :class:`~press.errors.InvalidInputError`."""
     from .errors import FetchError
     from .fetch import _download
-    from .files import atomic_write
+    from .files import open_subdirs
     from .limits import limit
 
     target = Path(cache_dir) / REFRESHED
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
-    try:
+    most = limit("metadata_size")
+    # name-mapping/ is opened without following a link; the download goes to a new private
+    # directory (random name, mode 0700) and the checked copy is published with Directory.write.
+    with open_subdirs(Path(cache_dir), REFRESHED.parent.name) as directory:
         if url.startswith("file://"):
             from urllib.parse import unquote, urlparse
 
             try:
-                data = Path(unquote(urlparse(url).path)).read_bytes()
+                with open(unquote(urlparse(url).path), "rb") as handle:  # the user's own file: at most the limit read
+                    data = handle.read(most + 1)
             except OSError as exc:
                 raise FetchError(f"cannot read the name mapping: {exc.strerror}", package=url) from None
-        else:
-            try:
-                ok = _download(url, tmp, limit("metadata_size"))
-            except Exception as exc:
-                raise FetchError(f"cannot download the name mapping: {exc}", package=url) from None
-            if not ok:
+            if len(data) > most:
                 raise FetchError("the name mapping is larger than the metadata_size limit", package=url)
-            data = tmp.read_bytes()
+        else:
+            tmpname, tmpdir = directory.temporary_dir(f".{REFRESHED.name}.")
+            try:
+                try:
+                    ok = _download(url, tmpdir.readable_path(REFRESHED.name), most)
+                except Exception as exc:
+                    raise FetchError(f"cannot download the name mapping: {exc}", package=url) from None
+                if not ok:
+                    raise FetchError("the name mapping is larger than the metadata_size limit", package=url)
+                try:
+                    data = tmpdir.read(REFRESHED.name, most)
+                except OSError as exc:
+                    raise FetchError(f"cannot read the downloaded name mapping: {exc}", package=url) from None
+            finally:
+                tmpdir.close()
+                directory.remove(tmpname)
         entries = parse_mapping(data, url, strict=False)
         shipped = len(json.loads(_read_shipped()))
         if len(entries) < shipped // 2:
             raise FetchError(f"the downloaded name mapping has {len(entries)} valid entries, the shipped one "
                              f"{shipped}: not a full mapping (put overrides in a --name-mapping file)", package=url)
-        atomic_write(target, data)
-    finally:
-        tmp.unlink(missing_ok=True)
+        directory.write(REFRESHED.name, data)
     load_mapping.cache_clear()
     return target, len(entries)
 

@@ -168,8 +168,10 @@ def declared_hook(conda_name: str, rel: str) -> bool:
 def record_entries(data: bytes) -> dict[str, str | None]:
     """The paths a dist-info ``RECORD`` lists (CSV rows ``path,hash,size``;
     the wheel specification, PEP 376) -> their hex sha256, or None when the
-    row gives no sha256 hash. Rows that do not parse are skipped: a RECORD
-    that says nothing declares nothing."""
+    row gives no valid sha256 hash (none, another algorithm, or not 32
+    bytes: such a row declares no hook, :func:`press.layout._may_ship`).
+    Rows that do not parse are skipped: a RECORD that says nothing declares
+    nothing."""
     entries: dict[str, str | None] = {}
     try:
         text = data.decode("utf-8-sig")

@@ -570,8 +570,11 @@ def parse_core_metadata(data: bytes, package: str, field: str) -> tuple[str | No
     from packaging.metadata import parse_email
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from .wheelread import check_header_fields
+
     name = parse_core_metadata_name(data, package, field)
     text = decode_text(data, package, field)
+    check_header_fields(data, package, field)  # packaging's parser is quadratic in distinct field names
     raw, _unparsed = parse_email(text)
     kept: dict[str, Any] = {}
     dropped: list[str] = []

@@ -3,8 +3,45 @@
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+
+def shorten(word: str, room: int) -> str:
+    """``word`` in at most ``room`` columns (``room`` >= 8), for a terminal too
+    narrow for it: a wheel file name with a compressed platform tag set keeps
+    its first tag (``...-manylinux2014_x86_64...whl``; the summary's
+    ``[tags]`` still lists them all), anything else keeps its start and end
+    around ``...``. A word that fits is returned unchanged."""
+    if len(word) <= room:
+        return word
+    if word.endswith(".whl"):
+        head, _, platforms = word[:-4].rpartition("-")
+        candidate = f"{head}-{platforms.split('.')[0]}...whl"
+        if "." in platforms and len(candidate) <= room:
+            return candidate
+    keep = max(room - 3, 2)
+    tail = keep // 3
+    return f"{word[:keep - tail]}...{word[len(word) - tail:]}"
+
+
+def fit(text: str, width: int | None, indent: str = "    ") -> list[str]:
+    """``text`` as lines of at most ``width`` columns, for a terminal that
+    narrow: broken at spaces only, never inside a word; continuation lines
+    start with ``indent``; a word longer than a line (a wheel file name) is
+    shortened (:func:`shorten`). With ``width`` None, or when the text fits,
+    it is returned as the one line it is (files, pipes and ``--json`` keep
+    the lines scripts parse)."""
+    if width is None or len(text) <= width:
+        return [text]
+    lead = text[:len(text) - len(text.lstrip(" "))]
+    room = max(width - max(len(lead), len(indent)), 8)
+    words = [shorten(w, room) if w.strip() else w for w in re.split(r"( +)", text.strip(" "))]
+    wrapper = textwrap.TextWrapper(width=max(width, room), initial_indent=lead, subsequent_indent=indent,
+                                   break_long_words=False, break_on_hyphens=False)
+    return wrapper.wrap("".join(words)) or [text]
 
 
 @dataclass
@@ -88,7 +125,8 @@ class WheelReport:
         validation (``structural`` for foreign wheels), how many files
         still hold a conda prefix placeholder and the install hooks."""
         size = f"{self.size / 1e6:.1f} MB" if self.size >= 1e5 else f"{self.size / 1e3:.1f} kB"
-        vendored = f", {len(self.vendored_libraries)} vendored libraries" if self.vendored_libraries else ""
+        count = len(self.vendored_libraries)
+        vendored = f", {count} vendored librar{'y' if count == 1 else 'ies'}" if count else ""
         check = ""
         if self.validation:
             kind = "structural " if self.validation.kind == "structural" else ""
@@ -102,6 +140,11 @@ class WheelReport:
         held = f", {left} files still hold the conda build prefix" if left else ""
         hooks = f", runs at interpreter start: {', '.join(self.install_hooks)}" if self.install_hooks else ""
         return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{check}{held}{hooks}"
+
+    def summary_lines(self, width: int | None = None) -> list[str]:
+        """:meth:`summary` for a terminal ``width`` columns wide (:func:`fit`):
+        the one line when it fits or ``width`` is None."""
+        return fit(self.summary(), width)
 
     def detail_lines(self) -> list[str]:
         """The ``-v`` lines: notes, vendored libraries, every file still

@@ -13,7 +13,9 @@ Flatpak uses; Debian/Ubuntu ``apt-get install bubblewrap``, Fedora
   no network at all (only a loopback of its own), no other process visible
   or signalled, every process of the step killed when it ends; all
   capabilities dropped (``--cap-drop ALL``, which matters when press runs as
-  root) and no further user namespaces (``--disable-userns``); a new session
+  root) and no further user namespaces (``--disable-userns``); no ``ptrace``
+  or ``process_vm_*`` of another process (a seccomp filter,
+  :func:`seccomp_filter`: an attach stops its parent); a new session
   (``--new-session``: no ``TIOCSTI`` into the terminal) and stdin from
   ``/dev/null``;
 - an empty root: only ``/usr`` (and ``/bin``, ``/lib*``, ``/sbin`` as the
@@ -380,6 +382,45 @@ class Jail:
         return run(list(argv), cwd=where, env=env, watch=self.scratch)
 
 
+#: System calls that reach into another process's memory or execution
+#: (``ptrace``, ``process_vm_readv``/``process_vm_writev``, ``pidfd_getfd``),
+#: by audit architecture (``AUDIT_ARCH_*`` of linux/audit.h) and syscall
+#: number (the kernel's syscall tables; x32 numbers carry bit 30 under the
+#: x86-64 architecture). Package code in a step is refused them (``EPERM``):
+#: a ``PTRACE_ATTACH`` to its parent (bubblewrap's init, uv) stops that
+#: process, and the step then waited for it until the time limit.
+_TRACE_SYSCALLS = {
+    0xC000003E: (101, 310, 311, 438, 0x40000000 + 521, 0x40000000 + 539, 0x40000000 + 540,
+                 0x40000000 + 438),  # x86-64 and x32
+    0x40000003: (26, 347, 348, 438),  # i386 (a 32-bit program on x86-64)
+    0xC00000B7: (117, 270, 271, 438),  # aarch64
+    0x40000028: (26, 376, 377, 438),  # arm (a 32-bit program on aarch64)
+}
+
+
+def seccomp_filter() -> bytes:
+    """The classic BPF program (``struct sock_filter`` array, as
+    ``seccomp_export_bpf`` writes it for ``bwrap --seccomp``) that makes the
+    calls of :data:`_TRACE_SYSCALLS` fail with ``EPERM`` and allows every
+    other call. An architecture it does not list is not filtered."""
+    import struct
+
+    def insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+        return struct.pack("=HBBI", code, jt, jf, k)
+
+    load, jeq, ret = 0x20, 0x15, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    program = [insn(load, 4)]  # seccomp_data.arch
+    for arch, numbers in _TRACE_SYSCALLS.items():
+        block = [insn(load, 0)]  # seccomp_data.nr
+        for index, number in enumerate(numbers):
+            block.append(insn(jeq, number, jt=len(numbers) - index, jf=0))
+        block += [insn(ret, allow), insn(ret, deny)]
+        program += [insn(jeq, arch, jt=0, jf=len(block))] + block
+    program.append(insn(ret, allow))
+    return b"".join(program)
+
+
 def _bounded() -> None:
     """In the child before it runs the step: its data memory limit."""
     size = limit("run_memory")
@@ -392,25 +433,32 @@ def run(argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None = None,
     output drained and bounded as :meth:`Jail.run` says, its data memory
     limited (``run_memory``), killed (its process group) after the
     ``run_seconds`` limit or once the file system of ``watch`` has lost more
-    than the ``run_disk`` limit of free space. A bwrap command line (first
-    argument ending in ``bwrap``) longer than 64 kB goes through ``--args``
-    from a memory file."""
+    than the ``run_disk`` limit of free space. A bwrap command gets
+    :func:`seccomp_filter` (``--seccomp``, from a memory file), and a bwrap
+    command line longer than 64 kB goes through ``--args`` from another."""
     argv = list(argv)
     pass_fds: tuple[int, ...] = ()
-    memfd = None
+    memfd = rules = None
+    if os.path.basename(argv[0]) == "bwrap":  # no tracing of other processes (seccomp_filter)
+        rules = os.memfd_create("press-seccomp")
+        os.write(rules, seccomp_filter())
+        os.lseek(rules, 0, os.SEEK_SET)
+        argv[1:1] = ["--seccomp", str(rules)]
+        pass_fds = (rules,)
     if os.path.basename(argv[0]) == "bwrap" and sum(len(a) + 1 for a in argv) > 64 << 10:
         memfd = os.memfd_create("press-bwrap-args")
         os.write(memfd, b"".join(a.encode() + b"\0" for a in argv[1:]))
         os.lseek(memfd, 0, os.SEEK_SET)
-        argv, pass_fds = [argv[0], "--args", str(memfd)], (memfd,)
+        argv, pass_fds = [argv[0], "--args", str(memfd)], (*pass_fds, memfd)
     seconds = limit("run_seconds")
     try:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    env=dict(env), cwd=cwd, start_new_session=True, pass_fds=pass_fds,
                                    preexec_fn=_bounded)
     finally:
-        if memfd is not None:
-            os.close(memfd)
+        for descriptor in (rules, memfd):
+            if descriptor is not None:
+                os.close(descriptor)
     out, err, killed = _drain(process, time.monotonic() + seconds, watch)
     stderr = clean(err.decode("utf-8", "replace"))
     if killed == "time":
@@ -432,11 +480,34 @@ def _free(path: Path | None) -> int | None:
     return found.f_bavail * found.f_frsize
 
 
+def _usage(path: Path, most: int) -> int:
+    """Bytes of disk the files under ``path`` take (allocated blocks, so a
+    sparse file counts what it really uses; links not followed), counted up
+    to a little past ``most``."""
+    total, pending = 0, [str(path)]
+    while pending and total <= most:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    try:
+                        found = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += found.st_blocks * 512
+                    if stat.S_ISDIR(found.st_mode):
+                        pending.append(entry.path)
+        except OSError:
+            continue
+    return total
+
+
 def _drain(process: subprocess.Popen[bytes], deadline: float, watch: Path | None) -> tuple[bytes, bytes, str]:
     """Read both pipes of ``process`` to their end (or the deadline), keeping
     the last :data:`OUTPUT_BYTES` of each; at the deadline, or when the file
     system of ``watch`` has lost more than the ``run_disk`` limit of free
-    space (checked four times a second), kill its process group. Returns
+    space (checked at least four times a second) and ``watch`` itself has
+    grown by that much (other programs writing to the same file system do
+    not count), kill its process group. Returns
     (stdout, stderr, ``""``, or ``"time"``/``"disk"``: why it was killed)."""
     kept = {"out": bytearray(), "err": bytearray()}
     selector = selectors.DefaultSelector()
@@ -445,14 +516,19 @@ def _drain(process: subprocess.Popen[bytes], deadline: float, watch: Path | None
     selector.register(process.stderr, selectors.EVENT_READ, "err")
     killed = ""
     start_free, budget = _free(watch), limit("run_disk")
+    start_usage = _usage(watch, 1 << 62) if watch is not None and start_free is not None else 0
     try:
         while selector.get_map() or process.poll() is None:  # a process may close its output and go on
             left = deadline - time.monotonic()
             free = _free(watch) if start_free is not None else None
             if left <= 0:
                 killed = "time"
-            elif start_free is not None and free is not None and start_free - free > budget:
-                killed = "disk"
+            elif start_free is not None and free is not None and watch is not None and start_free - free > budget:
+                grown = _usage(watch, start_usage + budget) - start_usage
+                if grown > budget:
+                    killed = "disk"
+                else:  # others wrote to the file system: count from here, less what the step wrote
+                    start_free = free + max(grown, 0)
             if killed:
                 break
             if not selector.get_map():

@@ -162,9 +162,13 @@ def show_wheel(path: Path) -> WheelView:
     (its name does not parse, the archive is corrupt or beyond a limit, its
     METADATA is missing or a field press shows does not parse)."""
     path = Path(path)
-    label = printable(path.name)
-    if not path.is_file():
-        raise PressError("no such wheel file", package=printable(str(path)))
+    label = printable(path.name[:300])
+    try:
+        regular = path.is_file()
+    except OSError as exc:  # a name too long for the file system, a path through a file
+        raise PressError(f"cannot open the wheel: {exc.strerror or exc}", package=printable(str(path)[:300])) from None
+    if not regular:
+        raise PressError("no such wheel file", package=printable(str(path)[:300]))
     try:
         name, version, _build, tagset = parse_wheel_filename(path.name)
     except Exception as exc:  # packaging's InvalidWheelFilename and friends

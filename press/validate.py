@@ -381,7 +381,8 @@ def _is_native(wheel: WheelReport, options: ConvertOptions) -> bool:
     return native or (platform_tag == "any" and options.subdir in ("noarch", native_subdir()))
 
 
-def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide: Provider | None = None) -> None:
+def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide: Provider | None = None,
+                    progress: Callable[[str], None] | None = None) -> None:
     """Validate a set of wheels of one conversion, setting each one's
     ``validation``: wheels this machine can run share one fresh venv per
     target interpreter (all installed together, offline, from their wheel
@@ -391,12 +392,23 @@ def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide:
     that installed it, and the wheels depending on that one as "dependency
     X failed"). When the joint install fails, each wheel is validated alone
     (:func:`validate_wheel`) so the failure names its wheel. Other platforms
-    get :func:`validate_foreign`."""
+    get :func:`validate_foreign`. ``progress`` receives status messages:
+    the venv being made, then ``validating [i/n] <wheel file>`` as each
+    wheel's checks start."""
     import platform as _platform
+
+    say = progress or (lambda message: None)
+    position = 0
+
+    def starting(wheel: WheelReport, how: str = "") -> None:
+        nonlocal position
+        position += 1
+        say(f"validating [{position}/{len(wheels)}] {Path(wheel.path).name}{how}")
 
     groups: dict[str | None, list[WheelReport]] = {}
     for wheel in wheels:
         if not _is_native(wheel, options):
+            starting(wheel, " (structural)")
             wheel.validation = validate_foreign(wheel, options)
         else:
             groups.setdefault(_target_python(wheel, options.python), []).append(wheel)
@@ -405,17 +417,22 @@ def validate_wheels(wheels: list[WheelReport], options: ConvertOptions, provide:
         actual = interpreter_version(exe) if exe is not None else None
         if exe is None or len(group) == 1 or (version and actual != version) or _installer_unable(actual):
             for wheel in group:
+                starting(wheel)
                 wheel.validation = validate_wheel(wheel, options, provide)
             continue
         with work_dir("validate-") as tmp:
+            say(f"installing {len(group)} wheels into a fresh Python {actual} venv to validate them")
             python, jail, site, failure = _venv_with(exe, [w.path for w in group], Path(tmp))
             if failure or jail is None:
                 for wheel in group:
+                    starting(wheel, " (alone)")
                     wheel.validation = validate_wheel(wheel, options, provide)
                 continue
+            say(f"checking the files {len(group)} wheels installed")
             tree = installed_tree_problems(site, python, jail.environment(), Path(tmp), _platform.machine(), actual,
                                            jail=jail)
             for wheel in group:
+                starting(wheel)
                 wheel.validation = _check_installed(wheel, python, site, jail, Path(tmp), tree, actual, provide)
 
 

@@ -174,7 +174,9 @@ def install(tool: Installer, python: Path, wheel_paths: list[str], env: dict[str
     ``--python``), which runs the ``.pth`` files already installed there. The
     installer and the ``*.whl`` files of the link directories are readable
     in it, nothing else of those directories (:func:`press.sandbox.wheel_view`)."""
-    links = _links(links_from if links_from is not None else wheel_paths)
+    # Absolute: the installer may run elsewhere than press's working directory (the sandbox's scratch).
+    wheel_paths = [os.path.abspath(p) for p in wheel_paths]
+    links = _links([os.path.abspath(p) for p in links_from] if links_from is not None else wheel_paths)
     if tool.kind == "uv":
         argv = [*tool.command, "pip", "install", "-q", "--no-config", "--python", str(python), "--offline",
                 "--no-cache", "--no-index"]

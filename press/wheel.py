@@ -31,6 +31,7 @@ from . import grammar
 from .contained import CHUNK, Root
 from .errors import ValidationError
 from .files import Directory
+from .limits import limit
 
 #: Zip dates cannot precede 1980.
 _MIN_EPOCH = 315532800
@@ -335,7 +336,10 @@ def write_wheel(
                 zinfo.external_attr = (mode | stat.S_IFREG) << 16
                 wheel.write_prepared(zinfo, prepared)
         verify_wheel(tmpdir.readable_path(path.name), data_members, deflater.workers)
-        tmpdir.replace(path.name, path.name, into=directory)
+        try:
+            tmpdir.replace(path.name, path.name, into=directory)
+        except IsADirectoryError:  # someone else's directory at the wheel's name: left alone
+            raise directory.not_owned(path.name, "a directory") from None
     finally:
         if own:
             deflater.close()
@@ -464,7 +468,20 @@ def wheel_problems(path: Path, data_members: Collection[str] | None = None, work
             if problems and first:
                 return problems
         infos = [i for i in archive.infolist() if i.filename != record_name and not i.is_dir()]
-        record = archive.read(record_name) if record_name in archive.NameToInfo else b""
+        # A wheel from elsewhere: RECORD is read whole and parsed row by row (here and by
+        # pypa/installer), so it is held to the metadata_size limit and to a row per member.
+        record_info = archive.NameToInfo.get(record_name)
+        if record_info is not None and record_info.file_size > limit("metadata_size"):
+            problems.append(ValidationError(f"RECORD declares {record_info.file_size} bytes, more than the "
+                                            f"metadata_size limit ({limit('metadata_size')}; set "
+                                            "PRESS_MAX_METADATA_SIZE to raise it): not verified", package=label))
+            return problems
+        record = archive.read(record_name) if record_info is not None else b""
+        lines, members = record.count(b"\n"), len(archive.infolist())
+        if lines > members + 1:
+            problems.append(ValidationError(f"RECORD has {lines} lines for {members} members: not verified",
+                                            package=label))
+            return problems
     try:
         with InstallerWheel.open(path) as source:
             source.validate_record(validate_contents=False)

@@ -86,9 +86,14 @@ def _claim_name(kind: str, key: str) -> str:
 def read_json(directory: Directory, name: str) -> object:
     """The JSON document of press's own state file ``name`` in
     ``directory``: a link is not followed, a FIFO not waited on, at most
-    the ``metadata_size`` limit read. Raises ``OSError``, ``ValueError``
-    (not JSON, or nested too deep) or :class:`~press.files.NotOwnedError`."""
+    the ``metadata_size`` limit read, at most the ``json_containers`` limit
+    of objects and arrays (counted by their opening brackets before parsing:
+    32 MiB of ``{},`` would be 11 million dicts, about 1 GB). Raises
+    ``OSError``, ``ValueError`` (not JSON, too many containers, or nested
+    too deep) or :class:`~press.files.NotOwnedError`."""
     data = directory.read(name, limit("metadata_size"))
+    if data.count(b"{") + data.count(b"[") > limit("json_containers"):
+        raise ValueError(f"more than {limit('json_containers')} JSON objects and arrays")
     try:
         return json.loads(data)
     except RecursionError:

@@ -103,7 +103,7 @@ class CoreMetadata:
     raw: bytes
 
 
-def _declared_entries(handle: BinaryIO, most: int) -> int | None:
+def declared_entries(handle: BinaryIO, most: int) -> int | None:
     """How many members the central directory holds, counted up to ``most + 1``
     before zipfile builds an object per member: the end-of-central-directory
     record (APPNOTE 4.3.16; its ZIP64 form when a field is saturated) gives the
@@ -175,7 +175,7 @@ class WheelReader:
             reason = "a symlink (not followed)" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
             raise PressError(f"cannot open the wheel: {reason}", package=self.label) from None
         try:
-            entries = _declared_entries(self._handle, limit("members"))
+            entries = declared_entries(self._handle, limit("members"))
             if entries is not None and entries > limit("members"):
                 raise exceeded("members", package=self.label, found=f"at least {entries} in the central directory")
             self._handle.seek(0)
@@ -389,6 +389,31 @@ def _reason(exc: BaseException) -> str:
     return printable(text[:300])
 
 
+_HEADER_FIELD = re.compile(rb"^([^\s:][^:\r\n]*):", re.M)
+
+
+def check_header_fields(raw: bytes, package: str | None, field: str | None) -> None:
+    """Refuse core metadata (``raw``, METADATA or PKG-INFO bytes) whose
+    header block holds more than the ``metadata_fields`` limit of fields or
+    the ``metadata_field_names`` limit of distinct names, before
+    packaging's ``parse_email`` reads it: that parser looks every distinct
+    name up among all fields, so its time grows with their product (30,000
+    distinct names: 72 s). The header block ends at the first empty line
+    (RFC 822, the core metadata specification); continuation lines are not
+    fields. Raises :class:`~press.errors.LimitError`."""
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    most_fields, most_names = limit("metadata_fields"), limit("metadata_field_names")
+    fields = 0
+    names: set[bytes] = set()
+    for found in _HEADER_FIELD.finditer(head):
+        fields += 1
+        names.add(found.group(1).strip().lower())
+        if fields > most_fields:
+            raise exceeded("metadata_fields", package=package, field=field)
+        if len(names) > most_names:
+            raise exceeded("metadata_field_names", package=package, field=field)
+
+
 def parse_metadata(raw: bytes, package: str, field: str) -> CoreMetadata:
     """Core metadata from ``raw`` (METADATA bytes), every field press uses
     checked now (see :meth:`WheelReader.metadata`); ``package``/``field`` name
@@ -400,6 +425,7 @@ def parse_metadata(raw: bytes, package: str, field: str) -> CoreMetadata:
 
     from .grammar import distribution_name
 
+    check_header_fields(raw, package, field)
     try:
         parsed, unparsed = parse_email(raw)
     except MALFORMED as exc:

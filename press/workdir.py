@@ -5,7 +5,7 @@ A run holds an exclusive ``flock`` on ``<work>/.press-work.lock`` while it
 lives; the kernel drops the lock with the process, even after SIGKILL. A new
 work directory first sweeps ``$TMPDIR``: a ``press-*`` directory of the same
 user whose lock file it can lock is a killed run's, and is removed
-(``shutil.rmtree``, which does not follow links). A directory without the
+(:func:`remove_tree`, which does not follow links). A directory without the
 lock file (another program's, or a run still creating it) is left alone.
 """
 
@@ -36,15 +36,48 @@ class WorkDir:
         self.parent = Path(parent or tempfile.gettempdir())
         remove_stale(self.parent)
         self.path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{kind}", dir=self.parent))
-        self._fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        # Locked before it has its name: another run's sweep never sees an unlocked lock file of a live run.
+        creating = self.path / f"{LOCK_NAME}.new"
+        self._fd = os.open(creating, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
+        os.rename(creating, self.path / LOCK_NAME)
 
     def close(self) -> None:
         """Remove the directory and release the lock (idempotent)."""
         if self._fd >= 0:
-            shutil.rmtree(self.path, ignore_errors=True)
+            remove_tree(self.path)
             os.close(self._fd)
             self._fd = -1
+
+
+def remove_tree(path: str | os.PathLike[str]) -> None:
+    """Remove the directory ``path`` and everything in it, as
+    ``shutil.rmtree`` does (no link followed), also when a directory in it
+    is not writable or searchable by its owner: package code that ran in
+    the validation's scratch directory may ``chmod 0`` or ``0500`` a
+    directory of its own, which a user without ``CAP_DAC_OVERRIDE`` (not
+    root) could then not empty, leaving the package's files in ``$TMPDIR``
+    for good. Such directories (real ones, this user's, never through a
+    link) get ``0700`` back and the removal is tried again. Never raises:
+    what still cannot be removed stays."""
+    shutil.rmtree(path, ignore_errors=True)
+    if not os.path.lexists(path):
+        return
+    uid = os.getuid()
+
+    def reopen(directory: str) -> bool:
+        try:
+            found = os.lstat(directory)
+            if stat.S_ISDIR(found.st_mode) and found.st_uid == uid and found.st_mode & 0o700 != 0o700:
+                os.chmod(directory, 0o700)
+            return stat.S_ISDIR(found.st_mode)
+        except OSError:
+            return False
+
+    if reopen(os.fspath(path)):
+        for top, directories, _files in os.walk(path):  # top-down: each is opened before it is listed
+            directories[:] = [name for name in directories if reopen(os.path.join(top, name))]
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def remove_stale(parent: Path) -> list[str]:
@@ -72,7 +105,7 @@ def remove_stale(parent: Path) -> list[str]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue  # a live run holds it
-            shutil.rmtree(entry.path, ignore_errors=True)
+            remove_tree(entry.path)
             removed.append(entry.name)
         finally:
             os.close(fd)

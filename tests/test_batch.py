@@ -67,7 +67,7 @@ def test_http_channel_to_index_pip_and_uv_install(tmp_path, py312):
         assert first.returncode == 0, first.stderr
         report = json.loads(first.stdout)
         assert report["counts"]["converted"] == 3 and report["counts"]["failed"] == 0
-        assert "ETA" in first.stderr and "[3/3]" in first.stderr
+        assert "[3/3]" in first.stderr and "ETA" not in first.stderr  # 3 jobs: too few for a meaningful ETA
         again = press_channel(url, out, cache, "--fatten", "-j", "2", "-n", "libmambapy", "-n", "cffi", "-n", "zstandard")
     finally:
         server.shutdown()

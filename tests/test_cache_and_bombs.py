@@ -344,3 +344,123 @@ def test_cache_within_the_same_bounds(tmp_path, monkeypatch):
     monkeypatch.setenv("PRESS_MAX_EXPANSION_RATIO", "1")
     with pytest.raises(LimitError, match="expansion ratio"):
         open_artifact(artifact, tmp_path / "w2", cache=tmp_path / "cache")
+
+
+# Downloads into the cache (press/fetch.py, press/names.py)
+
+def test_downloads_follow_no_link_in_the_cache(tmp_path):
+    """Links planted in the download cache: at the old predictable temporary names
+    (``.<file>.<pid>.part``), at the cached file (to a file outside, to a FIFO), and
+    at ``pkgs/<key>`` and ``pkgs``. Nothing outside is written or read without end:
+    the cached file is replaced, a link at a directory press keeps is an error
+    naming it. The file lands where it always did (``pkgs/<key>/<file>``)."""
+    from types import SimpleNamespace
+
+    from conftest import serve
+    from press.errors import PressError
+    from press.fetch import fetch
+
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copyfile(ARTIFACT, served / ARTIFACT.name)
+    server, url = serve(served)
+    outside = tmp_path / "outside"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "file").write_bytes(b"the user's file\n")
+    os.mkfifo(outside / "fifo")
+    record = SimpleNamespace(url=f"{url}/{ARTIFACT.name}", file_name=ARTIFACT.name, sha256=SHA256,
+                             size=ARTIFACT.stat().st_size, channel=url)
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    cache = tmp_path / "cache"
+    pkgs = cache / "pkgs" / key
+    try:
+        pkgs.mkdir(parents=True)
+        for pid in range(os.getpid() - 50, os.getpid() + 50):
+            (pkgs / f".{ARTIFACT.name}.{pid}.part").symlink_to(outside / "file")
+        (pkgs / ARTIFACT.name).symlink_to(outside / "fifo")
+        path, digest = fetch(record, cache)
+        assert (path, digest) == (pkgs / ARTIFACT.name, SHA256) and not path.is_symlink()
+        assert path.read_bytes() == ARTIFACT.read_bytes()
+        assert (outside / "file").read_bytes() == b"the user's file\n"
+        assert sorted(p.name for p in pkgs.iterdir() if not p.name.endswith(".part")) == [ARTIFACT.name]
+        assert fetch(record, cache) == (path, SHA256)  # reused
+        shutil.rmtree(pkgs)
+        pkgs.symlink_to(outside / "dir")
+        with pytest.raises(PressError, match=f"{key}: is a symbolic link, not press's own"):
+            fetch(record, cache)
+        pkgs.unlink()
+        shutil.rmtree(cache / "pkgs")
+        (cache / "pkgs").symlink_to(outside / "dir")
+        with pytest.raises(PressError, match="pkgs: is a symbolic link, not press's own"):
+            fetch(record, cache)
+        assert list((outside / "dir").iterdir()) == []
+    finally:
+        server.shutdown()
+
+
+def test_name_mapping_refresh_follows_no_link(tmp_path):
+    """The refreshed name mapping's directory as a link is an error naming it;
+    a link at the refreshed copy is not read (the shipped mapping is used) and is
+    replaced by the next refresh."""
+    from press.errors import PressError
+    from press.names import load_mapping, refresh_mapping
+
+    mapping = tmp_path / "mapping.json"
+    with __import__("gzip").open(ROOT / "press" / "data" / "conda-forge-pypi-mapping.json.gz") as handle:
+        mapping.write_bytes(handle.read())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "file").write_bytes(b"{}")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "name-mapping").symlink_to(outside)
+    with pytest.raises(PressError, match="name-mapping: is a symbolic link, not press's own"):
+        refresh_mapping(cache, mapping.as_uri())
+    (cache / "name-mapping").unlink()
+    (cache / "name-mapping").mkdir()
+    (cache / "name-mapping" / "conda-forge-pypi-mapping.json").symlink_to(outside / "file")
+    load_mapping.cache_clear()
+    assert load_mapping(cache).sources == ("press/data/conda-forge-pypi-mapping.json.gz",)
+    target, _count = refresh_mapping(cache, mapping.as_uri())
+    assert not target.is_symlink() and target.read_bytes() == mapping.read_bytes()
+    assert (outside / "file").read_bytes() == b"{}" and sorted(os.listdir(outside)) == ["file"]
+    load_mapping.cache_clear()
+
+
+def test_local_channel_index_state_is_not_trusted(tmp_path):
+    """The local-channel index state in the cache as a FIFO (a hang before), a JSON
+    list or entries of other types (an internal error before): the channel is
+    indexed again; ``channels/`` as a link is an error naming it."""
+    from press.channel import index_local_channel
+    from press.errors import PressError
+
+    channel = tmp_path / "channel" / "noarch"
+    channel.mkdir(parents=True)
+    shutil.copyfile(CONDA_FORGE / "noarch" / "colorama-0.4.6-pyhd8ed1ab_1.conda",
+                    channel / "colorama-0.4.6-pyhd8ed1ab_1.conda")
+    cache = tmp_path / "cache"
+    root = index_local_channel(channel.parent, cache)
+    state = root / "noarch" / "press-index-state.json"
+    expected = json.loads((root / "noarch" / "repodata.json").read_text())
+    for planted in ("[1, 2]", '{"colorama-0.4.6-pyhd8ed1ab_1.conda": [1], "x.conda": {"error": []}}', "fifo"):
+        state.unlink()
+        os.mkfifo(state) if planted == "fifo" else state.write_text(planted)
+        assert index_local_channel(channel.parent, cache) == root
+        assert json.loads((root / "noarch" / "repodata.json").read_text()) == expected
+    shutil.rmtree(cache / "channels")
+    (tmp_path / "elsewhere").mkdir()
+    (cache / "channels").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(PressError, match="channels: is a symbolic link, not press's own"):
+        index_local_channel(channel.parent, cache)
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_conda_outer_zip_entries_counted_before_parsing(tmp_path):
+    """A ``.conda`` whose zip directory lists more entries than the members limit
+    (1.5 million took 790 MB before) is refused from its end record."""
+    artifact = build(Spec(name="outer", files={"share/a.txt": b"a\n"}), tmp_path / "in", ".conda")
+    with zipfile.ZipFile(artifact, "a") as archive:
+        for i in range(300):
+            archive.writestr(f"extra-{i}", b"")
+    line = _refused(_run(tmp_path, artifact, {"PRESS_MAX_MEMBERS": "200"}), "archive members in one artifact")
+    assert "in the zip's central directory" in line and "PRESS_MAX_MEMBERS" in line

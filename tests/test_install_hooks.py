@@ -139,6 +139,22 @@ def test_startup_hook_whose_bytes_differ_from_its_record_is_left_out(tmp_path):
     assert any("sha256 is not the one" in n for n in report.wheels[0].notes), report.wheels[0].notes
 
 
+@pytest.mark.parametrize("row", ["evil.pth,,", "evil.pth,sha256=AAAA{digest},9", "evil.pth,sha1=2jmj7l5rSw0yVb_vlWAYkK_YBwk,9",
+                                 "evil.pth,md5=,9"], ids=["no-hash", "not-32-bytes", "other-algorithm", "empty-md5"])
+def test_a_record_row_without_a_valid_sha256_declares_no_hook(tmp_path, row):
+    """A RECORD row whose hash is missing or unreadable does not vouch for
+    the file's bytes: the hook is left out as if unlisted (the row used to be
+    taken as a declaration)."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(HOOK).digest()).rstrip(b"=").decode()
+    spec = _package(files={"evil.pth": HOOK}, record={"press_hx_mod/__init__.py": b""})
+    record = "site-packages/press-hx-1.0.dist-info/RECORD"
+    spec.files[record] += (row.format(digest=digest) + "\n").encode()
+    report, members = _convert(tmp_path, spec)
+    assert "evil.pth" not in next(iter(members.values()))
+    assert report.wheels[0].install_hooks == []
+    assert any("evil.pth" in n and "no valid sha256" in n for n in report.wheels[0].notes), report.wheels[0].notes
+
+
 def test_startup_hooks_are_in_the_json_and_the_summary_of_the_command_line(tmp_path):
     spec = _package(files={"press-hx.pth": b"import press_hx_mod\n", "evil.pth": HOOK},
                     record={"press-hx.pth": b"import press_hx_mod\n"})

@@ -293,6 +293,58 @@ def test_library_constructors_run_inside_the_sandbox(tmp_path):
     assert outside.exists()  # the same load without the sandbox does write: the check above means something
 
 
+def test_package_code_cannot_trace_or_stop_its_parent(tmp_path, monkeypatch):
+    """A step's code may not PTRACE_ATTACH its parent (bubblewrap's init, or
+    uv during an install): the attach stopped that process, and the step
+    then waited for it until the time limit (ten minutes, then each wheel
+    again alone). ptrace and process_vm_readv fail with EPERM; the step ends
+    as soon as its command does, and fork/exec still work."""
+    code = ("import ctypes, errno, os, subprocess\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "def call(result):\n    return errno.errorcode.get(ctypes.get_errno()) if result == -1 else 'DONE'\n"
+            "print('attach', call(libc.ptrace(16, os.getppid(), 0, 0)))\n"
+            "print('traceme', call(libc.ptrace(0, 0, 0, 0)))\n"
+            "print('vm-read', call(libc.syscall(310 if os.uname().machine == 'x86_64' else 270, os.getppid(), 0, 0, 0,"
+            " 0, 0)))\n"
+            "print('child', subprocess.run(['true']).returncode)\n")
+    monkeypatch.setenv("PRESS_MAX_RUN_SECONDS", "20")  # a stopped parent fails the test in 20 s, not 600
+    jail = sandbox.jail(tmp_path, [Path(sys.executable)])
+    assert jail.kind == "bwrap"
+    done = jail.run([sys.executable, "-c", code])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:4] == ["attach EPERM", "traceme EPERM", "vm-read EPERM", "child 0"], done.stdout
+
+
+def test_a_scratch_directory_package_code_locked_is_still_removed(tmp_path):
+    """Package code may chmod directories of the scratch directory to 0 or
+    0500; a user without CAP_DAC_OVERRIDE then could not empty it, and the
+    package's files stayed in $TMPDIR (shutil.rmtree ignored the errors).
+    press.workdir.remove_tree runs here inside the sandbox, where nobody,
+    root included, has that capability."""
+    import press.workdir
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = ("import importlib.util, os, sys\n"
+            "spec = importlib.util.spec_from_file_location('workdir', sys.argv[1])\n"
+            "module = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(module)\n"
+            "victim = os.path.join(sys.argv[2], 'venv')\n"
+            "os.makedirs(os.path.join(victim, 'trap', 'sub', 'deeper'))\n"
+            "for name in ('trap/sub/f', 'trap/sub/deeper/g'):\n"
+            "    open(os.path.join(victim, name), 'w').write('package bytes')\n"
+            "os.symlink(sys.argv[1], os.path.join(victim, 'trap', 'link'))\n"
+            "for name, mode in (('trap/sub/deeper', 0), ('trap/sub', 0o500), ('trap', 0)):\n"
+            "    os.chmod(os.path.join(victim, name), mode)\n"
+            "try:\n    os.unlink(os.path.join(victim, 'trap', 'sub', 'f'))\n    print('no DAC override: not tested')\n"
+            "except PermissionError:\n    pass\n"
+            "module.remove_tree(victim)\nprint('left' if os.path.lexists(victim) else 'removed')\n")
+    source = press.workdir.__file__
+    jail = sandbox.jail(scratch, [Path(sys.executable)])
+    done = jail.run([sys.executable, "-c", code, source, str(scratch)], readable=[source])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "removed", done.stdout + done.stderr
+    assert Path(source).exists()  # the link inside was removed, not followed
+
+
 def test_bwrap_argv_from_options():
     options = sandbox.Options(writable=("/scratch",), readable=("/opt/python",), cwd="/scratch",
                               environment=(("HOME", "/scratch/home"),))

@@ -219,6 +219,34 @@ def test_a_fifo_as_state_file_does_not_hang_the_batch(tmp_path, channel, cache_d
     assert state.is_file()
 
 
+def test_state_files_of_too_many_containers_are_not_parsed(tmp_path, monkeypatch):
+    """A state or claim file of ``{},`` within the size limit would be millions of
+    dicts (32 MiB: 800 MB): more objects and arrays than ``json_containers`` is
+    refused before parsing, as an unreadable state file (the job runs again)."""
+    from press.wheelhouse import read_json
+
+    (tmp_path / "state.json").write_text('{"wheels": [' + ",".join(["{}"] * 2000) + "]}")
+    monkeypatch.setenv("PRESS_MAX_JSON_CONTAINERS", "1000")
+    with Directory.open(tmp_path) as directory:
+        with pytest.raises(ValueError, match="more than 1000 JSON objects and arrays"):
+            read_json(directory, "state.json")
+        monkeypatch.setenv("PRESS_MAX_JSON_CONTAINERS", "3000")
+        assert len(read_json(directory, "state.json")["wheels"]) == 2000
+
+
+def test_a_directory_at_the_wheel_name_fails_the_job_naming_it(tmp_path, channel, cache_dir):
+    """A directory planted where a batch publishes a wheel it owns: the job fails
+    naming the directory (not an IsADirectoryError), the directory is left alone."""
+    out = tmp_path / "out"
+    assert press_channel(channel, out, cache_dir).returncode == 0
+    (out / BATCH_WHEEL).unlink()
+    (out / BATCH_WHEEL / "kept").mkdir(parents=True)
+    result = press_channel(channel, out, cache_dir)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{out / BATCH_WHEEL}: is a directory, not press's own" in result.stdout
+    assert "IsADirectoryError" not in result.stdout and (out / BATCH_WHEEL / "kept").is_dir()
+
+
 def test_cleanup_of_leftovers_follows_no_link(tmp_path, outside):
     out = tmp_path / "out"
     (out / ".press-state" / "owners").mkdir(parents=True)
