@@ -230,6 +230,7 @@ def test_network_faults_are_retried_or_reported(tmp_path):
     assert not list((tmp_path / "broken").glob("libffi*.whl"))
 
 
+@pytest.mark.slow
 def test_unreadable_artifact_fails_alone(tmp_path, fixture_packages):
     channel = small_channel(tmp_path / "channel")
     good = channel / "noarch" / "colorama-0.4.6-pyhd8ed1ab_1.conda"

@@ -47,8 +47,8 @@ def _extension_packages(channel: str, subdir: str, python: str) -> list[str]:
 
 
 @pytest.mark.parametrize("channel,subdir,python,platform", [
-    pytest.param(*t, id=f"{t[0]}-{t[1]}-py{t[2]}", marks=[pytest.mark.slow] if t[1:3] == ("osx-arm64", "3.10") else [])
-    for t in TARGETS])  # osx-arm64 for 3.10 too with the slow cases (3.12 by default)
+    pytest.param(*t, id=f"{t[0]}-{t[1]}-py{t[2]}", marks=[pytest.mark.slow] if t[1:3] in (("osx-arm64", "3.10"), ("osx-64", "3.12")) else [])
+    for t in TARGETS])  # osx-arm64 for 3.10 and defaults' osx-64 with the slow cases (arm64 3.12 by default)
 def test_every_extension_package_converts(channel, subdir, python, platform, tmp_path, cache_dir):
     specs = _extension_packages(channel, subdir, python)
     assert specs, "the sample should hold extension packages here"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import run_press
 
 
@@ -26,6 +28,7 @@ def test_http_channel_download_cache_and_reuse(http_channel, tmp_path):
     assert fetched and not [r for r in requests if r.endswith((".conda", ".tar.bz2"))]
 
 
+@pytest.mark.slow
 def test_http_sha256_mismatch_is_refused(http_channel, tmp_path):
     root, url, _ = http_channel
     target = root / "linux-64" / "libffi-3.4.2-h7f98852_5.tar.bz2"

@@ -25,7 +25,8 @@ def _press(*args: str, cache: Path) -> dict:
 
 @pytest.mark.parametrize("channel_name, subdir, python, package, artifact", [
     ("conda-forge", "linux-64", "3.12", "cffi", "linux-64/cffi-1.17.1-py312h06ac9bb_0.conda"),
-    ("defaults", "win-64", "3.11", "pydantic-core", "win-64/pydantic-core-2.27.1-py311h636fa0f_0.conda"),
+    pytest.param("defaults", "win-64", "3.11", "pydantic-core", "win-64/pydantic-core-2.27.1-py311h636fa0f_0.conda",
+                 marks=pytest.mark.slow),  # the alias case; cffi's covers the modes in the default run
 ])
 def test_spec_artifact_file_and_batch_write_the_same_wheel(tmp_path, cache_dir, channel_name, subdir, python, package,
                                                            artifact):

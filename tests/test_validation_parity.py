@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import run_press
 from test_batch import press_channel
 
@@ -54,6 +56,7 @@ def test_test_requirements_same_verdict_in_spec_and_batch_mode(fixture_packages,
     assert sorted(p.name for p in (tmp_path / "batch").glob("*.whl")) == [Path(wheel["path"]).name]
 
 
+@pytest.mark.slow
 def test_bad_file_blamed_on_the_wheel_that_holds_it(fixture_packages, tmp_path, cache_dir):
     """press-fx-blamed ships a test-fixture extension built for CPython 3.4
     (jedi's module.cpython-34m.so); press-fx-blame-app only depends on it.

@@ -38,6 +38,7 @@ def zstd_channel(tmp_path_factory) -> Path:
     return copy_channel(tmp_path_factory.mktemp("zstd") / "conda-forge", ZSTD_CLOSURE)  # names: conda-forge-*
 
 
+@pytest.mark.slow
 def test_batch_fails_when_a_bound_excludes_the_channels_library_and_passes_with_the_hotfix(
         zstd_channel, tmp_path, cache_dir, py312):
     """Without conda-forge's hotfix, zstd 1.5.6 needs libzlib <1.3.0a0 and the
