@@ -306,6 +306,12 @@ def convert(
             except (SpecError, SolveError) as exc:
                 raise _python_hint(exc, specs, options, session) from exc
             names = [spec_name(s) for s in specs]
+            for spec, name in zip(specs, names):
+                if is_plumbing(name):  # asked for by name: say why nothing comes of it
+                    report.skipped.append([spec, f"{name} is conda plumbing (the interpreter, pip, ABI pins, "
+                                                 f"mutexes, runtimes): the environment a wheel is installed into "
+                                                 f"provides it, press makes no wheel of it"])
+            names = [n for n in names if not is_plumbing(n)]
             if options.fatten:
                 jobs += [(closure[n], closure) for n in names]
             else:

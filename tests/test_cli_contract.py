@@ -145,3 +145,14 @@ def test_a_directory_press_cannot_write_is_named_before_any_work(option, cache_d
     assert result.returncode == 1
     assert result.stderr.startswith(f"press: error: {option}: cannot write into {blocker / 'sub'}")
     assert "solving" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_asking_for_conda_plumbing_says_why_no_wheel_comes_of_it(cache_dir, tmp_path):
+    """``press pip`` (or python, a mutex...) never makes that wheel: the report
+    says so for the spec asked for, instead of leaving it out in silence."""
+    result = run_press("-c", str(CONDA_FORGE), "--subdir", "linux-64", "--no-validate", "--no-wheelhouse-check",
+                       "--fatten", "--json", "-q", "-w", str(tmp_path / "w"), "pip", cache=cache_dir)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["wheels"] == []
+    assert [spec for spec, reason in report["skipped"] if "conda plumbing" in reason] == ["pip"]
