@@ -40,15 +40,17 @@ class NotOwnedError(PressError):
     the name."""
 
 
-def open_regular(path: Path) -> BinaryIO:
+def open_regular(path: Path, follow_symlinks: bool = False) -> BinaryIO:
     """Open ``path`` for reading only if it is a regular file itself: a
-    symlink is not followed (``O_NOFOLLOW``) and a FIFO or device is not
-    waited on (``O_NONBLOCK``, then refused). Raises ``OSError`` otherwise."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    symlink is not followed (``O_NOFOLLOW``; ``follow_symlinks`` for a path
+    the user named) and a FIFO or device is not waited on (``O_NONBLOCK``,
+    then refused). Raises ``OSError`` otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW))
     handle = os.fdopen(fd, "rb")
-    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
         handle.close()
         raise OSError(f"{path} is not a regular file")
+    os.set_blocking(fd, True)
     return handle
 
 

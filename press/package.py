@@ -246,7 +246,9 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _depth(value: Any) -> int:
+def json_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 1), counted level by
+    level without recursion, stopping once past the ``json_depth`` limit."""
     depth, level = 0, [value]
     while level:
         depth += 1
@@ -272,7 +274,7 @@ def load_json(data: bytes, package: str, field: str) -> dict[str, Any]:
         raise invalid(package, field, f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise invalid(package, field, "not a JSON object")
-    if _depth(value) > limit("json_depth"):
+    if json_depth(value) > limit("json_depth"):
         raise invalid(package, field, f"JSON nested deeper than {limit('json_depth')} levels")
     return value
 

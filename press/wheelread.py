@@ -37,7 +37,6 @@ import json
 import lzma
 import os
 import re
-import stat
 import struct
 import zipfile
 import zlib
@@ -47,7 +46,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
 
 from .errors import InvalidInputError, PressError
+from .files import open_regular
 from .limits import exceeded, limit
+from .package import json_depth
 
 if TYPE_CHECKING:
     from .sbom import CondaSource
@@ -141,17 +142,6 @@ def declared_entries(handle: BinaryIO, most: int) -> int | None:
     return count
 
 
-def _open_regular(path: Path, follow_symlinks: bool) -> BinaryIO:
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
-    fd = os.open(path, flags)
-    handle = os.fdopen(fd, "rb")
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        handle.close()
-        raise OSError(f"{path.name} is not a regular file")
-    os.set_blocking(fd, True)
-    return handle
-
-
 class WheelReader:
     """A wheel opened for reading within press's limits (see the module
     docstring). Use as a context manager::
@@ -170,7 +160,7 @@ class WheelReader:
         self.path = Path(path)
         self.label = label if label is not None else printable(self.path.name)
         try:
-            self._handle = _open_regular(self.path, follow_symlinks)
+            self._handle = open_regular(self.path, follow_symlinks)
         except OSError as exc:
             reason = "a symlink (not followed)" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
             raise PressError(f"cannot open the wheel: {reason}", package=self.label) from None
@@ -469,13 +459,8 @@ def load_json(data: bytes, package: str, field: str) -> object:
         doc = json.loads(data)
     except MALFORMED as exc:
         raise InvalidInputError(f"not valid JSON: {_reason(exc)}", package=package, field=field) from None
-    depth, level = 0, [doc]
-    while level:
-        depth += 1
-        if depth > limit("json_depth"):
-            raise InvalidInputError(f"JSON nested deeper than {limit('json_depth')} levels",
-                                    package=package, field=field)
-        level = [c for v in level if isinstance(v, (dict, list)) for c in (v.values() if isinstance(v, dict) else v)]
+    if json_depth(doc) > limit("json_depth"):
+        raise InvalidInputError(f"JSON nested deeper than {limit('json_depth')} levels", package=package, field=field)
     return doc
 
 
