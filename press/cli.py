@@ -66,6 +66,10 @@ def _naming_options(function: F) -> F:
         help="zlib level of the wheel members: 0 is fastest and largest, 9 smallest and slowest (any level "
              "gives the same files after installation).")(function)
     function = click.option(
+        "--strip", is_flag=True,
+        help="Remove the symbol table and debug sections from the ELF files a wheel ships and vendors, after "
+             "relocation (strip -s, auditwheel's --strip); the bytes saved are reported.")(function)
+    function = click.option(
         "--include-dev", is_flag=True,
         help="With --fatten, keep vendored headers, pkg-config and CMake files (left out by default).")(function)
     function = click.option(
@@ -96,9 +100,15 @@ def _naming_options(function: F) -> F:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("targets", nargs=-1, required=True, metavar="SPEC_OR_ARTIFACT...")
+@click.argument("targets", nargs=-1, required=False, metavar="SPEC_OR_ARTIFACT...")
 @click.option("-c", "--channel", "channels", multiple=True, metavar="CHANNEL",
               help=f"Channel name, URL or local directory; repeatable, highest priority first [default: {DEFAULT_CHANNEL}].")
+@click.option("--file", "lock_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
+              help="Convert exactly a locked environment, with no solve: an @EXPLICIT file (conda list --explicit "
+                   "--md5), conda-lock.yml or pixi.lock (conda's --file). Artifacts come from their URLs, or by file "
+                   "name from -c directories, checked against the locked hashes.")
+@click.option("--environment", metavar="NAME",
+              help="With --file FILE a pixi.lock: the environment to convert [default: default].")
 @click.option("--subdir", default=native_subdir, show_default="this machine's", callback=_subdir,
               help="Target conda subdir, e.g. linux-64.")
 @click.option("--python", "pythons", multiple=True, metavar="X.Y|all", callback=_python_version,
@@ -130,10 +140,11 @@ def _naming_options(function: F) -> F:
 def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pythons: tuple[str, ...], fatten: bool,
          bundle_python_deps: bool, wheel_dir: Path, cache_dir: Path | None, validate: bool, check: bool,
          python_exe: Path | None, repodata_patch: Path | None, prefer: tuple[str, ...], compression_level: int, include_dev: bool,
-         exclude: tuple[str, ...],
+         strip: bool, exclude: tuple[str, ...],
          channel_priority: str, plat: str | None, name_mapping: tuple[Path, ...], native_prefix: str | None,
-         as_json: bool, quiet: bool, verbose: bool) -> None:
-    """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files) into wheels.
+         as_json: bool, quiet: bool, verbose: bool, lock_file: Path | None = None,
+         environment: str | None = None) -> None:
+    """Convert conda packages (MatchSpecs or .conda/.tar.bz2 files, or a lock file) into wheels.
 
     \b
     Other commands:
@@ -162,14 +173,17 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
         exclude=list(exclude),
         include_dev=include_dev,
         compresslevel=compression_level,
+        strip=strip,
     )
     progress = (lambda message: None) if quiet else (lambda message: click.echo(f"press: {message}", err=True))
+    run = _lock_run(lock_file, environment, targets, pythons, options) or (
+        lambda said: convert_pythons(list(targets), options, list(pythons), progress=said))
     try:
         if LiveProgress.wanted(quiet):
             with LiveProgress() as live:
-                report = convert_pythons(list(targets), options, list(pythons), progress=live.message)
+                report = run(live.message)
         else:
-            report = convert_pythons(list(targets), options, list(pythons), progress=progress)
+            report = run(progress)
     except PressError as exc:
         _fail(exc, as_json)
     if as_json:
@@ -200,6 +214,27 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
         click.echo(f"press: warning: {WARNING}", err=True)
     if not report.ok:
         sys.exit(1)
+
+
+def _lock_run(lock_file: Path | None, environment: str | None, targets: tuple[str, ...], pythons: tuple[str, ...],
+              options: ConvertOptions) -> Callable[[Callable[[str], None]], Any] | None:
+    """``press --file``: the conversion of the lock file (None without one),
+    after the usage checks: no SPEC_OR_ARTIFACT beside it, one --python at
+    most, --environment only with it."""
+    if lock_file is None:
+        if environment is not None:
+            raise click.UsageError("--environment chooses an environment of a pixi.lock given with --file")
+        if not targets:
+            raise click.UsageError("missing SPEC_OR_ARTIFACT... (or --file FILE, a lock file)")
+        return None
+    if targets:
+        raise click.UsageError("--file converts exactly the locked environment: give no SPEC_OR_ARTIFACT with it")
+    if len(pythons) > 1 or "all" in pythons:
+        raise click.UsageError("--file converts for the lock file's Python: give one --python at most")
+    from .convert import convert_lock
+
+    options.python = pythons[0] if pythons else None
+    return lambda said: convert_lock(lock_file, options, said, environment or "default")
 
 
 class LiveProgress:
@@ -416,7 +451,8 @@ def _duration(seconds: float | None) -> str:
 def channel_main(channel_arg: str | None, channel_opt: str | None, subdir: str, wheel_dir: Path, names: tuple[str, ...], pythons: tuple[str, ...],
                  latest: bool, fatten: bool, bundle_python_deps: bool, prefer: tuple[str, ...], jobs: int,
                  scheduler: str | None, cache_dir: Path | None, repodata_patch: Path | None, validate: bool,
-                 check: bool, compression_level: int, include_dev: bool, exclude: tuple[str, ...], channel_priority: str,
+                 check: bool, compression_level: int, include_dev: bool, strip: bool, exclude: tuple[str, ...],
+                 channel_priority: str,
                  plat: str | None,
                  name_mapping: tuple[Path, ...], native_prefix: str | None, as_json: bool, quiet: bool,
                  verbose: bool) -> None:
@@ -434,7 +470,7 @@ def channel_main(channel_arg: str | None, channel_opt: str | None, subdir: str, 
         cache_dir=cache_dir, jobs=jobs, scheduler=scheduler, repodata_patch=repodata_patch,
         name_mapping=list(name_mapping), native_prefix=native_prefix, plat=plat,
         channel_priority=channel_priority, exclude=list(exclude), include_dev=include_dev, validate=validate,
-        compresslevel=compression_level, check=check,
+        compresslevel=compression_level, check=check, strip=strip,
     )
 
     def progress(state: Any) -> None:

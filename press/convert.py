@@ -35,6 +35,7 @@ from .layout import (Layout, StagedFile, add_artifact, exclude_vendored, launche
                      reserve_module)
 from .matchspec import is_plumbing, spec_name
 from .metadata import build_metadata
+from . import native
 from .names import Names, PackageFacts, load_mapping, native_prefix
 from .owners import TopLevelOwners, startup_hooks
 from .relocate.common import Relocation, import_in_packages
@@ -43,6 +44,7 @@ from .relocate.linux import relocate_linux
 from .relocate.macho import MachOInfo
 from .relocate.macos import relocate_macos
 from .relocate.pe import PEInfo
+from .relocate.strip import Stripper, not_stripped_note
 from .relocate.windows import relocate_windows
 from .report import ConversionReport, WheelReport
 from .tags import SUBDIR_PLATFORMS, compressed_platform, platform_tags, python_tags
@@ -88,7 +90,9 @@ class ConvertOptions:
     globs of vendored files or libraries a fat wheel leaves out (auditwheel's
     ``--exclude``: an excluded library is expected on the target system and
     does not count for the tag); ``include_dev``: keep vendored headers,
-    pkg-config and CMake files.
+    pkg-config and CMake files; ``strip``: remove the symbol table and debug
+    sections of the ELF files a wheel ships, after relocation
+    (auditwheel's ``--strip``, :mod:`press.relocate.strip`).
     """
 
     channels: list[str] = field(default_factory=lambda: [DEFAULT_CHANNEL])
@@ -112,6 +116,7 @@ class ConvertOptions:
     exclude: list[str] = field(default_factory=list)
     include_dev: bool = False
     check: bool = True
+    strip: bool = False
 
 
 def default_cache_dir() -> Path:
@@ -498,6 +503,87 @@ def convert_records(
     return report
 
 
+def convert_lock(
+    lock: Path,
+    options: ConvertOptions | None = None,
+    progress: Progress | None = None,
+    environment: str = "default",
+) -> ConversionReport:
+    """Convert exactly the environment of a lock file (``press --file``), with no solve.
+
+    ``lock``: an ``@EXPLICIT`` file, a ``conda-lock.yml`` or a ``pixi.lock``
+    (:func:`press.lockfile.read_lock`), read for ``options.subdir`` and, in a
+    pixi lock, ``environment``. Each locked artifact is found by file name in
+    a local ``-c`` channel directory or downloaded from its URL, and checked
+    against the locked md5/sha256 (:func:`press.lockfile.fetch_locked`). The
+    interpreter's records (``python`` and what only it needs) are left out,
+    as in spec mode, each listed in ``report.skipped``
+    (:func:`press.lockfile.interpreter_only`). Thin: one wheel per remaining
+    package (plumbing left out), made as a spec's closure makes it; fat: one
+    wheel per package the environment was asked for (what nothing else
+    needs) and per Python package, each with its locked closure vendored.
+    The target Python is the lock's (``options.python``, when set, must
+    agree). Returns and raises as :func:`convert` does, and
+    :class:`~press.lockfile.LockFileError` for a lock file press refuses.
+    """
+    from .lockfile import LockedPackage, fetch_locked, interpreter_only, read_lock, roots
+
+    options = options or ConvertOptions()
+    locked = read_lock(Path(lock), options.subdir, environment)
+    python = locked.python_version()
+    if python and options.python and options.python != python:
+        raise PressError(f"the lock file is for Python {python}, not {options.python}: give --python {python} or "
+                         f"leave --python out", package=str(lock), field="--python")
+    options, session, report = _start(dataclasses.replace(options, python=options.python or python), progress)
+    finished = False
+    try:
+        session.progress(f"reading {lock}: {locked.format}, {len(locked.packages)} packages for {locked.subdir} "
+                         f"(no solve)")
+        report.skipped += [[entry, reason] for entry, reason in locked.skipped]
+        opened: dict[str, Artifact] = {}
+
+        def open_locked(package: LockedPackage) -> Artifact:
+            if package.name not in opened:
+                session.progress(f"fetching [{len(opened) + 1}/{len(locked.packages)}] {package.file_name}")
+                path, sha256, channel = fetch_locked(package, options.channels, session.cache_dir, session.progress)
+                artifact = session.open(path, sha256, channel)
+                opened[package.name] = artifact if package.depends is None else artifact.with_depends(
+                    parse_record_depends(list(package.depends), artifact.label))
+            return opened[package.name]
+
+        def depends_of(package: LockedPackage) -> tuple[str, ...]:
+            if package.dependency_names is not None:
+                return package.dependency_names
+            return tuple(spec_name(d) for d in open_locked(package).depends)  # @EXPLICIT: the archive says
+
+        needed, left_out = interpreter_only(locked.packages, depends_of)
+        for package in locked.packages:
+            if package.name in left_out:
+                report.skipped.append([package.file_name, "the interpreter: the environment a wheel is installed "
+                                       "into provides it (left out as in spec mode)" if package.name == "python"
+                                       else "needed only by the interpreter (left out with it)"])
+        if left_out:
+            session.progress(f"left out the interpreter's records: {', '.join(sorted(left_out))}")
+        closure = {p.name: open_locked(p) for p in locked.packages if p.name in needed}
+        if options.fatten:
+            wanted = roots(needed, locked.packages, depends_of)
+            wanted |= {n for n, a in closure.items() if is_python_package(a) and not is_plumbing(n)}
+            jobs = [(closure[n], closure) for n in sorted(wanted)]
+        else:
+            jobs = [(a, closure) for n, a in sorted(closure.items()) if not is_plumbing(n)]
+        if options.validate or options.check:
+            session.pending = []
+        _build_all(jobs, options, session, report)
+        if options.check:
+            _check(report, options, session.progress)
+        finished = True
+    finally:
+        if session.pending:
+            unmark_pending(Path(options.wheel_dir), session.pending, remove=not finished)
+        session.close()
+    return report
+
+
 def _build_all(
     jobs: list[tuple[Artifact, dict[str, Artifact]]], options: ConvertOptions, session: _Session, report: ConversionReport
 ) -> None:
@@ -739,12 +825,15 @@ def build_wheel(
     dependency_libs = providers.unknown
     if not fat:
         layout.notes += foreign_links(main, closure, family)
+    conventions = native.wanted(is_python_package(main), options.include_dev)
+    link_names = native.link_names(layout, [main] + vendored_artifacts, family) if conventions else []
     stage = session.new_stage()
     rewritten = rewrite_placeholders(layout, stage)
     info_class, relocator = _RELOCATORS.get(family, (None, None))
     notes = layout.all_notes()
     binaries = [f for f in layout.files.values() if info_class is not None and isinstance(f.binary, info_class)]
     relocation = None
+    stripped: dict[str, int] | None = {} if options.strip else None
     if binaries:
         assert relocator is not None  # binaries is empty when the family has no relocator
         session.progress(f"{session.building} (relocating {len(binaries)} {_plural(len(binaries), 'binary', 'binaries')})")
@@ -753,10 +842,20 @@ def build_wheel(
             kwargs["providers"] = providers
         if family == "linux" and options.exclude:
             kwargs["excluded"] = list(options.exclude)
+        stripper = Stripper(stage) if options.strip and family == "linux" else None
         if family == "linux":
-            kwargs["on_final"] = lambda arc, staged: session.deflater.submit(
-                Member(arc, root=staged.root, rel=staged.rel, executable=bool(staged.mode & 0o111)))
+            def on_final(arc: str, staged: StagedFile) -> None:
+                if stripper is not None:  # stripped before its compression starts
+                    stripper.strip(arc, staged)
+                session.deflater.submit(Member(arc, root=staged.root, rel=staged.rel,
+                                               executable=bool(staged.mode & 0o111)))
+            kwargs["on_final"] = on_final
         relocation = relocator(layout, fat=fat, dependency_libs=dependency_libs, stage=stage, machine=machine, **kwargs)
+        if stripper is not None:
+            stripped = stripper.strip_all(layout)
+        elif options.strip:
+            note = not_stripped_note(layout, "Mach-O" if family == "macosx" else "PE")
+            notes += [note] if note else []
         if family == "linux" and options.plat:
             _check_ceiling(layout, relocation, options.plat, machine, main.label)
         notes += relocation.notes
@@ -769,6 +868,9 @@ def build_wheel(
     if not runs_code:
         declared_environment(main, notes)  # notes the activation variables press does not set
     env_module = _add_environment(layout, stage, dist, settings, notes)
+    if conventions:  # pkg_config / cmake.prefix entry points, load_library(), linker names (press/native.py)
+        note = native.add_conventions(layout, stage, dist, family, link_names, relocation, None if fat else providers)
+        notes += [note] if note else []
     # Extension modules of the target platform's format only (conda's linux
     # package ships Windows launchers in site-packages, for instance).
     extensions = [
@@ -876,6 +978,7 @@ def build_wheel(
         notes=notes,
         vendored_bytes=_vendored_bytes(layout, {main.label}),
         install_hooks=startup_hooks(m.arcname for m in members),
+        stripped=stripped,
         conda_sources=[dataclasses.asdict(source) for source in read_sources(out)],
         test_imports=list(dict.fromkeys(
             list(main.test_imports) + [i for a in vendored_artifacts if is_python_package(a) for i in a.test_imports]

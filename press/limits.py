@@ -54,7 +54,11 @@ LIMITS = {
     "binary_size": Limit("PRESS_MAX_BINARY_SIZE", 384 << 20,
                          "bytes in one ELF, Mach-O or PE file (LIEF holds a binary in memory about twice over)"),
     "link_hops": Limit("PRESS_MAX_LINK_HOPS", 40, "symlinks followed to resolve one path"),
-    "yaml_aliases": Limit("PRESS_MAX_YAML_ALIASES", 100, "YAML aliases in one recipe file"),
+    "yaml_aliases": Limit("PRESS_MAX_YAML_ALIASES", 100, "YAML aliases in one recipe or lock file"),
+    # Lock files (press --file, press/lockfile.py): conda-lock.yml and pixi.lock
+    # take 400 to 500 bytes per package and platform (tests/data/locks/).
+    "lock_size": Limit("PRESS_MAX_LOCK_SIZE", 64 << 20, "bytes of one lock file (--file)"),
+    "lock_entries": Limit("PRESS_MAX_LOCK_ENTRIES", 100_000, "package entries in one lock file (--file)"),
     "json_depth": Limit("PRESS_MAX_JSON_DEPTH", 32, "nesting depth of a metadata JSON document"),
     # Decompression (press/artifact.py): the sample's largest ratio is 31:1
     # (a 33 kB .tar.bz2 of JSON) and every sample artifact has one zstd frame

@@ -119,10 +119,15 @@ class WheelReport:
     #: archive names of the members that run at every interpreter start once
     #: installed (``*.pth``, ``sitecustomize``/``usercustomize``; :mod:`press.owners`).
     install_hooks: list[str] = field(default_factory=list)
+    #: ``--strip`` (None without it): archive name -> bytes removed, for each
+    #: ELF file whose symbol table and debug sections were stripped
+    #: (:mod:`press.relocate.strip`).
+    stripped: dict[str, int] | None = None
 
     def summary(self) -> str:
         """One human line: file name, tags, size, vendored library count,
-        validation (``structural`` for foreign wheels), how many files
+        the bytes ``--strip`` removed (uncompressed), validation
+        (``structural`` for foreign wheels), how many files
         still hold a conda prefix placeholder and the install hooks."""
         size = f"{self.size / 1e6:.1f} MB" if self.size >= 1e5 else f"{self.size / 1e3:.1f} kB"
         count = len(self.vendored_libraries)
@@ -139,7 +144,11 @@ class WheelReport:
         left = len(self.unresolved_placeholders())
         held = f", {left} files still hold the conda build prefix" if left else ""
         hooks = f", runs at interpreter start: {', '.join(self.install_hooks)}" if self.install_hooks else ""
-        return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{check}{held}{hooks}"
+        saved = sum(self.stripped.values()) if self.stripped else 0
+        amount = f"{saved / 1e6:.1f} MB" if saved >= 1e5 else f"{saved / 1e3:.1f} kB"
+        files = len(self.stripped or ())
+        strip = f", {amount} stripped from {files} ELF file{'s' if files > 1 else ''}" if saved else ""
+        return f"{Path(self.path).name}  [{self.tags}]  {size}{vendored}{strip}{check}{held}{hooks}"
 
     def summary_lines(self, width: int | None = None) -> list[str]:
         """:meth:`summary` for a terminal ``width`` columns wide (:func:`fit`):

@@ -297,7 +297,8 @@ def clean_leftovers(wheel_dir: Directory) -> None:
     wheels marked pending (:func:`mark_pending`: written, but a requested
     step such as validation never finished), and
     ``.*.tmp`` files in ``.press-state``, ``.press-state/owners``,
-    ``simple`` and each ``simple/<project>``. Only the holder of the
+    ``.press-state/index`` (:mod:`press.index`'s cache), ``simple`` and
+    each ``simple/<project>``. Only the holder of the
     exclusive :class:`WriteLock` calls it (no other run is writing). Nothing
     else is looked at: a link or a deep tree planted there is not walked."""
     _sweep(wheel_dir, top=True)
@@ -305,14 +306,15 @@ def clean_leftovers(wheel_dir: Directory) -> None:
         _clean_pending(wheel_dir)
     except (OSError, PressError):
         pass
-    for parent, child in ((STATE_DIR, OWNERS.name), ("simple", None)):
+    children: tuple[tuple[str, list[str] | None], ...] = ((STATE_DIR, [OWNERS.name, "index"]), ("simple", None))
+    for parent, wanted in children:
         found = wheel_dir.lstat(parent)
         if found is None or not stat.S_ISDIR(found.st_mode):
             continue
         try:
             with wheel_dir.sub(parent) as sub:
                 _sweep(sub)
-                for name in [child] if child else sub.names():
+                for name in wanted if wanted is not None else sub.names():
                     entry = sub.lstat(name)
                     if entry is not None and stat.S_ISDIR(entry.st_mode):
                         with sub.sub(name) as inner:
