@@ -282,8 +282,10 @@ class Channel:
 
 # --- the measuring child ----------------------------------------------------------------------
 
-def _noop(job: Any, options: Any) -> str:
-    return str(job.file_name)
+def _noop(job: Any, options: Any) -> Any:
+    from press.batch import JobResult
+
+    return JobResult(str(job.file_name), "skipped", "no-op")
 
 
 def _warm() -> None:
@@ -308,6 +310,7 @@ def child(args: dict[str, Any]) -> dict[str, Any]:
     from multiprocessing.reduction import ForkingPickler
 
     import press.batch as batch
+    import press.dispatch as dispatch
     import rattler  # noqa: F401
 
     imported = _rss_mib()
@@ -322,28 +325,24 @@ def child(args: dict[str, Any]) -> dict[str, Any]:
     options.batch_names = frozenset(j.name for j in jobs)  # as convert_channel sets it
     sample = jobs[:: max(1, len(jobs) // 50)] or []
     if sample:
-        # what concurrent.futures sends per job: its _CallItem holds (fn, args, kwargs)
-        sizes = [len(ForkingPickler.dumps((batch.run_job, (job, options), {}))) for job in sample]
+        # what concurrent.futures sends per job (its _CallItem holds fn, args, kwargs); the options
+        # go to each worker once, through the pool's initializer (press.dispatch)
+        sizes = [len(ForkingPickler.dumps((dispatch._run_shared, (job,), {}))) for job in sample]
         out["pickled"] = sum(sizes) / len(sizes)
         out["pickled_options"] = len(pickle.dumps(options))
-        begin = time.perf_counter()
-        for job in sample:
-            pickle.loads(ForkingPickler.dumps((batch.run_job, (job, options), {})))
-        out["pickle_ms"] = (time.perf_counter() - begin) / len(sample) * 1000
     if args.get("dispatched") and jobs:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
         count = min(args["dispatched"], len(jobs))
-        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_warm) as pool:
-            list(pool.map(_noop, jobs[:4], [options] * 4))  # workers started, imports done
-            begin = time.perf_counter()
-            futures = [pool.submit(_noop, job, options) for job in jobs[:count]]  # as _execute: all at once
-            for future in as_completed(futures):
-                future.result()
-            out["dispatch_ms"] = (time.perf_counter() - begin) / count * 1000
-            out["dispatched"] = count
+        options.jobs = 2
+        _warm()
+        # each execute() starts its own pool: the cost of a job is the difference between a run of
+        # `count` jobs and one of 4 (pool start and shutdown in both)
+        begin = time.perf_counter()
+        list(dispatch.execute(jobs[:4], options, _noop))
+        few = time.perf_counter() - begin
+        begin = time.perf_counter()
+        done = sum(1 for _ in dispatch.execute(jobs[:count], options, _noop))
+        out["dispatch_ms"] = max(0.0, time.perf_counter() - begin - few) / max(1, done - 4) * 1000
+        out["dispatched"] = done
         if args.get("dask"):
             out.update(_dask_dispatch(jobs[:count], options))
     return out
@@ -356,23 +355,31 @@ def _scheduler_rss() -> int:
 
 
 def _dask_dispatch(jobs: list[Any], options: Any) -> dict[str, float]:
-    """The no-op jobs on a Dask LocalCluster of 2 workers, submitted at once as ``_execute`` does:
-    ms per job and the scheduler's RSS growth while they are queued."""
-    from distributed import Client, LocalCluster, as_completed
+    """The no-op jobs on a Dask LocalCluster of 2 workers, through press.dispatch (options scattered
+    once, tasks in bounded waves): ms per job, and the scheduler's RSS growth over the run."""
+    import dataclasses
+
+    import press.dispatch as dispatch
+    from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
         client.run(_warm)
-        for future in as_completed([client.submit(_noop, job, options, pure=False) for job in jobs[:4]]):
-            future.result()
-        before = client.run_on_scheduler(_scheduler_rss)
+        on_dask = dataclasses.replace(options, scheduler=cluster.scheduler_address)
         begin = time.perf_counter()
-        futures = [client.submit(_noop, job, options, pure=False) for job in jobs]
-        queued = client.run_on_scheduler(_scheduler_rss)
-        for future in as_completed(futures):
-            future.result()
-        seconds = time.perf_counter() - begin
-    return {"dask_ms": seconds / len(jobs) * 1000, "dask_scheduler_mib": (queued - before) / 2**20}
+        list(dispatch.execute(jobs[:4], on_dask, _noop))
+        few = time.perf_counter() - begin
+        before = client.run_on_scheduler(_scheduler_rss)
+        peak = before
+        begin = time.perf_counter()
+        done = 0
+        for _ in dispatch.execute(jobs, on_dask, _noop):
+            done += 1
+            if done % 50 == 0:
+                peak = max(peak, client.run_on_scheduler(_scheduler_rss))
+        seconds = time.perf_counter() - begin - few
+        peak = max(peak, client.run_on_scheduler(_scheduler_rss))
+    return {"dask_ms": max(0.0, seconds) / max(1, done - 4) * 1000, "dask_scheduler_mib": (peak - before) / 2**20}
 
 
 def run_child(args: dict[str, Any]) -> dict[str, Any]:
@@ -490,8 +497,9 @@ def main() -> None:
                 found = run_child({**base, **extra})
                 print(f"  plan {label:<7}: {found['seconds']:7.2f} s, peak RSS {found['rss']:6.0f} MiB "
                       f"({found['rss_imported']:.0f} after imports), {found['jobs']} jobs, {found['skipped']} skipped"
-                      + (f"; {found['known']} known packages, {found['pickled'] / 1e3:.0f} kB pickled per job "
-                         f"({found['pickle_ms']:.2f} ms to pickle and unpickle)" if label == "plain" else "")
+                      + (f"; {found['known']} known packages, {found['pickled']:.0f} B pickled per job, "
+                         f"{found['pickled_options'] / 1e3:.0f} kB of options once per worker" if label == "plain"
+                         else "")
                       + (f"; dispatch {found['dispatch_ms']:.2f} ms/job over {found['dispatched']} no-op jobs"
                          if "dispatch_ms" in found else "")
                       + (f"; on Dask {found['dask_ms']:.2f} ms/job, scheduler +{found['dask_scheduler_mib']:.0f} MiB "
@@ -499,7 +507,7 @@ def main() -> None:
                 rows[f"{label} s"].append(found["seconds"])
                 rows[f"{label} rss"].append(found["rss"])
                 if label == "plain":
-                    rows["pickled"].append(found.get("pickled", 0) / 1e3)
+                    rows["pickled"].append(found.get("pickled", 0))
                     rows["dispatch"].append(found.get("dispatch_ms", 0))
                     rows["known"].append(found["known"])
                     if "dask_ms" in found:
@@ -517,16 +525,27 @@ def main() -> None:
 
             begin = time.perf_counter()
             index = write_index(out)
-            index_s = time.perf_counter() - begin
+            index_s = time.perf_counter() - begin  # what every run pays when nothing changed
+            import shutil
+
+            shutil.rmtree(out / "simple")
+            shutil.rmtree(out / ".press-state" / "index", ignore_errors=True)
+            begin = time.perf_counter()
+            write_index(out)
+            full_s = time.perf_counter() - begin  # a first run, or a lost index
+            pages = {p: p.stat().st_mtime_ns for p in (out / "simple").glob("*/index.json")}
             tiny_channel(channel_dir, count + 1, start=count)  # one new artifact, the rest unchanged
             added, after = press_channel(channel_dir, out, cache, "-j", "2")
+            rewritten = sorted(p.parent.name for p in (out / "simple").glob("*/index.json")
+                               if pages.get(p) != p.stat().st_mtime_ns)
             print(f"{count} artifacts: cold -j 2 {cold:.1f} s ({dict(statuses)}, "
                   f"{statuses['converted'] / cold:.1f} artifacts/s); no-op re-run -j 1 {noop1:.1f} s "
-                  f"({dict(again1)}), -j 2 {noop2:.1f} s; index alone {index_s:.2f} s "
-                  f"({len(index.projects)} projects); one artifact added, -j 2 {added:.1f} s ({dict(after)})",
+                  f"({dict(again1)}), -j 2 {noop2:.1f} s; index with nothing changed {index_s:.2f} s, "
+                  f"rebuilt from nothing {full_s:.2f} s ({len(index.projects)} projects); one artifact added, "
+                  f"-j 2 {added:.1f} s ({dict(after)}; project pages rewritten: {', '.join(rewritten) or 'none'})",
                   flush=True)
             for key, value in (("cold", cold), ("noop1", noop1), ("noop2", noop2), ("index", index_s),
-                               ("added", added)):
+                               ("full", full_s), ("added", added)):
                 artifact_rows[key].append(value)
     print(f"\ngrowth against {_label(sizes[0])} records (same run):")
     for key, title in (("plain s", "plan, no filter"), ("glob s", f"plan, -n {args.glob}"),
@@ -536,7 +555,7 @@ def main() -> None:
                        ("latest rss", "peak RSS, --latest")):
         print(ladder(title, sizes, rows[key], "MiB", "records", "{:.0f}"))
     print(ladder("known packages in the options", sizes, rows["known"], "", "records", "{:.0f}"))
-    print(ladder("pickled per job", sizes, rows["pickled"], "kB", "records", "{:.0f}"))
+    print(ladder("pickled per job", sizes, rows["pickled"], "B", "records", "{:.0f}"))
     print(ladder("dispatch per job (2 workers)", sizes, rows["dispatch"], "ms", "records"))
     if rows["dask"]:
         print(ladder("dispatch per job, Dask", sizes, rows["dask"], "ms", "records"))
@@ -544,10 +563,10 @@ def main() -> None:
     if artifact_sizes:
         print(f"growth against {artifact_sizes[0]} artifacts (one project each):")
         for key, title in (("cold", "cold press channel -j 2"), ("noop1", "no-op re-run -j 1"),
-                           ("noop2", "no-op re-run -j 2"), ("index", "index rewrite alone"),
-                           ("added", "one artifact added, -j 2")):
-            print(ladder(title, artifact_sizes, artifact_rows[key], "s", "artifacts", "{:.1f}" if key != "index"
-                         else "{:.2f}"))
+                           ("noop2", "no-op re-run -j 2"), ("index", "index, nothing changed"),
+                           ("full", "index rebuilt from nothing"), ("added", "one artifact added, -j 2")):
+            print(ladder(title, artifact_sizes, artifact_rows[key], "s", "artifacts",
+                         "{:.2f}" if key in ("index", "full", "noop1", "noop2") else "{:.1f}"))
 
 
 if __name__ == "__main__":

@@ -22,19 +22,15 @@ removed only when no other press writes there (:mod:`press.wheelhouse`).
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
-import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, cast
 
-from . import __version__
 from .errors import PressError
-from .fetch import hex_digest
-from .files import Directory, open_regular
+from .files import Directory
 from .wheelhouse import STATE_DIR, WriteLock, read_json
 
 if TYPE_CHECKING:
@@ -43,6 +39,7 @@ if TYPE_CHECKING:
 
     from .index import SimpleIndex
     from .names import PackageFacts
+    from .selection import ChannelView
 
 @dataclass
 class BatchOptions:
@@ -88,6 +85,7 @@ class BatchOptions:
     channel_priority: str = "strict"
     exclude: list[str] = field(default_factory=list)
     include_dev: bool = False
+    strip: bool = False
     validate: bool = False
     compresslevel: int = 6
     check: bool = True
@@ -96,9 +94,13 @@ class BatchOptions:
     #: set by :func:`convert_channel`: what naming needs of the channel's
     #: packages that the name mapping does not name (see :mod:`press.names`).
     known_packages: tuple[PackageFacts, ...] = ()
+    #: set by :func:`convert_channel`: the channel as rattler reads it (a local directory's index in
+    #: the cache), so jobs do not index it again; and an id of the run, for what its jobs share.
+    source: str = ""
+    batch_id: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """One artifact to convert (picklable: sent to worker processes).
 
@@ -136,7 +138,7 @@ class _Record:
         self.channel, self.md5, self.size = job.channel, job.md5 or None, job.size
 
 
-@dataclass
+@dataclass(slots=True)
 class JobResult:
     """``status``: ``converted``, ``skipped`` or ``failed``; ``reason`` says
     why for the last two; ``wheels``: file names written (or up to date);
@@ -152,6 +154,15 @@ class JobResult:
     #: validation pass after every job ran; empty otherwise.
     reports: list[dict[str, Any]] = field(default_factory=list)
     python: str | None = None
+    #: for the batch's state (:mod:`press.jobstate`), not reported: the conda names the job's solve
+    #: used, and its wheels' :class:`~press.jobstate.WheelStamp` fields.
+    closure: list[str] = field(default_factory=list)
+    stamps: list[dict[str, Any]] = field(default_factory=list)
+
+
+    def public(self) -> dict[str, Any]:
+        """The result as ``--json`` shows it (without the batch's bookkeeping)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("closure", "stamps")}
 
 
 @dataclass
@@ -180,7 +191,7 @@ class BatchReport:
 
     def to_json(self) -> str:
         return json.dumps({"ok": self.ok, "counts": self.counts(), "projects": self.projects,
-                           "seconds": round(self.seconds, 2), "results": [asdict(r) for r in self.results],
+                           "seconds": round(self.seconds, 2), "results": [r.public() for r in self.results],
                            "wheelhouse": self.wheelhouse, "index_warnings": self.index_warnings},
                           indent=2, sort_keys=True)
 
@@ -264,190 +275,17 @@ def remaining_seconds(elapsed: float, done: float, total: float, finished: int, 
     return elapsed * (total - done) / done
 
 
-def _python_pin(depends: Iterable[str]) -> str | None:
-    from .tags import python_version_of
-
-    found = python_version_of(depends)
-    return f"{found[0]}.{found[1]}" if found else None
-
-
 def plan(options: BatchOptions) -> tuple[list[Job], list[JobResult]]:
-    """List and select the channel's records: returns (jobs, results known
-    without converting: skipped records, and archives of a local channel
-    that could not even be indexed, as failures).
+    """List and select the channel's records (:func:`press.selection.plan`):
+    returns (jobs, results known without converting: skipped records, and
+    archives of a local channel that could not even be indexed, as
+    failures), and sets ``options.known_packages``. Raises
+    :class:`~press.errors.ChannelError` when the channel cannot be read."""
+    from .selection import plan as select
 
-    Raises :class:`~press.errors.ChannelError` when the channel cannot be read.
-    """
-    import asyncio
-
-    from rattler import Version
-
-    from .channel import channel_source, load_repodata_patch, make_gateway
-    from .errors import ChannelError
-    from .matchspec import is_plumbing
-    from .package import parse_record_depends
-
-    from .files import writable_dir
-
-    cache = writable_dir(Path(options.cache_dir or _default_cache()), "--cache-dir")
-    patches = load_repodata_patch(options.repodata_patch) if options.repodata_patch else None
-    source = channel_source(options.channel, cache, options.subdir, patches)
-    gateway = make_gateway(cache)
-    platforms = cast("list[SubdirLiteral]", list(dict.fromkeys([options.subdir, "noarch"])))  # --subdir noarch: once
-
-    async def records() -> list[RepoDataRecord]:
-        names = await gateway.names([source], platforms)
-        specs = [getattr(n, "normalized", n) for n in names]
-        result = await gateway.query([source], platforms, specs=specs, recursive=False)
-        return [r for per_channel in result for r in per_channel]
-
-    try:
-        found = asyncio.run(records())
-    except Exception as exc:
-        raise ChannelError(f"cannot read channel {options.channel}: {exc}") from exc
-    pythons = [p for p in options.pythons if p != "all"] or [_running_python()]
-    skipped: list[JobResult] = []
-    from urllib.parse import unquote, urlparse
-
-    index_root = Path(unquote(urlparse(source).path)) if source.startswith("file://") else None
-    if index_root is not None and cache.resolve() in index_root.parents:
-        from .channel import local_index_errors
-
-        for file_name, reason in sorted(local_index_errors(index_root).items()):
-            skipped.append(JobResult(file_name, "failed", reason))
-        from .channel import local_index_duplicates
-
-        for file_name in sorted(local_index_duplicates(index_root, platforms)):  # conda reads only the .conda
-            if not options.names or any(fnmatch.fnmatchcase(file_name.rsplit("-", 2)[0], g) for g in options.names):
-                skipped.append(JobResult(file_name, "skipped", "also in the channel as .conda, the file conda uses"))
-    if "all" in options.pythons:  # every Python some selected record pins, newest first
-        pins = set()
-        for record in found:
-            if not options.names or any(fnmatch.fnmatchcase(record.name.normalized, g) for g in options.names):
-                try:
-                    pin = _python_pin(parse_record_depends(record.depends, str(record.file_name)))
-                except PressError:
-                    continue
-                if pin is not None:
-                    pins.add(pin)
-        pythons = sorted(pins, key=lambda v: tuple(map(int, v.split("."))), reverse=True) or pythons
-    candidates: dict[tuple[str, str | None], list[RepoDataRecord]] = {}
-    for record in sorted(found, key=lambda r: r.file_name):
-        name = record.name.normalized
-        if options.names and not any(fnmatch.fnmatchcase(name, glob) for glob in options.names):
-            continue
-        if is_plumbing(name):
-            skipped.append(JobResult(record.file_name, "skipped", "conda plumbing: no wheel"))
-            continue
-        try:
-            pin = _python_pin(parse_record_depends(record.depends, str(record.file_name)))
-        except PressError as exc:  # a hostile or broken record fails alone
-            skipped.append(JobResult(record.file_name, "failed", str(exc)))
-            continue
-        if pin is not None and pin not in pythons:
-            skipped.append(JobResult(record.file_name, "skipped", f"built for Python {pin}, not requested"))
-            continue
-        candidates.setdefault((name, pin), []).append(record)
-    jobs: list[Job] = []
-    for (name, pin), group in sorted(candidates.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        group.sort(key=lambda r: (Version(str(r.version)), int(r.build_number), str(r.build)), reverse=True)
-        group, left_out = _one_build_per_version(group, [pin] if pin else pythons)
-        skipped += left_out
-        chosen = group[:1] if options.latest else group
-        for record in group[1:] if options.latest else []:
-            skipped.append(JobResult(record.file_name, "skipped", "not the newest (--latest)"))
-        for record in chosen:
-            sha = hex_digest(record.sha256) or ""
-            jobs.append(Job(name=name, version=str(record.version), build=str(record.build),
-                            build_number=int(record.build_number), subdir=str(record.subdir),
-                            file_name=str(record.file_name), url=str(record.url), sha256=sha,
-                            depends=tuple(str(d) for d in record.depends), python=pin or pythons[0],
-                            channel=str(record.channel or ""),
-                            md5=hex_digest(record.md5) or "",
-                            size=record.size if isinstance(record.size, int) else None))
-    jobs.sort(key=lambda j: j.file_name)
-    options.known_packages = _known_packages(found, options, cache)
-    return jobs, skipped
-
-
-def _one_build_per_version(group: list[RepoDataRecord], pythons: list[str]
-                           ) -> tuple[list[RepoDataRecord], list[JobResult]]:
-    """One build of each version of ``group`` (records of one name and
-    Python pin, newest first), as conda would choose it, and the others as
-    skipped results.
-
-    Installers see the builds of one version as one version: pip and uv take
-    the highest build tag and do not fall back to another build when its
-    ``Requires-Python`` refuses the interpreter, so two builds of one version
-    in a wheelhouse break resolution for the Python only the other serves
-    (conda-forge's pycparser 2.22 ``pyh29332c3_1`` needs 3.9, ``pyhd8ed1ab_0``
-    3.8). The build kept is the one whose ``python`` dependency admits the
-    most of ``pythons`` (the batch's targets), then conda's own order:
-    highest build number, then newest timestamp."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    from .metadata import requires_python
-    from .package import parse_record_depends
-
-    def admitted(record: RepoDataRecord) -> int:
-        try:
-            spec = requires_python(parse_record_depends(record.depends, str(record.file_name)))
-            allowed = SpecifierSet(spec or "")
-        except (PressError, InvalidSpecifier):
-            return 0
-        return sum(allowed.contains(f"{python}.99", prereleases=True) for python in pythons)  # as the solver reads X.Y
-
-    def stamp(record: RepoDataRecord) -> float:
-        timestamp = getattr(record, "timestamp", None)
-        return timestamp.timestamp() if timestamp is not None else 0.0
-
-    from .version import to_pep440
-
-    by_version: dict[str, list[RepoDataRecord]] = {}
-    for record in group:  # keyed as installers see it: 1.0 and 1.0.0 are one version
-        try:
-            key = to_pep440(str(record.version))
-        except PressError:
-            key = str(record.version)
-        by_version.setdefault(key, []).append(record)
-    kept: list[RepoDataRecord] = []
-    left_out: list[JobResult] = []
-    for builds in by_version.values():
-        best = max(builds, key=lambda r: (admitted(r), int(r.build_number), stamp(r), str(r.file_name)))
-        kept.append(best)
-        left_out += [JobResult(str(r.file_name), "skipped",
-                               f"another build of {r.name.normalized} {r.version} is kept ({best.build}): a "
-                               "wheelhouse holds one build per version (installers take the highest build tag)")
-                     for r in builds if r is not best]
-    return [r for r in group if any(r is k for k in kept)], left_out
-
-
-def _known_packages(found: list[RepoDataRecord], options: BatchOptions, cache: Path) -> tuple[PackageFacts, ...]:
-    """:class:`~press.names.PackageFacts` of the newest record of every
-    package the name mapping does not name (``null`` or absent): what
-    dependents need to tell aliases, native and Python packages apart."""
-    from rattler import Version
-
-    from .names import load_mapping, record_facts
-    from .package import parse_record_depends
-
-    mapping = load_mapping(cache, tuple(Path(p) for p in options.name_mapping))
-    newest: dict[str, RepoDataRecord] = {}
-    for record in sorted(found, key=lambda r: (Version(str(r.version)), int(r.build_number))):
-        newest[record.name.normalized] = record
-    facts = []
-    for name, record in sorted(newest.items()):
-        try:
-            depends = parse_record_depends(record.depends, str(record.file_name))
-        except PressError:
-            continue
-        noarch = getattr(record, "noarch", None)
-        fact = record_facts(name, options.channel, depends, "python" if getattr(noarch, "python", False) else None)
-        # Only what the mapping cannot tell: unmapped or null names (aliases,
-        # native or Python?), and mapped ones that are no Python package here.
-        if not mapping.get(name) or not fact.python:
-            facts.append(fact)
-    return tuple(facts)
+    found = select(options)
+    options.known_packages = found.known_packages
+    return found.jobs, found.results
 
 
 def _running_python() -> str:
@@ -456,81 +294,71 @@ def _running_python() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def _default_cache() -> Path:
+def default_cache() -> Path:
+    """press's default cache directory (:func:`press.convert.default_cache_dir`)."""
     from .convert import default_cache_dir
 
     return default_cache_dir()
 
 
-def _key(parts: list[Any]) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+def job_inputs(job: Job, options: BatchOptions) -> list[Any]:
+    """What decides a job's wheels besides its closure, as JSON values (the
+    parts of its key, :func:`press.jobstate.job_key`): the artifact's sha256
+    and ``depends``, the Python, and the options that change output."""
+    parts: list[Any] = [job.sha256, sorted(job.depends), job.python, options.subdir, options.fatten,
+                        options.bundle_python_deps, options.prefer, options.native_prefix, options.plat,
+                        options.channel_priority, sorted(options.exclude), options.include_dev,
+                        [str(p) for p in options.name_mapping], options.compresslevel]
+    if options.strip:
+        parts.append(["strip", True])
+    return parts
 
 
-def _up_to_date(wheel_dir: Path, key: str) -> list[str] | None:
-    """The wheels of the finished job ``key`` when its state file and every
-    wheel it lists are intact (regular files, not links, with the recorded
-    sha256), else None."""
-    try:
-        with Directory.open(wheel_dir) as directory, directory.sub(STATE_DIR) as state:
-            doc = read_json(state, f"{key}.json")
-            wheels = doc.get("wheels") if isinstance(doc, dict) else None
-            if not isinstance(wheels, dict):
-                return None
-            for name, digest in wheels.items():
-                found = directory.lstat(name) if isinstance(name, str) and "/" not in name else None
-                if found is None or not stat.S_ISREG(found.st_mode) or _sha256(wheel_dir / name) != digest:
-                    return None
-    except (OSError, ValueError, PressError):
+_CONTEXT: dict[str, Any] = {}
+
+
+def _gateway(options: BatchOptions) -> Any:
+    """The rattler gateway this process's jobs of one batch share (its
+    repodata read once per process, not once per job); None outside a batch."""
+    if not options.batch_id:
         return None
-    return sorted(wheels)
+    if _CONTEXT.get("batch") != options.batch_id:
+        from .channel import make_gateway
 
-
-def _sha256(path: Path) -> str:
-    """Hex sha256 of a regular file (a link is not followed, a FIFO not waited on)."""
-    digest = hashlib.sha256()
-    with open_regular(path) as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_state(wheel_dir: Path, key: str, job: Job, wheels: list[str]) -> None:
-    doc = {"artifact": job.file_name, "press": __version__,
-           "wheels": {w: _sha256(wheel_dir / w) for w in sorted(set(wheels))}}
-    with Directory.open(wheel_dir) as directory, directory.sub(STATE_DIR, create=True) as state:
-        state.write(f"{key}.json", json.dumps(doc, indent=1, sort_keys=True))
+        _CONTEXT.clear()
+        _CONTEXT.update(batch=options.batch_id, gateway=make_gateway(Path(options.cache_dir or default_cache())))
+    return _CONTEXT["gateway"]
 
 
 def run_job(job: Job, options: BatchOptions) -> JobResult:
-    """Convert one artifact (runs in a worker process or on a Dask worker).
-
-    Never raises: a :class:`~press.errors.PressError` or any other exception
-    becomes a ``failed`` result with its message."""
+    """Convert one artifact (runs in a worker process, on a Dask worker, or
+    in the batch's process). Never raises for a job's failure: a
+    :class:`~press.errors.PressError` or any other exception becomes a
+    ``failed`` result with its message. The result carries what the batch
+    records of it (:mod:`press.jobstate`): the names its solve used and the
+    stamps of its wheels."""
     from .channel import solve
     from .closure import thin_closure
     from .convert import ConvertOptions, convert_records
+    from .jobstate import stamp
+    from .selection import dependency_names
 
     started = time.monotonic()
     wheel_dir = Path(options.wheel_dir)
-    cache = Path(options.cache_dir or _default_cache())
+    cache = Path(options.cache_dir or default_cache())
     notes: list[str] = []
     try:
-        base = [__version__, job.sha256, sorted(job.depends), job.python, options.subdir, options.fatten,
-                options.bundle_python_deps, options.prefer, options.native_prefix, options.plat, options.channel_priority,
-                sorted(options.exclude), options.include_dev,
-                [str(p) for p in options.name_mapping]]
-        if options.compresslevel != 6:  # the default keeps the keys of earlier runs
-            base.append(["compresslevel", options.compresslevel])
         closures = None
-        spec = f"{job.name}=={job.version}={job.build}"
+        closure_names = sorted({job.name, *dependency_names(job.depends)})
         patches = None
         if options.repodata_patch:
             from .channel import load_repodata_patch
 
             patches = load_repodata_patch(options.repodata_patch)
         try:
-            solved = solve([spec], [options.channel], options.subdir, job.python, cache, patches,
-                           channel_priority=options.channel_priority)
+            solved = solve([f"{job.name}=={job.version}={job.build}"], [options.channel], options.subdir, job.python,
+                           cache, patches, channel_priority=options.channel_priority,
+                           sources=[options.source] if options.source else None, gateway=_gateway(options))
         except PressError as exc:
             if options.fatten:
                 raise
@@ -538,15 +366,10 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
             # are then guessed from the name mapping, and the wheelhouse check judges the set.
             notes.append(f"dependencies not solved ({exc}); their names and libraries are guessed")
         else:
+            closure_names = sorted({r.name.normalized for r in solved} | {job.name})
             if not options.fatten:
                 solved = thin_closure(job.name, solved)
             closures = {job.file_name: solved}
-            base.append(sorted([str(hex_digest(r.sha256)), sorted(r.depends)]
-                               for r in solved))
-        key = _key(base)
-        current = _up_to_date(wheel_dir, key)
-        if current is not None:
-            return JobResult(job.file_name, "skipped", "up to date", current, time.monotonic() - started)
         convert_options = ConvertOptions(
             channels=[options.channel], subdir=options.subdir, python=job.python, fatten=options.fatten,
             bundle_python_deps=options.bundle_python_deps, wheel_dir=wheel_dir, cache_dir=cache,
@@ -555,16 +378,18 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
             name_mapping=list(options.name_mapping), native_prefix=options.native_prefix,
             known_packages=options.known_packages, plat=options.plat,
             channel_priority=options.channel_priority, exclude=list(options.exclude),
-            include_dev=options.include_dev, compresslevel=options.compresslevel,
+            include_dev=options.include_dev, compresslevel=options.compresslevel, strip=options.strip,
         )
         report = convert_records([job.record], convert_options, progress=notes.append, closures=closures)
-        wheels = [Path(w.path).name for w in report.wheels]
-        _write_state(wheel_dir, key, job, wheels)
+        wheels = sorted({Path(w.path).name for w in report.wheels})
+        stamps = [vars(stamp(wheel_dir, w)) for w in wheels]
         if not wheels and report.skipped:
-            return JobResult(job.file_name, "skipped", report.skipped[0][1], [], time.monotonic() - started)
+            return JobResult(job.file_name, "skipped", report.skipped[0][1], [], time.monotonic() - started,
+                             closure=closure_names, stamps=stamps)
         reports = [asdict(w) for w in report.wheels] if options.validate else []
-        return JobResult(job.file_name, "converted", "", sorted(wheels), time.monotonic() - started,
-                         [n for n in notes if "retried" in n or "not solved" in n], reports, job.python)
+        return JobResult(job.file_name, "converted", "", wheels, time.monotonic() - started,
+                         [n for n in notes if "retried" in n or "not solved" in n], reports, job.python,
+                         closure=closure_names, stamps=stamps)
     except PressError as exc:
         return JobResult(job.file_name, "failed", str(exc), [], time.monotonic() - started,
                          [n for n in notes if "retried" in n])
@@ -573,46 +398,63 @@ def run_job(job: Job, options: BatchOptions) -> JobResult:
                          [n for n in notes if "retried" in n])
 
 
-def _execute(jobs: list[Job], options: BatchOptions) -> Iterator[JobResult]:
-    """Yield a :class:`JobResult` per job as jobs finish. Parallel jobs are
-    started largest archive first (longest-processing-time order), so the
-    batch does not end on one large job while the other workers idle."""
-    if options.scheduler or options.jobs > 1:
-        jobs = sorted(jobs, key=lambda j: (-(j.size or 0), j.file_name))
-    if options.scheduler:
-        from distributed import Client, as_completed
+class _Ledger:
+    """The parent's side of :mod:`press.jobstate`: which planned jobs are up
+    to date, and the state of each job as its result comes back."""
 
-        with Client(options.scheduler) as client:
-            futures = {client.submit(run_job, job, options, pure=False): job for job in jobs}
-            for future in as_completed(futures):
-                try:
-                    yield future.result()
-                except Exception as exc:  # a worker that died
-                    yield JobResult(futures[future].file_name, "failed", f"worker lost: {exc}")
-        return
-    if options.jobs <= 1:
-        for job in jobs:
-            yield run_job(job, options)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed as futures_completed
+    def __init__(self, jobs: list[Job], options: BatchOptions, view: ChannelView) -> None:
+        from .jobstate import job_key, read_states
 
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(options.jobs, len(jobs)) or 1, mp_context=context)
-    finished = False
-    try:
-        futures = {pool.submit(run_job, job, options): job for job in jobs}
-        for future in futures_completed(futures):
-            try:
-                yield future.result()
-            except Exception as exc:  # BrokenProcessPool: a worker crashed
-                yield JobResult(futures[future].file_name, "failed", f"worker crashed: {exc}")
-        finished = True
-    finally:
-        # After the last result the workers only exit (interpreter teardown,
-        # about 0.5 s): the index is written meanwhile instead of waiting;
-        # concurrent.futures still joins them before the interpreter exits.
-        pool.shutdown(wait=not finished, cancel_futures=not finished)
+        self.options, self.view = options, view
+        self.wheel_dir = Path(options.wheel_dir)
+        self.keys = {j.file_name: job_key(job_inputs(j, options)) for j in jobs}
+        self.states = read_states(self.wheel_dir, self.keys.values())
+
+    def up_to_date(self, job: Job) -> JobResult | None:
+        """A ``skipped``/``up to date`` result when ``job``'s state is
+        current (its closure's records unchanged, its wheels intact), else None."""
+        from .jobstate import JobState, closure_digest, intact, write_state
+
+        key = self.keys[job.file_name]
+        state = self.states.get(key)
+        if state is None or state.artifact != job.file_name:
+            return None
+        self.view.read_digests(state.closure)
+        if closure_digest(state.closure, self.view.digests) != state.closure_digest:
+            return None
+        whole, stamps = intact(self.wheel_dir, state)
+        if not whole:
+            return None
+        if tuple(stamps) != state.wheels:  # a copied wheelhouse: record the new identities
+            write_state(self.wheel_dir, key, JobState(state.artifact, tuple(stamps), state.closure,
+                                                      state.closure_digest))
+        result = JobResult(job.file_name, "skipped", "up to date", [s.name for s in stamps])
+        result.stamps = [vars(s) for s in stamps]
+        return result
+
+    def record(self, job: Job, result: JobResult) -> None:
+        """Write the state of a finished job (converted, or skipped by the
+        conversion itself): its wheels' stamps and its closure with the
+        digest of that closure's records now."""
+        from .jobstate import JobState, WheelStamp, closure_digest, write_state
+
+        if result.status == "failed" or result.reason == "up to date":
+            return
+        names = set(result.closure)
+        self.view.read_digests(names)
+        for name in list(names):  # names a record of the closure may depend on: a new one could change the solve
+            names |= self.view.dependencies.get(name, set())
+        names.discard(job.name)  # the job's spec names its own build: the name's other records are not read
+        self.view.read_digests(names)
+        digest = closure_digest(names, self.view.digests)
+        if digest is None:
+            return
+        stamps = tuple(sorted((WheelStamp(**s) for s in result.stamps), key=lambda s: s.name))
+        try:
+            write_state(self.wheel_dir, self.keys[job.file_name], JobState(job.file_name, stamps,
+                                                                           tuple(sorted(names)), digest))
+        except (OSError, PressError) as exc:
+            result.notes.append(f"state not recorded ({exc}): the next run converts it again")
 
 
 def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] | None = None,
@@ -627,6 +469,11 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
     Raises :class:`~press.errors.PressError` when the channel cannot be read
     or another batch holds the wheel directory.
     """
+    import uuid
+
+    from .dispatch import execute
+    from .selection import plan as select
+
     started = time.monotonic()
     if options.scheduler:
         import importlib.util
@@ -640,34 +487,51 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
     say = messages or (lambda message: None)
     try:
         say(f"reading {options.channel} ({options.subdir} and noarch)")
-        jobs, skipped = plan(options)
+        found = select(options)
+        jobs = found.jobs
+        options.known_packages = found.known_packages
         options.batch_names = frozenset(j.name for j in jobs)
-        say(f"converting {len(jobs)} artifacts")
-        report = BatchReport(results=list(skipped))
+        options.source, options.batch_id = found.view.source, uuid.uuid4().hex
+        say(f"checking {len(jobs)} artifacts against the wheel directory")
+        ledger = _Ledger(jobs, options, found.view)
         results: dict[str, JobResult] = {}
-        done = 0
+        for job in jobs:
+            current = ledger.up_to_date(job)
+            if current is not None:
+                results[job.file_name] = current
+        todo = [j for j in jobs if j.file_name not in results]
+        say(f"converting {len(todo)} artifacts" + (f" ({len(results)} up to date)" if results else ""))
+        report = BatchReport(results=list(found.results))
+        counts = {"converted": 0, "skipped": 0, "failed": 0}
         # jobs are unequal and parallel ones start largest first: the ETA weighs them by archive size
-        known = [j.size for j in jobs if j.size]
-        weight = {j.file_name: j.size or (sum(known) / len(known) if known else 1) for j in jobs}
+        known = [j.size for j in todo if j.size]
+        weight = {j.file_name: j.size or (sum(known) / len(known) if known else 1) for j in todo}
         total_weight, done_weight, jobs_started = sum(weight.values()), 0.0, time.monotonic()
-        for result in _execute(jobs, options):
+        by_name = {j.file_name: j for j in todo}
+        for done, result in enumerate(execute(todo, options), start=1):
             results[result.artifact] = result
-            done += 1
+            ledger.record(by_name[result.artifact], result)
+            counts[result.status] += 1
             done_weight += weight.get(result.artifact, 0)
             if progress:
                 eta = remaining_seconds(time.monotonic() - jobs_started, done_weight, total_weight, done)
-                counts = {"converted": 0, "skipped": 0, "failed": 0}
-                for r in results.values():
-                    counts[r.status] += 1
-                progress(Progress(done, len(jobs), counts["converted"], counts["skipped"], counts["failed"], eta, result))
+                progress(Progress(done, len(todo), counts["converted"], counts["skipped"], counts["failed"], eta,
+                                  result))
         report.results += [results[j.file_name] for j in jobs]
-        say("checking that no two wheels ship the same file")
-        _fail_clashes(report.results, wheel_dir)
-        if options.validate:
-            _validate(report.results, options, say)
-        if options.check:
-            targets = {j.python for j in jobs} | {p for p in options.pythons if p != "all"}
-            report.wheelhouse = _check(report.results, sorted(targets), options, say)
+        targets = sorted({j.python for j in jobs} | {p for p in options.pythons if p != "all"})
+        verdict = _set_key(report.results, targets, options)
+        previous = _checked(wheel_dir, verdict)
+        if previous is not None and not options.validate:
+            report.wheelhouse = previous  # the same wheels passed the same checks before
+        else:
+            say("checking that no two wheels ship the same file")
+            _fail_clashes(report.results, wheel_dir)
+            if options.validate:
+                _validate(report.results, options, say)
+            if options.check:
+                report.wheelhouse = _check(report.results, targets, options, say)
+            if report.ok:
+                _record_checked(wheel_dir, verdict, report.wheelhouse)
         say(f"writing the index of {sum(1 for _ in wheel_dir.glob('*.whl'))} wheels")
         index = _index(wheel_dir)
         report.projects, report.index_warnings = len(index.projects), index.warnings()
@@ -675,6 +539,34 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
         return report
     finally:
         lock.close()
+
+
+def _set_key(results: list[JobResult], pythons: list[str], options: BatchOptions) -> str:
+    """What the checks after the jobs judge: every wheel of the batch (name
+    and sha256), the targets and the checks asked for."""
+    wheels = sorted({(s["name"], s["sha256"]) for r in results if r.status != "failed" for s in r.stamps})
+    return hashlib.sha256(json.dumps([wheels, pythons, options.subdir, options.plat, options.check],
+                                     sort_keys=True).encode()).hexdigest()
+
+
+def _checked(wheel_dir: Path, key: str) -> list[str] | None:
+    """The wheelhouse summary of the last passed check of the wheel set ``key``, or None."""
+    try:
+        with Directory.open(wheel_dir) as directory, directory.sub(STATE_DIR) as state:
+            doc = read_json(state, "checked.json")
+    except (OSError, ValueError, PressError):
+        return None
+    if not isinstance(doc, dict) or doc.get("key") != key:
+        return None
+    summary = doc.get("wheelhouse")
+    if not isinstance(summary, list) or not all(isinstance(line, str) and len(line) < 1000 for line in summary):
+        return None
+    return [str(line) for line in summary[:100]]
+
+
+def _record_checked(wheel_dir: Path, key: str, summary: list[str]) -> None:
+    with Directory.open(wheel_dir) as directory, directory.sub(STATE_DIR, create=True) as state:
+        state.write("checked.json", json.dumps({"key": key, "wheelhouse": summary}, indent=1, sort_keys=True))
 
 
 def _fail_clashes(results: list[JobResult], wheel_dir: Path) -> None:

@@ -482,6 +482,9 @@ def solve(
     notes: list[str] | None = None,
     channel_names: dict[str, str] | None = None,
     channel_priority: str = "strict",
+    *,
+    sources: list[str] | None = None,
+    gateway: Gateway | None = None,
 ) -> list[RepoDataRecord]:
     """Solve ``specs`` (MatchSpec strings) against ``channels`` for ``subdir``.
 
@@ -498,6 +501,10 @@ def solve(
     packages they also hold as ``.conda``, are described in ``notes``;
     ``channel_names`` receives, per channel URL that records carry, the
     channel as the user gave it (local directories are indexed in the cache).
+    ``sources``: the channels as :func:`channel_source` already resolved
+    them, one per channel (a batch resolves them once, not once per job);
+    ``gateway``: a :func:`make_gateway` to reuse (its repodata read once per
+    process; only while the channels do not change).
     Raises
     :class:`SpecError` for a spec that does not parse or names nothing in the
     channels, :class:`SolveError` when no consistent closure exists.
@@ -517,12 +524,13 @@ def solve(
     # The .conda/.tar.bz2 pairs are only worth reading (every record of the index) for a caller
     # that shows notes; a batch job's solve has none and runs once per job.
     duplicates: list[str] | None = [] if notes is not None else None
-    sources = [channel_source(c, cache_dir, subdir, patches, index_notes, duplicates) for c in channels]
+    if sources is None or len(sources) != len(channels):
+        sources = [channel_source(c, cache_dir, subdir, patches, index_notes, duplicates) for c in channels]
     if notes is not None:
         notes += index_notes + (duplicates or [])
     if channel_names is not None:
         channel_names.update({s.rstrip("/"): c for s, c in zip(sources, channels)})
-    gateway = make_gateway(cache_dir)
+    gateway = gateway or make_gateway(cache_dir)
     constraints: list[str] = []
     if python:
         # Only the virtual records have this version: the channel's own python never wins.

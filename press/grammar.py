@@ -9,6 +9,7 @@ Conda's own grammars come from py-rattler, PEP grammars from packaging.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -115,13 +116,24 @@ def match_spec(value: object) -> str:
     characters, at most 1024 characters."""
     if not isinstance(value, str) or not value or len(value) > 1024 or _CONTROL.search(value):
         raise ValueError(f"{value!r} is not a MatchSpec string")
+    error = _match_spec_error(value)
+    if error is not None:
+        raise ValueError(f"{value!r} is not a valid MatchSpec: {error}")
+    return value
+
+
+@functools.lru_cache(maxsize=8192)
+def _match_spec_error(value: str) -> str | None:
+    """rattler's parse error for ``value``, None when it parses (kept for
+    the most recent 8192 strings: a channel repeats its dependency strings
+    across hundreds of thousands of records)."""
     from rattler import MatchSpec
 
     try:
         MatchSpec(value)
     except Exception as exc:  # rattler's parse errors have no common base
-        raise ValueError(f"{value!r} is not a valid MatchSpec: {exc}") from exc
-    return value
+        return str(exc)
+    return None
 
 
 def distribution_name(value: object) -> str:

@@ -178,7 +178,7 @@ def test_links_at_the_old_predictable_temporary_names_are_not_followed(tmp_path,
 
 
 def _state_file(out: Path) -> Path:
-    [state] = [p for p in (out / ".press-state").glob("*.json")]
+    [state] = [p for p in (out / ".press-state").glob("*.json") if len(p.stem) == 32]  # a job's, not checked.json
     return state
 
 
@@ -204,7 +204,7 @@ def test_batch_state_files_and_their_temporaries_are_not_written_through(tmp_pat
         other.close()
     assert report.ok and [r.status for r in report.results] == ["converted"]
     assert snapshot(outside) == before and not (outside / "new").exists()
-    assert not state.is_symlink() and json.loads(state.read_text())["wheels"] == {
+    assert not state.is_symlink() and {w["name"]: w["sha256"] for w in json.loads(state.read_text())["wheels"]} == {
         BATCH_WHEEL: hashlib.sha256((out / BATCH_WHEEL).read_bytes()).hexdigest()}
 
 
