@@ -391,6 +391,70 @@ def run_child(args: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+# --- the same channel sharded (CEP-16), served on 127.0.0.1 -----------------------------------
+
+def sharded_copy(channel: Path, out: Path, url: str) -> int:
+    """A CEP-16 copy of ``channel``'s repodata under ``out`` (``<subdir>/repodata_shards.msgpack.zst``
+    and one zstd msgpack shard per name under ``<subdir>/shards/``), as the real conda-forge
+    serves it; returns the shard count."""
+    import msgpack  # type: ignore[import-untyped,unused-ignore]  (Dask's dependency)
+
+    try:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        from backports import zstd  # type: ignore[no-redef,unused-ignore]
+    count = 0
+    for subdir in ("linux-64", "noarch"):
+        doc = json.loads((channel / subdir / "repodata.json").read_text())
+        by_name: dict[str, dict[str, Any]] = {}
+        for key in ("packages", "packages.conda"):
+            for file_name, record in doc.get(key, {}).items():
+                record = dict(record)
+                for digest in ("sha256", "md5"):
+                    if isinstance(record.get(digest), str):
+                        record[digest] = bytes.fromhex(record[digest])
+                shard = by_name.setdefault(record["name"], {"packages": {}, "packages.conda": {}, "removed": []})
+                shard[key][file_name] = record
+        (out / subdir / "shards").mkdir(parents=True, exist_ok=True)
+        index = {}
+        for name, shard in sorted(by_name.items()):
+            data = zstd.compress(msgpack.packb(shard, use_bin_type=True))
+            digest = hashlib.sha256(data).digest()
+            (out / subdir / "shards" / f"{digest.hex()}.msgpack.zst").write_bytes(data)
+            index[name] = digest
+        info = {"base_url": f"{url}/{subdir}/", "shards_base_url": "./shards/", "subdir": subdir}
+        (out / subdir / "repodata_shards.msgpack.zst").write_bytes(
+            zstd.compress(msgpack.packb({"version": 1, "info": info, "shards": index}, use_bin_type=True)))
+        count += len(index)
+    return count
+
+
+def serve(root: Path) -> tuple[Any, str]:
+    """A threaded HTTP/1.1 server of ``root`` on 127.0.0.1 (conditional requests answered in full:
+    rattler 0.28 fails on a 304 for a shard index) and its URL; it logs the paths asked for."""
+    import functools
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def send_head(self):  # type: ignore[no-untyped-def]
+            del self.headers["If-Modified-Since"]
+            asked.append(self.path)
+            return super().send_head()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+    server.asked = asked  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 # --- tiny real artifacts ----------------------------------------------------------------------
 
 def tiny_channel(directory: Path, count: int, start: int = 0) -> None:
@@ -505,6 +569,21 @@ def main() -> None:
                       + (f"; on Dask {found['dask_ms']:.2f} ms/job, scheduler +{found['dask_scheduler_mib']:.0f} MiB "
                          "with them queued" if "dask_ms" in found else ""), flush=True)
                 rows[f"{label} s"].append(found["seconds"])
+                if label == "glob":  # the same -n against the channel sharded, over HTTP, as conda-forge serves it
+                    server, url = serve(work)
+                    try:
+                        shards = sharded_copy(channel_dir, work / f"sharded-{_label(size)}", f"{url}/sharded-{_label(size)}")
+                        server.asked.clear()  # type: ignore[attr-defined]
+                        sharded = run_child({**base, **extra, "channel": f"{url}/sharded-{_label(size)}",
+                                             "cache": str(work / f"cache-sharded-{_label(size)}")})
+                        fetched = sum(1 for p in server.asked if "/shards/" in p)  # type: ignore[attr-defined]
+                    finally:
+                        server.shutdown()
+                    print(f"  plan {label:<7}: {sharded['seconds']:7.2f} s, peak RSS {sharded['rss']:6.0f} MiB against "
+                          f"the sharded copy over HTTP ({fetched} of {shards} shards fetched), {sharded['jobs']} jobs",
+                          flush=True)
+                    rows["sharded s"].append(sharded["seconds"])
+                    rows["sharded rss"].append(sharded["rss"])
                 rows[f"{label} rss"].append(found["rss"])
                 if label == "plain":
                     rows["pickled"].append(found.get("pickled", 0))
@@ -551,8 +630,9 @@ def main() -> None:
     for key, title in (("plain s", "plan, no filter"), ("glob s", f"plan, -n {args.glob}"),
                        ("latest s", "plan, --latest")):
         print(ladder(title, sizes, rows[key], "s", "records"))
+    print(ladder(f"plan, -n {args.glob}, sharded HTTP", sizes, rows["sharded s"], "s", "records"))
     for key, title in (("plain rss", "peak RSS, no filter"), ("glob rss", f"peak RSS, -n {args.glob}"),
-                       ("latest rss", "peak RSS, --latest")):
+                       ("sharded rss", f"peak RSS, -n {args.glob}, sharded"), ("latest rss", "peak RSS, --latest")):
         print(ladder(title, sizes, rows[key], "MiB", "records", "{:.0f}"))
     print(ladder("known packages in the options", sizes, rows["known"], "", "records", "{:.0f}"))
     print(ladder("pickled per job", sizes, rows["pickled"], "B", "records", "{:.0f}"))

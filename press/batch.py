@@ -1,23 +1,27 @@
 """Batch conversion of a channel into a wheelhouse with a PEP 503/691 index.
 
-:func:`convert_channel` lists the channel's repodata records for a subdir
-(plus ``noarch``), selects them (name globs, Python versions, newest only),
-converts each selected artifact as one job, and writes the simple index
-(:mod:`press.index`). Jobs run in worker processes on this machine
-(``jobs``) or on a Dask distributed cluster (``scheduler``); a job's failure
-is reported and never stops the batch.
+:func:`convert_channel` plans (:mod:`press.selection`: the channel's records
+for a subdir plus ``noarch``, read a chunk of names at a time, selected by
+name globs, Python versions and newest only), decides in this process which
+planned jobs are up to date (:mod:`press.jobstate`), runs the others
+(:mod:`press.dispatch`: worker processes on this machine, ``jobs``, or a
+Dask distributed cluster, ``scheduler``; the batch's shared facts sent once
+per worker), checks the wheel set, and updates the simple index
+(:mod:`press.index`). A job's failure is reported and never stops the batch.
 
-Incremental and resumable: each job has a key, the sha256 of the inputs that
-decide its output (the artifact's sha256 and repodata ``depends``, for fat
-wheels those of its whole solved closure, press's version and the options).
-A finished job leaves ``<wheel dir>/.press-state/<key>.json`` listing its
-wheels and their sha256; a later run skips a job whose state file and wheels
-are intact. Wheels, metadata files, index pages and state files are only
-ever renamed into place, and a run starts by removing the temporary files a
-killed run left, so the wheel directory never shows a partial file and a
-resumed run ends with the bytes an uninterrupted one makes. Nothing inside
-the wheel directory is followed through a symbolic link, and leftovers are
-removed only when no other press writes there (:mod:`press.wheelhouse`).
+Incremental and resumable: each job has a key, the sha256 of what decides
+its output and is known before it runs (the artifact's sha256 and repodata
+``depends``, the Python, the options, :data:`press.jobstate.OUTPUT_FORMAT`).
+As each job finishes, this process records ``<wheel dir>/.press-state/<key>.json``:
+its wheels (sha256 and file identity) and a digest of the repodata records
+of every package its solve read; a later run skips a job whose records and
+wheels are unchanged, without solving it. Wheels, metadata files, index
+pages and state files are only ever renamed into place, and a run starts by
+removing the temporary files a killed run left, so the wheel directory never
+shows a partial file and a resumed run ends with the bytes an uninterrupted
+one makes. Nothing inside the wheel directory is followed through a symbolic
+link, and leftovers are removed only when no other press writes there
+(:mod:`press.wheelhouse`).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class BatchOptions:
     Dask distributed scheduler address (overrides ``jobs``);
     ``repodata_patch``: patch instructions for a local directory channel;
     ``name_mapping``/``native_prefix``/``plat``/``channel_priority``/
-    ``exclude``/``include_dev``: as in
+    ``exclude``/``include_dev``/``strip``: as in
     :class:`~press.convert.ConvertOptions`; ``validate``: after every job
     ran, install the wheels written, per Python, into one fresh venv each
     (offline, from the wheelhouse, so thin dependencies resolve) and run
@@ -105,7 +109,9 @@ class Job:
     """One artifact to convert (picklable: sent to worker processes).
 
     ``python``: the ``X.Y`` it is converted for; the rest mirrors its
-    repodata record."""
+    repodata record, kept small (a channel has hundreds of thousands): ``url``
+    is empty when it is :meth:`default_url`, ``md5`` when ``sha256`` is
+    known (it decides alone: :func:`press.fetch._reusable`)."""
 
     name: str
     version: str
@@ -125,6 +131,11 @@ class Job:
     def record(self) -> "_Record":
         return _Record(self)
 
+    @staticmethod
+    def default_url(channel: str, subdir: str, file_name: str) -> str:
+        """Where a channel keeps an artifact: ``<channel>/<subdir>/<file name>``."""
+        return f"{channel.rstrip('/')}/{subdir}/{file_name}"
+
 
 class _Record:
     """The face of a repodata record that :func:`press.convert.convert_records` reads."""
@@ -134,7 +145,8 @@ class _Record:
 
         self.name = PackageName(job.name)
         self.version, self.build, self.file_name = job.version, job.build, job.file_name
-        self.url, self.sha256, self.depends = job.url, job.sha256, list(job.depends)
+        self.url = job.url or Job.default_url(job.channel, job.subdir, job.file_name)
+        self.sha256, self.depends = job.sha256, list(job.depends)
         self.channel, self.md5, self.size = job.channel, job.md5 or None, job.size
 
 
@@ -443,7 +455,7 @@ class _Ledger:
         names = set(result.closure)
         self.view.read_digests(names)
         for name in list(names):  # names a record of the closure may depend on: a new one could change the solve
-            names |= self.view.dependencies.get(name, set())
+            names.update(self.view.dependencies.get(name, ()))
         names.discard(job.name)  # the job's spec names its own build: the name's other records are not read
         self.view.read_digests(names)
         digest = closure_digest(names, self.view.digests)

@@ -17,7 +17,7 @@ from . import __version__
 from .channel import CHANNEL_PRIORITIES, DEFAULT_CHANNEL, native_subdir
 from .convert import ConvertOptions, convert_pythons
 from .errors import PressError
-from .report import fit, shorten
+from .report import ConversionReport, fit, shorten
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -186,8 +186,20 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
             report = run(progress)
     except PressError as exc:
         _fail(exc, as_json)
+    _print_conversion(report, as_json, verbose)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _print_conversion(report: ConversionReport, as_json: bool, verbose: bool, extra: dict[str, Any] | None = None,
+                      lines: list[str] | None = None) -> None:
+    """A conversion's report on stdout: one JSON document (with ``extra``
+    keys) or a line per wheel and skipped artifact (then ``lines``)."""
     if as_json:
-        click.echo(report.to_json())
+        import json
+
+        click.echo(json.dumps({**json.loads(report.to_json()), **(extra or {})}, indent=2, sort_keys=True)
+                   if extra else report.to_json())
     else:
         width = _terminal_width()
 
@@ -206,14 +218,14 @@ def main(targets: tuple[str, ...], channels: tuple[str, ...], subdir: str, pytho
                 echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
         for artifact, reason in report.skipped:
             echo(f"{artifact}: {reason}")
+        for line in lines or []:
+            echo(line)
         for problem in report.unresolvable:
             click.echo(f"press: error: {problem}", err=True)
     if any(w.validation and w.validation.sandbox == "off" for w in report.wheels):
         from .sandbox import WARNING
 
         click.echo(f"press: warning: {WARNING}", err=True)
-    if not report.ok:
-        sys.exit(1)
 
 
 def _lock_run(lock_file: Path | None, environment: str | None, targets: tuple[str, ...], pythons: tuple[str, ...],
@@ -444,6 +456,11 @@ def _duration(seconds: float | None) -> str:
 @click.option("--wheelhouse-check/--no-wheelhouse-check", "check", default=True, show_default=True,
               help="After the jobs, resolve every wheel written, for each target Python, against the wheel "
                    "directory alone (uv or pip, offline); a wheel that does not install fails its job.")
+@click.option("--file", "lock_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
+              help="Make the wheelhouse of exactly a locked environment (@EXPLICIT, conda-lock.yml or pixi.lock, "
+                   "as press --file), with its index; CHANNEL, when given, is a local mirror to find the "
+                   "artifacts in by file name.")
+@click.option("--environment", metavar="NAME", help="With --file FILE a pixi.lock: the environment [default: default].")
 @_naming_options
 @click.option("--json", "as_json", is_flag=True, help="Print the batch report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
@@ -455,13 +472,28 @@ def channel_main(channel_arg: str | None, channel_opt: str | None, subdir: str, 
                  channel_priority: str,
                  plat: str | None,
                  name_mapping: tuple[Path, ...], native_prefix: str | None, as_json: bool, quiet: bool,
-                 verbose: bool) -> None:
+                 verbose: bool, lock_file: Path | None = None, environment: str | None = None) -> None:
     """Convert a whole channel (or the part --name/--python/--latest select) into a
     wheelhouse that pip and uv install from. Re-runs convert only what changed."""
     from .batch import BatchOptions, convert_channel
 
     if channel_arg and channel_opt and channel_arg != channel_opt:
         raise click.UsageError(f"two channels given ({channel_arg!r} and -c {channel_opt!r}): a batch converts one")
+    if lock_file is not None:
+        if names or latest or scheduler or len(pythons) > 1 or "all" in pythons:
+            raise click.UsageError("--file makes the wheelhouse of exactly the locked environment, for its Python: "
+                                   "no --name, --latest, --scheduler, or more than one --python")
+        convert_options = ConvertOptions(
+            channels=[c for c in (channel_arg or channel_opt,) if c], subdir=subdir,
+            python=pythons[0] if pythons else None, fatten=fatten, bundle_python_deps=bundle_python_deps,
+            wheel_dir=wheel_dir, cache_dir=cache_dir, validate=validate, check=check, repodata_patch=repodata_patch,
+            prefer=list(prefer), name_mapping=list(name_mapping), native_prefix=native_prefix, plat=plat,
+            channel_priority=channel_priority, exclude=list(exclude), include_dev=include_dev,
+            compresslevel=compression_level, strip=strip)
+        _lock_wheelhouse(lock_file, environment or "default", convert_options, as_json, quiet, verbose)
+        return
+    if environment is not None:
+        raise click.UsageError("--environment chooses an environment of a pixi.lock given with --file")
     if not (channel_arg or channel_opt):
         raise click.UsageError("which channel? give it as CHANNEL or -c CHANNEL (a name, URL or local directory)")
     options = BatchOptions(
@@ -495,6 +527,37 @@ def channel_main(channel_arg: str | None, channel_opt: str | None, subdir: str, 
         from .sandbox import WARNING
 
         click.echo(f"press: warning: {WARNING}", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _lock_wheelhouse(lock_file: Path, environment: str, options: ConvertOptions, as_json: bool, quiet: bool,
+                     verbose: bool) -> None:
+    """``press channel --file``: the locked environment converted into the
+    wheel directory (:func:`press.convert.convert_lock`), then its PEP
+    503/691 index written (:func:`press.index.write_index`); exits 1 when
+    the conversion failed."""
+    from .convert import convert_lock
+    from .index import write_index
+
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(f"press: {message}", err=True)
+
+    try:
+        if LiveProgress.wanted(quiet):
+            with LiveProgress() as live:
+                report = convert_lock(lock_file, options, live.message, environment)
+                live.message("writing the index")
+                index = write_index(Path(options.wheel_dir))
+        else:
+            report = convert_lock(lock_file, options, progress, environment)
+            progress("writing the index")
+            index = write_index(Path(options.wheel_dir))
+    except PressError as exc:
+        _fail(exc, as_json)
+    _print_conversion(report, as_json, verbose, {"projects": len(index.projects), "index_warnings": index.warnings()},
+                      [f"warning: {w}" for w in index.warnings()] + [f"{len(index.projects)} projects in the index"])
     if not report.ok:
         sys.exit(1)
 

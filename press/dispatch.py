@@ -9,7 +9,8 @@ initializer, a Dask cluster through ``Client.scatter(..., broadcast=True)``
 size.
 
 Jobs are submitted in bounded waves: at most :data:`IN_FLIGHT_PER_WORKER`
-per worker are queued at any time, and one more is submitted as each result
+per worker process (:data:`DASK_IN_FLIGHT_PER_THREAD` per Dask worker
+thread) are queued at any time, and one more is submitted as each result
 comes back, so neither the pool's queue nor Dask's scheduler holds the whole
 batch (the scheduler keeps a few kilobytes per queued task, which for
 60,000 tasks at once was the limit). Parallel jobs are started largest
@@ -24,8 +25,12 @@ from typing import TYPE_CHECKING, Callable, Iterator, cast
 if TYPE_CHECKING:
     from .batch import BatchOptions, Job, JobResult
 
-#: Jobs queued per worker beyond the one it runs (enough to keep it busy between results).
+#: Jobs queued per worker process beyond the one it runs (enough to keep it busy between results).
 IN_FLIGHT_PER_WORKER = 2
+#: Tasks in flight per Dask worker thread: a result's round trip through the scheduler takes a few
+#: milliseconds, so a deeper queue keeps the threads busy; each queued task costs the scheduler a
+#: few kilobytes (the options are scattered once, a task holds a reference to them).
+DASK_IN_FLIGHT_PER_THREAD = 32
 
 Function = Callable[["Job", "BatchOptions"], "JobResult"]
 _SHARED: tuple[BatchOptions, Function] | None = None
@@ -121,6 +126,12 @@ def _in_pool(jobs: list[Job], options: BatchOptions, function: Function) -> Iter
 
 
 def _on_dask(jobs: list[Job], options: BatchOptions, function: Function) -> Iterator[JobResult]:
+    """On a Dask cluster: the options scattered to every worker once, tasks
+    submitted with ``Client.map`` in waves as batches of results come back
+    (each batch gathered in one call): about 2 ms a task on a local cluster
+    of this 2-core machine, against 4 ms when every task is submitted alone."""
+    from itertools import islice
+
     from distributed import Client, as_completed
 
     from .batch import JobResult
@@ -129,18 +140,40 @@ def _on_dask(jobs: list[Job], options: BatchOptions, function: Function) -> Iter
         threads = sum(client.nthreads().values()) or 1
         shared = client.scatter(options, broadcast=True, hash=False)
         track: dict[object, Job] = {}
+        pending = iter(jobs)
         stream = as_completed()
 
-        def submit(job: Job) -> object:
-            future = client.submit(function, job, shared, pure=False)
-            stream.add(future)
-            return future
+        def submit(count: int) -> None:
+            batch = list(islice(pending, count))
+            if batch:
+                futures = client.map(function, batch, [shared] * len(batch), pure=False)
+                track.update(zip(futures, batch))
+                stream.update(futures)
 
-        def completed() -> Iterator[object]:
-            yield next(stream)
-
-        for future in _waves(jobs, threads * (1 + IN_FLIGHT_PER_WORKER), submit, completed, track):
+        submit(threads * DASK_IN_FLIGHT_PER_THREAD)
+        for done in stream.batches():
+            finished = [f for f in done if f.status == "finished"]
             try:
-                yield future.result()  # type: ignore[attr-defined]
-            except Exception as exc:  # a worker that died
-                yield JobResult(track[future].file_name, "failed", f"worker lost: {exc}")
+                results = client.gather(finished)
+            except Exception:  # a result lost between finishing and gathering: one at a time
+                results = [None] * len(finished)
+            for future, result in zip(finished, results):
+                yield result if result is not None else _lost(future, track[future])
+            for future in done:
+                if future.status != "finished":
+                    yield _lost(future, track[future])
+                del track[future]
+            submit(len(done))
+
+
+def _lost(future: object, job: Job) -> JobResult:
+    """The result of a Dask task whose result cannot be gathered (a worker that died)."""
+    from .batch import JobResult
+
+    try:
+        found = future.result()  # type: ignore[attr-defined]
+        if isinstance(found, JobResult):
+            return found
+        return JobResult(job.file_name, "failed", f"worker returned {type(found).__name__}")
+    except Exception as exc:
+        return JobResult(job.file_name, "failed", f"worker lost: {exc}")

@@ -70,7 +70,7 @@ class ChannelView:
         self.platforms = cast("list[SubdirLiteral]", list(dict.fromkeys([subdir, "noarch"])))
         self.digests: dict[str, str] = {}
         #: every name read so far -> the names its records depend on (what a solve may read next)
-        self.dependencies: dict[str, set[str]] = {}
+        self.dependencies: dict[str, tuple[str, ...]] = {}
         self._queries = 0
         self._sparse = self._local_repodata()
 
@@ -160,7 +160,8 @@ class ChannelView:
             for name in chunk:
                 records = by_name.pop(name, [])
                 self.digests[name] = name_digest(records)
-                self.dependencies[name] = {sys.intern(d) for r in records for d in dependency_names(r.depends)}
+                self.dependencies[name] = tuple(sorted({sys.intern(d) for r in records
+                                                        for d in dependency_names(r.depends)}))
                 yield name, records
 
     def read_digests(self, names: Iterable[str]) -> None:
@@ -228,7 +229,24 @@ def _selected(name: str, globs: Sequence[str]) -> bool:
 def plan(options: BatchOptions) -> BatchPlan:
     """List and select the channel's records for ``options`` (see the module
     docstring). Raises :class:`~press.errors.ChannelError` when the channel
-    cannot be read."""
+    cannot be read.
+
+    The cyclic garbage collector is paused meanwhile: planning makes no
+    cycles, and with hundreds of thousands of results alive each of its
+    full passes walks them all (``--latest`` on 465k records took 26 s
+    instead of 17)."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan(options)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _plan(options: BatchOptions) -> BatchPlan:
     from urllib.parse import unquote, urlparse
 
     from .batch import JobResult, default_cache
@@ -335,13 +353,14 @@ def _select(name: str, records: list[RepoDataRecord], options: BatchOptions, pyt
             except PressError as exc:
                 results.append(JobResult(file_name, "failed", str(exc)))
                 continue
-            size = record.size
+            size, sha256 = record.size, hex_digest(record.sha256) or ""
+            subdir, channel = sys.intern(str(record.subdir)), sys.intern(str(record.channel or ""))
+            url = str(record.url)
             jobs.append(Job(name=name, version=str(record.version), build=str(record.build),
-                            build_number=int(record.build_number), subdir=str(record.subdir),
-                            file_name=file_name, url=str(record.url),
-                            sha256=hex_digest(record.sha256) or "", depends=tuple(sys.intern(d) for d in depends),
-                            python=pin or pythons[0],
-                            channel=str(record.channel or ""), md5=hex_digest(record.md5) or "",
+                            build_number=int(record.build_number), subdir=subdir, file_name=file_name,
+                            url="" if url == Job.default_url(channel, subdir, file_name) else url,
+                            sha256=sha256, depends=tuple(sys.intern(d) for d in depends), python=pin or pythons[0],
+                            channel=channel, md5="" if sha256 else hex_digest(record.md5) or "",
                             size=size if isinstance(size, int) else None))
     return jobs
 

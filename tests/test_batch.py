@@ -34,9 +34,13 @@ def press_channel(channel: str, out: Path, cache: Path, *args: str, env: dict | 
 
 
 def tree(directory: Path) -> dict[str, str]:
-    """Every file under ``directory`` -> sha256 (the lock file included)."""
+    """Every file under ``directory`` -> sha256 (the lock file and claims included; not the job
+    states and index cache, which record the files' inode and times, a run's own)."""
     return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+            for p in sorted(directory.rglob("*")) if p.is_file() and (
+                not str(p.relative_to(directory)).startswith(".press-state/") or
+                str(p.relative_to(directory)).startswith((".press-state/owners/", ".press-state/lock",
+                                                          ".press-state/writers.lock")))}
 
 
 def served_conda_forge(root: Path) -> Path:

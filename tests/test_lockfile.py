@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import CFFI_CLOSURE, CONDA_FORGE, ChannelHandler, copy_channel, run_press, serve
+from conftest import CFFI_CLOSURE, CONDA_FORGE, ChannelHandler, copy_channel, make_venv, run_in, run_press, serve
 from press.errors import LimitError
 from press.lockfile import LockFileError, interpreter_only, read_lock
 
@@ -261,3 +263,25 @@ def test_http_download_that_does_not_match_is_one_error(tmp_path, mirror):
     assert "press: error: cffi-1.17.1-py312h06ac9bb_0.conda: sha256: the download from" in result.stderr
     assert not list((tmp_path / "cache").rglob("cffi-1.17.1-py312h06ac9bb_0.conda"))
 
+
+
+def test_channel_file_makes_a_wheelhouse_with_its_index(tmp_path, mirror, py312):
+    """``press channel --file``: the locked environment's wheels and their PEP 503/691 index, from which
+    uv installs cffi offline; options that select from a channel are refused beside it."""
+    out = tmp_path / "out"
+    result = run_press("channel", "--file", str(LOCKS / "cffi-python.pixi.lock"), str(mirror), "--subdir", "linux-64",
+                       "-w", str(out), "--json", "-q", cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["projects"] == len(doc["wheels"]) == len(list(out.glob("*.whl")))
+    assert {p.name for p in (out / "simple").iterdir() if p.is_dir()} >= {"cffi", "pycparser"}
+    from press.venvs import _uv_binary as _uv
+
+    python = make_venv(py312, tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
+    subprocess.run([_uv(), "pip", "install", "-q", "--offline", "--python", str(python), "--index-url",
+                    (out / "simple").as_uri(), "cffi"], check=True, env=env)
+    assert run_in(python, "import cffi; print(cffi.FFI().sizeof('int'))", tmp_path).strip() == "4"
+    refused = run_press("channel", "--file", str(LOCKS / "cffi.pixi.lock"), str(mirror), "-n", "cffi", "-w", str(out),
+                        cache=tmp_path / "cache")
+    assert refused.returncode == 2 and "--file makes the wheelhouse of exactly the locked environment" in refused.stderr
