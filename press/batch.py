@@ -313,14 +313,29 @@ def default_cache() -> Path:
     return default_cache_dir()
 
 
-def job_inputs(job: Job, options: BatchOptions) -> list[Any]:
+def job_inputs(job: Job, options: BatchOptions, shared: list[Any] | None = None) -> list[Any]:
     """What decides a job's wheels besides its closure, as JSON values (the
     parts of its key, :func:`press.jobstate.job_key`): the artifact's sha256
-    and ``depends``, the Python, and the options that change output."""
-    parts: list[Any] = [job.sha256, sorted(job.depends), job.python, options.subdir, options.fatten,
-                        options.bundle_python_deps, options.prefer, options.native_prefix, options.plat,
-                        options.channel_priority, sorted(options.exclude), options.include_dev,
-                        [str(p) for p in options.name_mapping], options.compresslevel]
+    and ``depends``, the Python, and ``shared`` (:func:`batch_inputs`, the
+    same for every job of a batch; computed when None)."""
+    return [job.sha256, sorted(job.depends), job.python, *(shared if shared is not None else batch_inputs(options))]
+
+
+def batch_inputs(options: BatchOptions) -> list[Any]:
+    """The options that change output (the native-name prefix as it is
+    decided: a channel moved to another directory name changes it), and a
+    digest of the name mapping in effect (the shipped or refreshed one and
+    the ``name_mapping`` files' contents: a file edited in place changes
+    names)."""
+    from .names import load_mapping, native_prefix
+
+    mapping = load_mapping(Path(options.cache_dir or default_cache()), tuple(Path(p) for p in options.name_mapping))
+    names = hashlib.sha256(json.dumps(sorted((k, list(v) if v else None) for k, v in mapping.entries.items()))
+                           .encode()).hexdigest()
+    prefix = options.native_prefix if options.native_prefix is not None else native_prefix(options.channel)
+    parts: list[Any] = [options.subdir, options.fatten, options.bundle_python_deps, options.prefer,
+                        prefix, options.plat, options.channel_priority, sorted(options.exclude),
+                        options.include_dev, ["mapping", names], options.compresslevel]
     if options.strip:
         parts.append(["strip", True])
     return parts
@@ -415,12 +430,14 @@ class _Ledger:
     to date, and the state of each job as its result comes back."""
 
     def __init__(self, jobs: list[Job], options: BatchOptions, view: ChannelView) -> None:
-        from .jobstate import job_key, read_states
+        from .jobstate import JobState, job_key, read_states
 
         self.options, self.view = options, view
         self.wheel_dir = Path(options.wheel_dir)
-        self.keys = {j.file_name: job_key(job_inputs(j, options)) for j in jobs}
+        shared = batch_inputs(options)
+        self.keys = {j.file_name: job_key(job_inputs(j, options, shared)) for j in jobs}
         self.states = read_states(self.wheel_dir, self.keys.values())
+        self.written: dict[str, JobState] = {}
 
     def up_to_date(self, job: Job) -> JobResult | None:
         """A ``skipped``/``up to date`` result when ``job``'s state is
@@ -429,7 +446,7 @@ class _Ledger:
 
         key = self.keys[job.file_name]
         state = self.states.get(key)
-        if state is None or state.artifact != job.file_name:
+        if state is None or state.artifact != job.file_name or (self.options.validate and not state.validated):
             return None
         self.view.read_digests(state.closure)
         if closure_digest(state.closure, self.view.digests) != state.closure_digest:
@@ -438,8 +455,11 @@ class _Ledger:
         if not whole:
             return None
         if tuple(stamps) != state.wheels:  # a copied wheelhouse: record the new identities
-            write_state(self.wheel_dir, key, JobState(state.artifact, tuple(stamps), state.closure,
-                                                      state.closure_digest))
+            try:
+                write_state(self.wheel_dir, key, JobState(state.artifact, tuple(stamps), state.closure,
+                                                          state.closure_digest, state.validated))
+            except (OSError, PressError):
+                pass  # hashed again next time
         result = JobResult(job.file_name, "skipped", "up to date", [s.name for s in stamps])
         result.stamps = [vars(s) for s in stamps]
         return result
@@ -457,16 +477,39 @@ class _Ledger:
         for name in list(names):  # names a record of the closure may depend on: a new one could change the solve
             names.update(self.view.dependencies.get(name, ()))
         names.discard(job.name)  # the job's spec names its own build: the name's other records are not read
+        names.discard("python")  # solved against a virtual python of the target version, never the channel's
         self.view.read_digests(names)
         digest = closure_digest(names, self.view.digests)
         if digest is None:
             return
         stamps = tuple(sorted((WheelStamp(**s) for s in result.stamps), key=lambda s: s.name))
+        state = JobState(job.file_name, stamps, tuple(sorted(names)), digest)
         try:
-            write_state(self.wheel_dir, self.keys[job.file_name], JobState(job.file_name, stamps,
-                                                                           tuple(sorted(names)), digest))
+            write_state(self.wheel_dir, self.keys[job.file_name], state)
         except (OSError, PressError) as exc:
             result.notes.append(f"state not recorded ({exc}): the next run converts it again")
+        else:
+            self.written[job.file_name] = state
+
+    def settle(self, results: list[JobResult]) -> None:
+        """After the checks: forget the state of every job they failed (it
+        runs again next time, as a failed job does), and mark the wheels of
+        the jobs that passed ``--validate`` as validated."""
+        from .jobstate import JobState, forget_state, write_state
+
+        for result in results:
+            key = self.keys.get(result.artifact)
+            if key is None:
+                continue
+            if result.status == "failed":
+                forget_state(self.wheel_dir, key)
+            elif self.options.validate and result.artifact in self.written:
+                state = self.written[result.artifact]
+                try:
+                    write_state(self.wheel_dir, key, JobState(state.artifact, state.wheels, state.closure,
+                                                              state.closure_digest, validated=True))
+                except (OSError, PressError):
+                    pass  # validated again next time
 
 
 def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] | None = None,
@@ -531,7 +574,7 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
                                   result))
         report.results += [results[j.file_name] for j in jobs]
         targets = sorted({j.python for j in jobs} | {p for p in options.pythons if p != "all"})
-        verdict = _set_key(report.results, targets, options)
+        verdict = _set_key(report.results, targets, options, wheel_dir)
         previous = _checked(wheel_dir, verdict)
         if previous is not None and not options.validate:
             report.wheelhouse = previous  # the same wheels passed the same checks before
@@ -542,6 +585,7 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
                 _validate(report.results, options, say)
             if options.check:
                 report.wheelhouse = _check(report.results, targets, options, say)
+            ledger.settle(report.results)
             if report.ok:
                 _record_checked(wheel_dir, verdict, report.wheelhouse)
         say(f"writing the index of {sum(1 for _ in wheel_dir.glob('*.whl'))} wheels")
@@ -553,16 +597,31 @@ def convert_channel(options: BatchOptions, progress: Callable[[Progress], None] 
         lock.close()
 
 
-def _set_key(results: list[JobResult], pythons: list[str], options: BatchOptions) -> str:
+def _set_key(results: list[JobResult], pythons: list[str], options: BatchOptions, wheel_dir: Path) -> str:
     """What the checks after the jobs judge: every wheel of the batch (name
-    and sha256), the targets and the checks asked for."""
+    and sha256), every other wheel of the directory they resolve against
+    (name and ``lstat`` identity: another run's or the user's wheel added,
+    replaced or removed changes the key), the targets and the checks asked
+    for."""
     wheels = sorted({(s["name"], s["sha256"]) for r in results if r.status != "failed" for s in r.stamps})
-    return hashlib.sha256(json.dumps([wheels, pythons, options.subdir, options.plat, options.check],
+    present = []
+    try:
+        with Directory.open(wheel_dir) as directory:
+            for name in sorted(directory.names()):
+                found = directory.lstat(name) if name.endswith(".whl") else None
+                if found is not None:
+                    present.append([name, found.st_mode, found.st_size, found.st_ino, found.st_mtime_ns,
+                                    found.st_ctime_ns])
+    except (OSError, PressError):
+        present.append(["unreadable"])
+    return hashlib.sha256(json.dumps([wheels, present, pythons, options.subdir, options.plat, options.check],
                                      sort_keys=True).encode()).hexdigest()
 
 
 def _checked(wheel_dir: Path, key: str) -> list[str] | None:
-    """The wheelhouse summary of the last passed check of the wheel set ``key``, or None."""
+    """The wheelhouse summary of the last passed check of the wheel set
+    ``key``, or None (also for a malformed file, or lines that are not
+    printable text: they are shown on a terminal)."""
     try:
         with Directory.open(wheel_dir) as directory, directory.sub(STATE_DIR) as state:
             doc = read_json(state, "checked.json")
@@ -571,14 +630,19 @@ def _checked(wheel_dir: Path, key: str) -> list[str] | None:
     if not isinstance(doc, dict) or doc.get("key") != key:
         return None
     summary = doc.get("wheelhouse")
-    if not isinstance(summary, list) or not all(isinstance(line, str) and len(line) < 1000 for line in summary):
+    if not isinstance(summary, list) or len(summary) > 100 or not all(
+            isinstance(line, str) and len(line) < 1000 and line.isprintable() for line in summary):
         return None
-    return [str(line) for line in summary[:100]]
+    return [str(line) for line in summary]
 
 
 def _record_checked(wheel_dir: Path, key: str, summary: list[str]) -> None:
-    with Directory.open(wheel_dir) as directory, directory.sub(STATE_DIR, create=True) as state:
-        state.write("checked.json", json.dumps({"key": key, "wheelhouse": summary}, indent=1, sort_keys=True))
+    """Remember that the wheel set ``key`` passed the checks (a lost memo only costs a check)."""
+    try:
+        with Directory.open(wheel_dir) as directory, directory.sub(STATE_DIR, create=True) as state:
+            state.write("checked.json", json.dumps({"key": key, "wheelhouse": summary}, indent=1, sort_keys=True))
+    except (OSError, PressError):
+        pass
 
 
 def _fail_clashes(results: list[JobResult], wheel_dir: Path) -> None:

@@ -90,12 +90,15 @@ class JobState:
     wheels: tuple[WheelStamp, ...]
     closure: tuple[str, ...]
     closure_digest: str
+    #: its wheels passed ``--validate`` (a batch that validates redoes a job whose wheels did not)
+    validated: bool = False
 
     def to_json(self) -> str:
         """The state file's text (sorted keys: same state, same bytes)."""
         return json.dumps({"format": OUTPUT_FORMAT, "artifact": self.artifact,
                            "wheels": [vars(w) for w in self.wheels], "closure": list(self.closure),
-                           "closure_digest": self.closure_digest}, indent=1, sort_keys=True)
+                           "closure_digest": self.closure_digest, "validated": self.validated},
+                          indent=1, sort_keys=True)
 
 
 def job_key(parts: Sequence[Any]) -> str:
@@ -157,10 +160,13 @@ def _hex(value: object, length: int) -> str:
 
 def parse_state(doc: object) -> JobState:
     """A :class:`JobState` from a state file's JSON, checked: the format
-    this press writes, a wheel file name without ``/``, hex digests, integer
-    identities, conda names in the closure, bounded counts. Raises
-    ValueError."""
-    if not isinstance(doc, dict) or doc.get("format") != OUTPUT_FORMAT:
+    this press writes, wheel file names as the wheel spec writes them
+    (printable ASCII, no ``/``, ``packaging.utils.parse_wheel_filename``
+    accepts them), hex digests, integer identities, conda names in the
+    closure, bounded counts. Raises ValueError."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    if not isinstance(doc, dict) or type(doc.get("format")) is not int or doc.get("format") != OUTPUT_FORMAT:
         raise ValueError("not a state file of this output format")
     artifact, wheels, closure = doc.get("artifact"), doc.get("wheels"), doc.get("closure")
     if not isinstance(artifact, str) or not isinstance(wheels, list) or not isinstance(closure, list):
@@ -172,9 +178,13 @@ def parse_state(doc: object) -> JobState:
         if not isinstance(wheel, dict):
             raise ValueError("malformed wheel")
         name = wheel.get("name")
-        if not isinstance(name, str) or not name.endswith(".whl") or "/" in name or "\0" in name or \
-                name.startswith("."):
+        if not isinstance(name, str) or len(name) > 255 or not name.isascii() or not name.isprintable() or \
+                "/" in name or name.startswith("."):
             raise ValueError("bad wheel name")
+        try:
+            parse_wheel_filename(name)
+        except InvalidWheelFilename:
+            raise ValueError("bad wheel name") from None
         stamps.append(WheelStamp(name, _hex(wheel.get("sha256"), 64), _int(wheel.get("size")),
                                  _int(wheel.get("inode")), _int(wheel.get("device")), _int(wheel.get("mtime_ns")),
                                  _int(wheel.get("ctime_ns"))))
@@ -184,7 +194,7 @@ def parse_state(doc: object) -> JobState:
             raise ValueError("bad closure name")
         names.append(conda_name(name))
     return JobState(artifact, tuple(sorted(stamps, key=lambda s: s.name)), tuple(sorted(set(names))),
-                    _hex(doc.get("closure_digest"), 64))
+                    _hex(doc.get("closure_digest"), 64), doc.get("validated") is True)
 
 
 def read_states(wheel_dir: Path, keys: Iterable[str]) -> dict[str, JobState]:
@@ -220,7 +230,7 @@ def intact(wheel_dir: Path, state: JobState) -> tuple[bool, list[WheelStamp]]:
     for wheel in state.wheels:
         try:
             found = os.lstat(Path(wheel_dir) / wheel.name)
-        except OSError:
+        except (OSError, ValueError):
             return False, []
         if not stat.S_ISREG(found.st_mode):
             return False, []
@@ -229,7 +239,7 @@ def intact(wheel_dir: Path, state: JobState) -> tuple[bool, list[WheelStamp]]:
             continue
         try:
             again = stamp(wheel_dir, wheel.name)
-        except (OSError, PressError):
+        except (OSError, ValueError, PressError):
             return False, []
         if again.sha256 != wheel.sha256:
             return False, []
@@ -238,6 +248,19 @@ def intact(wheel_dir: Path, state: JobState) -> tuple[bool, list[WheelStamp]]:
 
 
 def write_state(wheel_dir: Path, key: str, state: JobState) -> None:
-    """Write ``.press-state/<key>.json`` (a temporary renamed into place)."""
+    """Write ``.press-state/<key>.json`` (a temporary renamed into place).
+    Raises OSError or :class:`~press.errors.PressError`."""
     with Directory.open(Path(wheel_dir)) as directory, directory.sub(STATE_DIR, create=True) as states:
         states.write(f"{key}.json", state.to_json())
+
+
+def forget_state(wheel_dir: Path, key: str) -> None:
+    """Remove ``.press-state/<key>.json`` if present (a link is removed, not
+    followed): its job runs again next time. Errors are ignored (the state
+    is then still there; a forged one could be anyway)."""
+    try:
+        with Directory.open(Path(wheel_dir)) as directory, directory.sub(STATE_DIR) as states:
+            if states.lstat(f"{key}.json") is not None:
+                states.unlink(f"{key}.json")
+    except (OSError, PressError):
+        pass

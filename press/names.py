@@ -31,6 +31,7 @@ and every requirement on it uses that name. The rule (``docs/metadata.md``):
 from __future__ import annotations
 
 import functools
+import os
 import gzip
 import json
 import re
@@ -129,13 +130,28 @@ def _read_shipped() -> bytes:
     return gzip.decompress(resources.files("press").joinpath("data", SHIPPED).read_bytes())
 
 
-@functools.lru_cache(maxsize=8)
 def load_mapping(cache_dir: Path | None = None, overrides: tuple[Path, ...] = ()) -> NameMapping:
     """The mapping press uses: the shipped copy, replaced by a refreshed one
     in ``cache_dir`` when present (:func:`refresh_mapping`), then each file
     of ``overrides`` (JSON in the same format; its entries win). Cached per
-    process. Raises :class:`~press.errors.PressError` for an unreadable or
-    invalid override file."""
+    process while those files keep their size and modification time (a file
+    edited in place is read again). Raises :class:`~press.errors.PressError`
+    for an unreadable or invalid override file."""
+    def stamp(path: Path) -> tuple[int, int] | None:
+        try:
+            found = os.stat(path)
+        except OSError:
+            return None
+        return found.st_size, found.st_mtime_ns
+
+    files = [Path(cache_dir) / REFRESHED] if cache_dir else []
+    return _load_mapping(cache_dir, tuple(overrides), tuple(stamp(p) for p in [*files, *overrides]))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_mapping(cache_dir: Path | None, overrides: tuple[Path, ...],
+                  stamps: tuple[tuple[int, int] | None, ...]) -> NameMapping:
+    """:func:`load_mapping` for files with these ``stamps``."""
     # The shipped copy is press's own data (tests/test_publishing.py checks it
     # against the reference file and the grammar), so it is not re-validated.
     entries = {k: (tuple(v) if v is not None else None) for k, v in json.loads(_read_shipped()).items()}
@@ -224,7 +240,7 @@ def refresh_mapping(cache_dir: Path, url: str = MAPPING_URL) -> tuple[Path, int]
             raise FetchError(f"the downloaded name mapping has {len(entries)} valid entries, the shipped one "
                              f"{shipped}: not a full mapping (put overrides in a --name-mapping file)", package=url)
         directory.write(REFRESHED.name, data)
-    load_mapping.cache_clear()
+    _load_mapping.cache_clear()
     return target, len(entries)
 
 

@@ -23,10 +23,12 @@ from press.dispatch import _waves
 from press.selection import plan
 
 
-def tiny(channel: Path, name: str, version: str = "1.0", build_string: str = "pyh0_0", depends=()) -> None:
-    """A noarch Python artifact of one module with its dist-info, into ``channel/noarch``."""
+def tiny(channel: Path, name: str, version: str = "1.0", build_string: str = "pyh0_0", depends=(),
+         module: bytes | None = None) -> None:
+    """A noarch Python artifact of one module with its dist-info, into ``channel/noarch``; with
+    ``module``, that is its ``__init__.py`` and the recipe's import test imports it."""
     dist = f"{name}-{version}.dist-info"
-    files = {f"{name}/__init__.py": f"VALUE = {version!r}\n".encode(),
+    files = {f"{name}/__init__.py": module or f"VALUE = {version!r}\n".encode(),
              f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()}
     rows = [f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},{len(d)}"
             for p, d in sorted(files.items())] + [f"{dist}/RECORD,,"]
@@ -34,7 +36,9 @@ def tiny(channel: Path, name: str, version: str = "1.0", build_string: str = "py
     index = {"name": name, "version": version, "build": build_string, "build_number": int(build_string[-1]),
              "subdir": "noarch", "noarch": "python", "depends": list(depends), "license": "MIT",
              "timestamp": 1700000000000}
-    build(Spec(name=name, version=version, build=build_string, index=index,
+    recipe = {"info/recipe/meta.yaml": f"package:\n  name: {name}\n  version: '{version}'\ntest:\n  imports:\n"
+                                       f"    - {name}\n".encode()} if module else {}
+    build(Spec(name=name, version=version, build=build_string, index=index, info=recipe,
                files={f"site-packages/{p}": d for p, d in files.items()}), channel / "noarch", ".conda")
 
 
@@ -42,7 +46,8 @@ def run(channel: Path, out: Path, cache: Path, jobs: int = 1, **extra):
     """``convert_channel`` as ``press channel`` runs it; returns (report, progress calls, index pages' mtimes)."""
     seen = []
     report = convert_channel(BatchOptions(channel=str(channel), subdir="linux-64", pythons=["3.12"], wheel_dir=out,
-                                          cache_dir=cache, jobs=jobs, check=False, **extra), progress=seen.append)
+                                          cache_dir=cache, jobs=jobs, **{"check": False, **extra}),
+                             progress=seen.append)
     pages = {p.parent.name: p.stat().st_mtime_ns for p in (out / "simple").glob("*/index.json")}
     return report, seen, pages
 
@@ -151,3 +156,79 @@ def test_jobs_are_submitted_in_bounded_waves(limit):
 
     done = list(_waves(jobs, limit, submit, completed, track))  # type: ignore[arg-type]
     assert done == [f"future-{j}" for j in jobs] and max(in_flight) == limit
+
+
+def test_a_name_mapping_file_edited_in_place_redoes_the_jobs(tmp_path):
+    channel, out, cache = tmp_path / "channel", tmp_path / "out", tmp_path / "cache"
+    tiny(channel, "alpha")
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"somethingelse": ["somethingelse"]}))
+    assert run(channel, out, cache, name_mapping=[mapping])[0].ok
+    assert statuses(run(channel, out, cache, name_mapping=[mapping])[0]) == {"alpha": "up to date"}
+    mapping.write_text(json.dumps({"somethingelse": ["renamed"]}))  # same path, other names
+    assert statuses(run(channel, out, cache, name_mapping=[mapping])[0]) == {"alpha": "converted"}
+
+
+def test_forged_state_and_memo_are_ignored_never_a_crash(tmp_path):
+    channel, out, cache = tmp_path / "channel", tmp_path / "out", tmp_path / "cache"
+    tiny(channel, "alpha")
+    assert run(channel, out, cache)[0].ok
+    [state] = [p for p in (out / ".press-state").glob("*.json") if len(p.stem) == 32]
+    doc = json.loads(state.read_text())
+    doc["wheels"][0]["name"] = "\udcffx.whl"  # not a wheel file name: os.lstat would raise ValueError
+    state.write_text(json.dumps(doc))
+    (out / ".press-state" / "checked.json").unlink(missing_ok=True)
+    (out / ".press-state" / "checked.json").mkdir()  # the memo is only an optimisation
+    report = run(channel, out, cache)[0]
+    assert report.ok and statuses(report) == {"alpha": "converted"}
+
+
+def test_the_checks_memo_covers_the_whole_directory_and_prints_only_text(tmp_path):
+    channel, out, cache = tmp_path / "channel", tmp_path / "out", tmp_path / "cache"
+    tiny(channel, "base")
+    tiny(channel, "user", depends=["base >=1"])
+    assert run(channel, out, cache, check=True)[0].ok
+    again = run(channel, out, cache, check=True, names=["user"])[0]
+    assert again.ok and again.wheelhouse
+    memo = out / ".press-state" / "checked.json"
+    doc = json.loads(memo.read_text())
+    doc["wheelhouse"] = ["\x1b]0;pwned\x07\rall fine"]  # forged: not printed, the check runs
+    memo.write_text(json.dumps(doc))
+    shown = run(channel, out, cache, check=True, names=["user"])[0]
+    assert shown.ok and not any("\x1b" in line for line in shown.wheelhouse)
+    next(out.glob("base-*.whl")).unlink()  # outside this batch (-n user), but what it resolves against
+    broken = run(channel, out, cache, check=True, names=["user"])[0]
+    assert not broken.ok and "base" in {r.artifact: r.reason for r in broken.results}["user-1.0-pyh0_0.conda"]
+    assert statuses(run(channel, out, cache, check=True, names=["user"])[0]) == {"user": "failed"}
+
+
+def test_a_moved_channel_renames_natives_and_a_new_python_record_redoes_nothing(tmp_path):
+    first, out, cache = tmp_path / "chana", tmp_path / "out", tmp_path / "cache"
+    tiny(first, "alpha", depends=["python >=3.8"])
+    build(Spec(name="python", version="3.12.0", build="h0_0", subdir="linux-64",
+               index={"name": "python", "version": "3.12.0", "build": "h0_0", "build_number": 0,
+                      "subdir": "linux-64", "depends": [], "license": "PSF", "timestamp": 1700000000000}),
+          first / "linux-64", ".conda")
+    assert run(first, out, cache)[0].ok
+    build(Spec(name="python", version="3.12.1", build="h0_0", subdir="linux-64",
+               index={"name": "python", "version": "3.12.1", "build": "h0_0", "build_number": 0,
+                      "subdir": "linux-64", "depends": [], "license": "PSF", "timestamp": 1700000000000}),
+          first / "linux-64", ".conda")
+    assert statuses(run(first, out, cache)[0])["alpha"] == "up to date"  # the solve's python is virtual
+    moved = tmp_path / "chanb"
+    first.rename(moved)  # the default native prefix is the channel's name: names may change
+    assert statuses(run(moved, out, cache)[0])["alpha"] == "converted"
+
+
+def test_a_job_that_failed_validation_is_not_up_to_date(tmp_path):
+    channel, out, cache = tmp_path / "channel", tmp_path / "out", tmp_path / "cache"
+    tiny(channel, "broken", module=b"raise ImportError('boom at import')\n")
+    tiny(channel, "fine", module=b"VALUE = 1\n")
+    first = run(channel, out, cache, validate=True)[0]
+    assert statuses(first) == {"broken": "failed", "fine": "converted"}
+    again = run(channel, out, cache, validate=True)[0]
+    assert statuses(again) == {"broken": "failed", "fine": "up to date"} and not again.ok
+    tiny(channel, "other")
+    unvalidated = run(channel, out, cache)[0]  # converted without --validate: redone when it is asked for
+    assert statuses(unvalidated)["other"] == "converted"
+    assert statuses(run(channel, out, cache, validate=True)[0])["other"] == "converted"

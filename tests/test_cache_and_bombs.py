@@ -403,7 +403,7 @@ def test_name_mapping_refresh_follows_no_link(tmp_path):
     a link at the refreshed copy is not read (the shipped mapping is used) and is
     replaced by the next refresh."""
     from press.errors import PressError
-    from press.names import load_mapping, refresh_mapping
+    from press.names import _load_mapping, load_mapping, refresh_mapping
 
     mapping = tmp_path / "mapping.json"
     with __import__("gzip").open(ROOT / "press" / "data" / "conda-forge-pypi-mapping.json.gz") as handle:
@@ -419,12 +419,12 @@ def test_name_mapping_refresh_follows_no_link(tmp_path):
     (cache / "name-mapping").unlink()
     (cache / "name-mapping").mkdir()
     (cache / "name-mapping" / "conda-forge-pypi-mapping.json").symlink_to(outside / "file")
-    load_mapping.cache_clear()
+    _load_mapping.cache_clear()
     assert load_mapping(cache).sources == ("press/data/conda-forge-pypi-mapping.json.gz",)
     target, _count = refresh_mapping(cache, mapping.as_uri())
     assert not target.is_symlink() and target.read_bytes() == mapping.read_bytes()
     assert (outside / "file").read_bytes() == b"{}" and sorted(os.listdir(outside)) == ["file"]
-    load_mapping.cache_clear()
+    _load_mapping.cache_clear()
 
 
 def test_local_channel_index_state_is_not_trusted(tmp_path):
