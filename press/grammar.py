@@ -18,6 +18,9 @@ MAX_PATH = 4096
 MAX_COMPONENT = 255
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Unicode bidirectional controls ("Trojan Source", CVE-2021-42574): a path holding one reads
+#: otherwise than it is, and uv refuses a wheel member named so ("unacceptable filename").
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _CONDA_NAME = re.compile(r"^[a-z0-9_][a-z0-9_.\-]{0,199}\Z")
 CONDA_NAME = _CONDA_NAME  # public: callers that check many names at once
 #: The core metadata Name grammar, packaging's ``validate=True`` rule, for
@@ -43,14 +46,17 @@ def relative_path(value: object) -> str:
     """A relative POSIX path inside a package or wheel: a non-empty string of
     at most 4096 characters, ``/``-separated components that are non-empty,
     not ``.`` or ``..``, at most 255 UTF-8 bytes, without NUL, control
-    characters or backslashes, and not absolute (``/x``, ``C:x``). Returns it
-    unchanged (press never rewrites a package's paths)."""
+    characters, Unicode bidirectional controls or backslashes, and not
+    absolute (``/x``, ``C:x``). Returns it unchanged (press never rewrites a
+    package's paths)."""
     if not isinstance(value, str) or not value:
         raise ValueError("not a non-empty string path")
     if len(value) > MAX_PATH:
         raise ValueError(f"path longer than {MAX_PATH} characters")
     if _CONTROL.search(value):
         raise ValueError(f"path {value!r} holds a NUL or control character")
+    if _BIDI.search(value):
+        raise ValueError(f"path {value!r} holds a Unicode bidirectional control (it would read otherwise)")
     if "\\" in value:
         raise ValueError(f"path {value!r} holds a backslash")
     if value.startswith("/") or re.match(r"^[A-Za-z]:", value):

@@ -38,7 +38,8 @@ LIMITS = {
     "metadata_size": Limit("PRESS_MAX_METADATA_SIZE", 32 << 20,
                            "bytes of one metadata file read into memory (info/*.json, recipe, dist-info)"),
     "text_size": Limit("PRESS_MAX_TEXT_SIZE", 1 << 20,
-                       "bytes of a recipe YAML, entry_points.txt or core-metadata header block (slow parsers)"),
+                       "bytes of a recipe YAML, entry_points.txt, core-metadata header block (slow parsers) or a "
+                       ".pc file copied for pkg-config (before and after its rewrite)"),
     "shell_script_size": Limit("PRESS_MAX_SHELL_SCRIPT_SIZE", 256 << 10,
                                "bytes of one shell script parsed to rewrite its prefix placeholder (a larger "
                                "one is left as it is)"),

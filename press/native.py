@@ -66,6 +66,12 @@ _SHARED = {
 _PKG_CONFIG = re.compile(r"^(Library/)?(lib|lib64|share)/pkgconfig/[^/]+\.pc$")
 #: CMake package configuration files find_package opens (``<Pkg>Config.cmake``,
 #: ``<pkg>-config.cmake`` and their version files), in the directories it searches below a prefix.
+#: pkg-config's default search order below a prefix (pkgconf: lib, lib64, share).
+_SEARCH_ORDER = ("lib", "lib64", "share")
+#: Names written into a GNU ld script's INPUT() unquoted, and paths into a CMake quoted argument:
+#: nothing ld would split at or CMake would expand (``$``, ``;``, ``"``, ``\``, blanks, parentheses).
+_PLAIN = re.compile(r"^[A-Za-z0-9._+-]+$")
+_CMAKE_PLAIN = re.compile(r"^[A-Za-z0-9._+/-]+$")
 _CMAKE_CONFIG = re.compile(
     r"^(Library/)?(lib|lib64|share)/cmake/[^/]+/[^/]+(Config|-config)(Version|-version)?\.cmake$")
 _PCFILEDIR = re.compile(rb"\$\{pcfiledir\}((?:/\.\.)*)")
@@ -212,10 +218,14 @@ def add_conventions(layout: Layout, stage: Root, dist: str, family: str, names: 
     prefix = layout.libs_dir + "/"
     where = {id(staged): arc for arc, staged in layout.files.items()}
     scripts = []
+    skipped: list[str] = []
     for link in names:
         target = where.get(id(link.library))
         arc = prefix + link.path
         if target is None or arc in layout.files:
+            continue
+        if not _PLAIN.match(posixpath.basename(target)) or not _PLAIN.match(posixpath.basename(link.path)):
+            skipped.append(link.path)  # a name ld's script grammar would read as more than one input
             continue
         text = (f"/* GNU ld script (press): -l{link.path.rsplit('/', 1)[1][3:].split('.so')[0]} and this "
                 f"name stand for the library stored as {posixpath.basename(target)} */\n"
@@ -228,8 +238,15 @@ def add_conventions(layout: Layout, stage: Root, dist: str, family: str, names: 
     libraries = sorted(arc for arc, staged in layout.files.items()
                        if staged.binary is not None and shared is not None and shared.search(arc)
                        and posixpath.dirname(arc) in dirs)
-    pc_files = sorted(arc for arc in layout.files if arc.startswith(prefix) and _PKG_CONFIG.match(arc[len(prefix):]))
-    cmake = sorted(arc for arc in layout.files if arc.startswith(prefix) and _CMAKE_CONFIG.match(arc[len(prefix):]))
+    def ours(arc: str, pattern: re.Pattern[str]) -> bool:
+        match = pattern.match(arc[len(prefix):]) if arc.startswith(prefix) else None
+        return match is not None and (match.group(1) is None or family == "win")  # Library/: Windows' prefix
+
+    # pkg-config's own search order (lib, lib64, then share) decides which of two same-named files wins
+    pc_files = sorted((arc for arc in layout.files if ours(arc, _PKG_CONFIG)),
+                      key=lambda arc: (_SEARCH_ORDER.index(arc[len(prefix):].removeprefix("Library/").split("/")[0]),
+                                       arc))
+    cmake = sorted(arc for arc in layout.files if ours(arc, _CMAKE_CONFIG))
     if not (libraries or pc_files or cmake):
         return None
     package = MODULE.format(dist=dist)
@@ -253,9 +270,18 @@ def add_conventions(layout: Layout, stage: Root, dist: str, family: str, names: 
         data = staged.root.read_bytes(staged.rel, limit("text_size") + 1)
         if len(data) > limit("text_size"):
             raise exceeded("text_size", package=staged.owner, field=arc)
-        add(name, _pc_copy(data, layout.libs_dir, posixpath.dirname(arc[len(prefix):])))
-    for arc in cmake:
+        copy = _pc_copy(data, layout.libs_dir, posixpath.dirname(arc[len(prefix):]))
+        if len(copy) > limit("text_size"):  # each ${pcfiledir} grows by a path: bounded again
+            raise exceeded("text_size", package=staged.owner, field=arc)
+        add(name, copy)
+    shims: set[str] = set()
+    for arc in list(cmake):
         rel = arc[len(prefix):].removeprefix("Library/")  # a prefix of Windows' own shape below the package
+        if rel in shims or not _CMAKE_PLAIN.match(arc):
+            cmake.remove(arc)  # a second file for one shim, or a path CMake's quoted argument would not keep literal
+            skipped.append(arc[len(prefix):])
+            continue
+        shims.add(rel)
         up = "../" * (rel.count("/") + 1)
         add(rel, (f"# Written by press: CMake finds this file through the cmake.prefix entry point of {dist};\n"
                   f"# the package's own file, in the wheel's conda tree, finds its prefix from its place.\n"
@@ -273,4 +299,7 @@ def add_conventions(layout: Layout, stage: Root, dist: str, family: str, names: 
         parts.append(f"cmake.prefix: {', '.join(packages)}")
     if scripts:
         parts.append(f"linker names: {', '.join(scripts)}")
+    if skipped:
+        parts.append(f"left without a linker name or CMake shim (a name their grammar would not keep literal, or "
+                     f"a second file for one name): {', '.join(sorted(skipped))}")
     return "; ".join(parts)

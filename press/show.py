@@ -344,10 +344,12 @@ def _binaries(view: WheelView, root: Path, names: list[str], tagset: frozenset[T
     """Fill in the tag reasons, vendored libraries and dependency resolution
     (``root``: the wheel as installed, ``installed``: installed name -> member)."""
     platforms = sorted({t.platform for t in tagset})
+    binaries = set(installed.values())
     view.python_tag = _python_reason(names, tagset)
     platform = platforms[0]
     view.vendored_libraries = sorted(n for n in names if ".libs/" in n and re.search(r"\.so(\.\d+)*$|\.dylib$|\.dll$",
-                                                                                     n, re.I))
+                                                                                     n, re.I)
+                                     and n in binaries)  # by magic number: not a linker script
     if platform.startswith(("manylinux", "musllinux", "linux")):
         view.platform_tag = _elf(view, root, installed, platforms)
     elif platform.startswith("macosx"):

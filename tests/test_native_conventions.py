@@ -7,6 +7,7 @@ dependent's binary finds the libraries without a RUNPATH into the wheel."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from elftools.elf.elffile import ELFFile
 
 from press.wheel import wheel_problems
 
-from conftest import CONDA_FORGE, HOTFIX, make_venv, run_press
+from conftest import CONDA_FORGE, HOTFIX, ROOT, make_venv, run_press
 from press.venvs import _uv_binary as _uv
 
 PROBE_C = r"""
@@ -131,24 +132,18 @@ def test_a_binary_linked_through_pkg_config_loads_through_load_library(thin_conv
     assert bare.returncode != 0 and stored in bare.stderr  # nothing else points the loader at it
 
 
-SETUP_PY = """
-import shlex
+def _doc_blocks() -> dict[str, str]:
+    """The python blocks of layout.md's section Native-library wheels: pkg-config, CMake and load_library()
+    (tests/test_docs.py leaves them to this test), by the file name their first line names
+    (``# setup.py``): the docs show what this test builds."""
+    text = (ROOT / "docs" / "layout.md").read_text()
+    section = text.split("## Native-library wheels: pkg-config, CMake and `load_library()`", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    return {block.splitlines()[0].removeprefix("# "): block for block in blocks}
 
-import pkgconf
-from setuptools import Extension, setup
 
-flags = shlex.split(pkgconf.run_pkgconf("--cflags", "--libs", "libffi", "libzstd", capture_output=True,
-                                        check=True, text=True).stdout)
-setup(
-    name="ffiprobe", version="1.0", packages=["ffiprobe"],
-    ext_modules=[Extension(
-        "ffiprobe._probe", ["ffiprobe/_probe.c"],
-        include_dirs=[f[2:] for f in flags if f.startswith("-I")],
-        library_dirs=[f[2:] for f in flags if f.startswith("-L")],
-        libraries=[f[2:] for f in flags if f.startswith("-l")],
-    )],
-)
-"""
+SETUP_PY = _doc_blocks()["setup.py"]
+INIT_PY = _doc_blocks()["ffiprobe/__init__.py"]
 
 EXTENSION_C = r"""
 #define PY_SSIZE_T_CLEAN
@@ -168,16 +163,6 @@ static PyMethodDef methods[] = {
 };
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_probe", NULL, -1, methods};
 PyMODINIT_FUNC PyInit__probe(void) { return PyModule_Create(&module); }
-"""
-
-INIT_PY = """
-import _press_native_conda_forge_libffi
-import _press_native_conda_forge_zstd
-
-_press_native_conda_forge_libffi.load_library()
-_press_native_conda_forge_zstd.load_library()
-
-from ._probe import ffi_add, zstd_version  # noqa: E402
 """
 
 CMAKE_LISTS = """
@@ -249,3 +234,43 @@ def test_c_extension_builds_against_thin_wheels_with_pkgconf_offline(py312, cach
     ran = subprocess.run([str(python), "-c", "import ctypes, sys, _press_native_conda_forge_zstd as z; z.load_library();"
                           " print(ctypes.CDLL(sys.argv[1]).zprobe())", str(library)], capture_output=True, text=True)
     assert ran.stdout == "10506\n", ran.stderr
+
+
+def test_hostile_names_get_no_linker_script_or_cmake_shim_and_pkg_config_order_holds(tmp_path) -> None:
+    """Names from the package that ld's script grammar or CMake's quoted argument would not keep
+    literal are left out with a note; two CMake configs for one shim (lib/ and Library/lib/ on
+    Linux) do not crash; of same-named .pc files the lib/pkgconfig one wins, as pkg-config's
+    search order has it; Library/ counts only for Windows."""
+    from hostile import Spec, build
+
+    if shutil.which("gcc") is None:
+        pytest.skip("needs gcc")
+    source = tmp_path / "s.c"
+    source.write_text("int hx_f(int x) { return x + 1; }\n")
+    library = tmp_path / "lib.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libhx) INPUT(libm.so.6 .so.1", "-o", str(library),
+                    str(source)], check=True)
+    pc = "prefix=/opt/placeholder\nName: {}\nVersion: 1\nDescription: x\n"
+    files = {"lib/libhx.so.1.0": library.read_bytes(),
+             "lib/cmake/Foo/FooConfig.cmake": b"set(FOO 1)\n", "Library/lib/cmake/Foo/FooConfig.cmake": b"set(FOO 2)\n",
+             'lib/cmake/a"b/a"bConfig.cmake': b"set(X 1)\n", "lib/cmake/${CMAKE_COMMAND}/xConfig.cmake": b"set(Y 1)\n",
+             "lib/pkgconfig/x.pc": pc.format("lib").encode(), "Library/lib/pkgconfig/x.pc": pc.format("Library").encode(),
+             "share/pkgconfig/x.pc": pc.format("share").encode()}
+    spec = Spec(name="press-hx-names", subdir="linux-64", files=files, executables={"lib/libhx.so.1.0"},
+                links={"lib/libhx.so": "libhx.so.1.0"})
+    artifact = build(spec, tmp_path / "channel" / "linux-64", ".conda")
+    out = tmp_path / "out"
+    result = run_press(str(artifact), "--subdir", "linux-64", "--python", "3.12", "--no-validate", "-v", "-w", str(out),
+                       cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    (wheel,) = out.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    scripts = [data for data in members.values() if data.startswith(b"/* GNU ld script")]
+    assert not scripts  # the stored name would have been read as several inputs
+    shims = {n: d for n, d in members.items() if n.startswith("_press_native_") and n.endswith("Config.cmake")}
+    assert list(shims) == [next(n for n in shims if n.endswith("lib/cmake/Foo/FooConfig.cmake"))]
+    assert b"Library/" not in next(iter(shims.values()))  # on Linux the package's own lib/ is the prefix
+    (copy,) = [d for n, d in members.items() if n.startswith("_press_native_") and n.endswith("/x.pc")]
+    assert b"Name: lib\n" in copy
+    assert "left without a linker name or CMake shim" in result.stdout

@@ -51,7 +51,8 @@ def test_real_index_shape_is_accepted():
     assert identity.label == "libgcc-14.2.0-h77fa898_1" and identity.noarch is None
 
 
-@pytest.mark.parametrize("path", ["a/../b", "/abs", "C:x", "a//b", "a/./b", "a\\b", "a\nb", "a\0b", ""])
+@pytest.mark.parametrize("path", ["a/../b", "/abs", "C:x", "a//b", "a/./b", "a\\b", "a\nb", "a\0b", "",
+                                  "lib/x\u202egp.so", "a\u2066b"])
 def test_relative_path_grammar_refuses(path):
     with pytest.raises(ValueError):
         grammar.relative_path(path)

@@ -158,3 +158,20 @@ def test_press_channel_strip(native, tmp_path, cache_dir):
     library = _extract(str(wheel), tmp_path / "u")
     assert not {s for s in _sections(library) if s == ".symtab" or s.startswith(".debug")}
     assert ctypes.CDLL(str(library)).hx_triple(2) == 6
+
+
+def test_strip_writes_no_name_of_the_package(tmp_path):
+    """strip's output goes to a private directory: a package file named like a temporary beside
+    the target (``bin/.tool.press-strip``) is neither overwritten nor moved (it was deleted, then
+    the conversion crashed)."""
+    if not shutil.which("gcc"):
+        pytest.skip("no gcc")
+    library = _compile("gcc", tmp_path / "libhxstrip.so")
+    files = {LIBRARY: library, "bin/tool": library, "bin/.tool.press-strip": b"#!/bin/sh\necho mine\n"}
+    spec = Spec(name="press-hx-stripclash", subdir="linux-64", files=files, executables=set(files))
+    artifact = build(spec, tmp_path / "channel" / "linux-64", ".conda")
+    report, wheel = _convert(artifact, tmp_path / "out", strip=True)
+    with zipfile.ZipFile(wheel.path) as archive:
+        names = {n.split("/", 1)[1]: n for n in archive.namelist() if "/" in n}
+        assert archive.read(names["bin/.tool.press-strip"]) == b"#!/bin/sh\necho mine\n"
+        assert len(archive.read(names["bin/tool"])) < len(library)  # stripped all the same

@@ -35,7 +35,9 @@ import os
 import platform
 import shutil
 import stat
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..contained import Root
 from ..errors import RelocationError
@@ -112,30 +114,31 @@ def strip_file(stage: Root, arc: str, machine: str, package: str | None = None) 
                               package=package, field=arc)
     target = stage.host_path(arc)
     before = target.stat()
-    tmp = target.with_name(f".{target.name}.press-strip")
-    failures: list[str] = []
-    stripped = False
-    for tool in tools:
-        tmp.unlink(missing_ok=True)
-        done = run([tool, "-s", "-o", str(tmp), str(target)], env={"LC_ALL": "C"})
-        if done.returncode == 0 and tmp.is_file():
-            stripped = True
-            break
-        said = (done.stderr.strip() or f"exit status {done.returncode}").replace(str(target), arc)
-        failures.append(said if os.path.basename(tool) in said else f"{os.path.basename(tool)}: {said}")
-        if not any(words in done.stderr.lower() for words in _UNREADABLE):
-            break  # it read the file and failed: another tool would not do better
-    if not stripped:
-        tmp.unlink(missing_ok=True)
-        unread = len(failures) == len(tools) and all(any(w in f.lower() for w in _UNREADABLE) for f in failures)
-        raise RelocationError(f"--strip: cannot strip it: {'; '.join(f[-300:] for f in failures)}"
-                              + (f" ({_remedy(machine)})" if unread else ""), package=package, field=arc)
-    saved = before.st_size - tmp.stat().st_size
-    if saved <= 0:
-        tmp.unlink()
-        return 0
-    os.chmod(tmp, stat.S_IMODE(before.st_mode))
-    os.replace(tmp, target)
+    # The output goes to a private directory beside the stage, never to a name inside it: a package
+    # may ship any name there (a file called like the temporary would be overwritten, then moved).
+    with tempfile.TemporaryDirectory(prefix=".press-strip-", dir=Path(stage.path).parent) as private:
+        tmp = Path(private) / "stripped"
+        failures: list[str] = []
+        stripped = False
+        for tool in tools:
+            tmp.unlink(missing_ok=True)
+            done = run([tool, "-s", "-o", str(tmp), str(target)], env={"LC_ALL": "C"})
+            if done.returncode == 0 and tmp.is_file():
+                stripped = True
+                break
+            said = (done.stderr.strip() or f"exit status {done.returncode}").replace(str(target), arc)
+            failures.append(said if os.path.basename(tool) in said else f"{os.path.basename(tool)}: {said}")
+            if not any(words in done.stderr.lower() for words in _UNREADABLE):
+                break  # it read the file and failed: another tool would not do better
+        if not stripped:
+            unread = len(failures) == len(tools) and all(any(w in f.lower() for w in _UNREADABLE) for f in failures)
+            raise RelocationError(f"--strip: cannot strip it: {'; '.join(f[-300:] for f in failures)}"
+                                  + (f" ({_remedy(machine)})" if unread else ""), package=package, field=arc)
+        saved = before.st_size - tmp.stat().st_size
+        if saved <= 0:
+            return 0
+        os.chmod(tmp, stat.S_IMODE(before.st_mode))
+        os.replace(tmp, target)
     return saved
 
 
