@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import secrets
 import shutil
 import stat
 import threading
@@ -209,7 +210,7 @@ class Root:
                 handle.write(data)
             return
         found = self.lstat(rel)
-        tmp = f"{rel}.press-tmp"
+        tmp = f"{rel}.{secrets.token_hex(8)}.press-tmp"  # never a name a package may have shipped
         with self.create(tmp, stat.S_IMODE(found.st_mode) if found else mode) as handle:
             handle.write(data)
         self.replace(tmp, rel)

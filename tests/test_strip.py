@@ -167,11 +167,14 @@ def test_strip_writes_no_name_of_the_package(tmp_path):
     if not shutil.which("gcc"):
         pytest.skip("no gcc")
     library = _compile("gcc", tmp_path / "libhxstrip.so")
-    files = {LIBRARY: library, "bin/tool": library, "bin/.tool.press-strip": b"#!/bin/sh\necho mine\n"}
+    files = {LIBRARY: library, "bin/tool": library, "bin/.tool.press-strip": b"#!/bin/sh\necho mine\n",
+             # the old fixed temporary of the ELF relocation (it renames the library and sets its SONAME)
+             "lib/.libhxstrip.so.1.press-tmp": b"mine too\n"}
     spec = Spec(name="press-hx-stripclash", subdir="linux-64", files=files, executables=set(files))
     artifact = build(spec, tmp_path / "channel" / "linux-64", ".conda")
     report, wheel = _convert(artifact, tmp_path / "out", strip=True)
     with zipfile.ZipFile(wheel.path) as archive:
         names = {n.split("/", 1)[1]: n for n in archive.namelist() if "/" in n}
         assert archive.read(names["bin/.tool.press-strip"]) == b"#!/bin/sh\necho mine\n"
+        assert archive.read(names["lib/.libhxstrip.so.1.press-tmp"]) == b"mine too\n"
         assert len(archive.read(names["bin/tool"])) < len(library)  # stripped all the same

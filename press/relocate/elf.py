@@ -4,7 +4,9 @@ RPATH/RUNPATH (System V gABI, glibc ld.so search rules)."""
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -66,10 +68,19 @@ def _lief() -> ModuleType:
     return lief
 
 
+def _parse(lief: ModuleType, path: Path) -> Any:
+    """``lief.ELF.parse`` without the warnings LIEF's enums raise for
+    values they do not know (``13355 is not a valid ARCH``): a hostile file
+    is refused with one error line, not preceded by them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lief.ELF.parse(str(path))
+
+
 def read_elf(path: Path) -> ElfInfo:
     """Parse ``path`` with LIEF. Raises :class:`RelocationError` when LIEF cannot."""
     lief = _lief()
-    binary = lief.ELF.parse(str(path))
+    binary = _parse(lief, path)
     if binary is None:
         raise RelocationError(f"LIEF cannot parse ELF file {path.name}")
     _check_structure(lief, binary, os.path.getsize(path))
@@ -147,16 +158,21 @@ def patch_elf(
         if room:
             os.truncate(path, size + room)
         try:
-            binary = lief.ELF.parse(str(path))
+            binary = _parse(lief, path)
             if binary is None:
                 raise RelocationError(f"LIEF cannot parse ELF file {path.name}")
             if room:
                 _cut_room(binary, room)
             _edit(lief, binary, soname, rename_needed, runpath)
             mode = os.stat(path).st_mode & 0o7777
-            tmp = path.with_name(f".{path.name}.press-tmp")
+            # a new name of its own (O_EXCL): a package file named like a fixed temporary is never written
+            handle, name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".press-tmp", dir=path.parent)
+            os.close(handle)
+            tmp = Path(name)
             try:
-                binary.write(str(tmp))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    binary.write(str(tmp))
                 os.chmod(tmp, mode)
                 os.replace(tmp, path)
                 replaced = True

@@ -4,6 +4,7 @@ the import and delay-import tables (Microsoft PE/COFF specification)."""
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,10 @@ def patch_pe(path: Path, rename_needed: dict[str, str]) -> None:
         config = lief.PE.Builder.config_t()
         config.imports = True
         mode = os.stat(path).st_mode & 0o7777
-        tmp = path.with_name(f".{path.name}.press-tmp")
+        # a new name of its own (O_EXCL): a package file named like a fixed temporary is never written
+        handle, name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".press-tmp", dir=path.parent)
+        os.close(handle)
+        tmp = Path(name)
         try:
             binary.write(str(tmp), config)
             os.chmod(tmp, mode)
