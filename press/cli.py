@@ -216,8 +216,8 @@ def _print_conversion(report: ConversionReport, as_json: bool, verbose: bool, ex
                     echo(line)
             if wheel.validation and wheel.validation.status != "passed":
                 echo(f"  validation {wheel.validation.status}: {wheel.validation.reason}")
-        for artifact, reason in report.skipped:
-            echo(f"{artifact}: {reason}")
+        for artifact, reason in report.skipped:  # input may name them: shown escaped
+            echo(_one_line(f"{artifact}: {reason}"))
         for line in lines or []:
             echo(line)
         for problem in report.unresolvable:

@@ -43,7 +43,7 @@ from . import grammar
 from .errors import PressError
 from .files import open_regular
 from .limits import exceeded, limit
-from .matchspec import is_plumbing
+from .matchspec import is_plumbing, spec_name
 
 #: The interpreter's record name: a wheel's environment provides it.
 INTERPRETER = "python"
@@ -68,7 +68,8 @@ class LockedPackage:
     ``depends``: MatchSpecs that replace the archive's own (pixi's repodata
     records), None to use the archive's; ``dependency_names``: the conda names
     it depends on per the lock (None: the lock does not say, read the
-    archive); ``where``: the line or entry, for messages."""
+    archive); ``where``: the line or entry, for messages; ``size``: bytes,
+    when the lock says."""
 
     name: str
     version: str
@@ -82,6 +83,8 @@ class LockedPackage:
     depends: tuple[str, ...] | None
     dependency_names: tuple[str, ...] | None
     where: str
+    #: bytes, when the lock says (pixi): a download is cut there
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def check_url(url: object, source: str, where: str) -> tuple[str, str, str, str,
     version, build)``; raises :class:`LockFileError` naming ``source`` and
     ``where``."""
     def refuse(reason: str) -> LockFileError:
-        shown = url[:200] if isinstance(url, str) else repr(url)[:200]
+        shown = re.sub(r"//[^/@]*@", "//***@", url[:200]) if isinstance(url, str) else repr(url)[:200]
         return LockFileError(f"{shown!r}: {reason}", package=source, field=where)
 
     if not isinstance(url, str) or not url:
@@ -162,8 +165,11 @@ def check_url(url: object, source: str, where: str) -> tuple[str, str, str, str,
     try:
         parts = urlsplit(url)
         host = parts.hostname
+        parts.port  # noqa: B018 - raises for a port that is not a number below 65536
     except ValueError as exc:
         raise refuse(f"not a URL ({exc})") from None
+    if parts.username is not None or parts.password is not None:
+        raise refuse("credentials in the URL (give them to the channel's server another way)")
     if parts.scheme.lower() not in ("http", "https"):
         scheme = f"a {parts.scheme}:// URL" if parts.scheme else "not an absolute URL"
         raise refuse(f"{scheme}: press fetches locked artifacts over http(s) only (a local copy is found by file "
@@ -177,6 +183,8 @@ def check_url(url: object, source: str, where: str) -> tuple[str, str, str, str,
         raise refuse("a query string")
     if len(segments) < 3 or not segments[-1]:
         raise refuse("not <channel>/<subdir>/<artifact file name>")
+    if "%" in parts.path.rsplit("/", 1)[-1]:
+        raise refuse("a percent-encoded file name (conda artifact names need none)")
     file_name, sub = segments[-1], segments[-2]
     try:
         grammar.archive_file_name(file_name)
@@ -205,7 +213,7 @@ def _hex(value: object, kind: str, source: str, where: str) -> str:
 
 def _read_explicit(text: str, source: str, subdir: str) -> LockedEnvironment:
     """An ``@EXPLICIT`` file (see the module's description)."""
-    packages: list[LockedPackage] = []
+    packages: dict[str, LockedPackage] = {}
     seen_explicit = False
     for number, raw in enumerate(text.splitlines(), 1):
         line, where = raw.strip(), f"line {number}"
@@ -240,7 +248,7 @@ def _read_explicit(text: str, source: str, subdir: str) -> LockedEnvironment:
         _add(packages, _package(url, md5, sha256, None, None, source, where, subdir), source)
     if not seen_explicit:
         raise LockFileError("no @EXPLICIT line", package=source)
-    return LockedEnvironment(source, "explicit", subdir, tuple(packages))
+    return LockedEnvironment(source, "explicit", subdir, tuple(packages.values()))
 
 
 def _read_conda_lock(doc: dict[str, Any], source: str, subdir: str) -> LockedEnvironment:
@@ -248,33 +256,33 @@ def _read_conda_lock(doc: dict[str, Any], source: str, subdir: str) -> LockedEnv
     entries = doc["package"]
     if len(entries) > limit("lock_entries"):
         raise exceeded("lock_entries", package=source, found=f"{len(entries)} entries")
-    platforms = sorted({str(e.get("platform")) for e in entries if isinstance(e, dict)})
-    packages: list[LockedPackage] = []
+    platforms = sorted({_short(e.get("platform")) for e in entries if isinstance(e, dict)})
+    packages: dict[str, LockedPackage] = {}
     skipped: list[tuple[str, str]] = []
     for index, entry in enumerate(entries, 1):
         where = f"package {index}"
         if not isinstance(entry, dict):
             raise LockFileError("not a mapping", package=source, field=where)
-        name = entry.get("name")
-        where = f"package {index} ({str(name)[:100]})"
+        name, version = _short(entry.get("name")), _short(entry.get("version"))
+        where = f"package {index} ({name})"
         if entry.get("platform") != subdir:
             continue
         manager = entry.get("manager")
         if manager == "pip":
-            skipped.append((f"{str(name)[:100]} {str(entry.get('version'))[:100]}",
+            skipped.append((f"{name} {version}",
                             "a pip package of the lock (manager: pip): press converts conda packages only"))
             continue
         if manager != "conda":
-            raise LockFileError(f"manager {str(manager)[:50]!r} is neither conda nor pip", package=source, field=where)
+            raise LockFileError(f"manager {_short(manager)!r} is neither conda nor pip", package=source, field=where)
         if entry.get("optional") is True:
-            skipped.append((f"{name} {entry.get('version')}", f"in the optional category "
-                            f"{str(entry.get('category'))[:50]!r} (conda-lock install leaves it out by default)"))
+            skipped.append((f"{name} {version}", f"in the optional category {_short(entry.get('category'))!r} "
+                            "(conda-lock install leaves it out by default)"))
             continue
         hashes = entry.get("hash")
-        if not isinstance(hashes, dict) or not (hashes.get("md5") or hashes.get("sha256")):
+        if not isinstance(hashes, dict) or all(hashes.get(k) is None for k in ("md5", "sha256")):
             raise LockFileError("no hash: {md5, sha256}", package=source, field=where)
-        md5 = _hex(hashes["md5"], "md5", source, where) if hashes.get("md5") else None
-        sha256 = _hex(hashes["sha256"], "sha256", source, where) if hashes.get("sha256") else None
+        md5 = _hex(hashes["md5"], "md5", source, where) if hashes.get("md5") is not None else None
+        sha256 = _hex(hashes["sha256"], "sha256", source, where) if hashes.get("sha256") is not None else None
         dependencies = entry.get("dependencies") or {}
         if not isinstance(dependencies, dict) or not all(isinstance(v, str) and len(v) <= 1024 or v is None
                                                          for v in dependencies.values()):
@@ -282,14 +290,14 @@ def _read_conda_lock(doc: dict[str, Any], source: str, subdir: str) -> LockedEnv
         names = tuple(_conda_name(d, source, f"{where}: dependencies") for d in dependencies)
         package = _package(entry.get("url"), md5, sha256, None, names, source, where, subdir)
         for key, value in (("name", package.name), ("version", package.version)):
-            if str(entry.get(key)) != value:
-                raise LockFileError(f"{key} {str(entry.get(key))[:100]!r} is not the URL's ({value!r})",
+            if entry.get(key) != value:
+                raise LockFileError(f"{key} {_short(entry.get(key))!r} is not the URL's ({value!r})",
                                     package=source, field=where)
         _add(packages, package, source)
     if not packages and not skipped:
         raise LockFileError(f"no package for {subdir}; the lock file has {', '.join(platforms) or 'none'} "
                             f"(choose with --subdir)", package=source)
-    return LockedEnvironment(source, "conda-lock", subdir, tuple(packages), tuple(skipped))
+    return LockedEnvironment(source, "conda-lock", subdir, tuple(packages.values()), tuple(skipped))
 
 
 def _read_pixi(doc: dict[str, Any], path: Path, source: str, subdir: str, environment: str) -> LockedEnvironment:
@@ -327,7 +335,7 @@ def _read_pixi(doc: dict[str, Any], path: Path, source: str, subdir: str, enviro
         raise LockFileError(f"its records do not read: {' '.join(str(exc).split())[:300]}", package=source) from None
     skipped = [(f"{p.name} {p.version}", "a PyPI package of the lock: press converts conda packages only")
                for p in env.packages(platform) or [] if isinstance(p, PypiLockedPackage)]
-    packages: list[LockedPackage] = []
+    packages: dict[str, LockedPackage] = {}
     for index, record in enumerate(records, 1):
         where = f"{environment} {subdir} package {index} ({record.name.normalized})"
         md5 = _hex(_hexed(record.md5), "md5", source, where) if record.md5 else None
@@ -338,14 +346,26 @@ def _read_pixi(doc: dict[str, Any], path: Path, source: str, subdir: str, enviro
                 grammar.match_spec(spec)
             except ValueError as exc:
                 raise LockFileError(str(exc), package=source, field=f"{where}: depends") from None
-        names = tuple(spec.split()[0] for spec in depends)
-        package = _package(str(record.url), md5, sha256, depends, names, source, where, subdir)
+        names = tuple(spec_name(spec) for spec in depends)
+        package = _package(str(record.url), md5, sha256, depends, names, source, where, subdir,
+                           record.size if isinstance(record.size, int) and record.size >= 0 else None)
         if (record.name.normalized, str(record.version), str(record.build)) != (package.name, package.version,
                                                                            package.build):
             raise LockFileError(f"its record ({record.name.normalized} {record.version} {record.build}) is not the "
                                 f"URL's", package=source, field=where)
         _add(packages, package, source)
-    return LockedEnvironment(source, "pixi", subdir, tuple(packages), tuple(skipped))
+    return LockedEnvironment(source, "pixi", subdir, tuple(packages.values()), tuple(skipped))
+
+
+def _short(value: object) -> str:
+    """A lock file's value for a message: printable text of at most 100
+    characters (a non-string is named by its type, never converted: str() of
+    shared YAML structure expands without bound)."""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        return f"<{type(value).__name__}>"
+    text = str(value) if not isinstance(value, int) or abs(value) < 10**100 else "<int>"
+    text = "".join(c if c.isprintable() else "?" for c in text[:100])
+    return text + ("..." if len(str(value)) > 100 else "") if isinstance(value, str) else text
 
 
 def _hexed(value: object) -> str:
@@ -366,7 +386,8 @@ def _check_platform(declared: str, subdir: str, source: str, where: str) -> None
 
 
 def _package(url: object, md5: str | None, sha256: str | None, depends: tuple[str, ...] | None,
-             names: tuple[str, ...] | None, source: str, where: str, subdir: str) -> LockedPackage:
+             names: tuple[str, ...] | None, source: str, where: str, subdir: str,
+             size: int | None = None) -> LockedPackage:
     clean, channel, sub, name, version, build = check_url(url, source, where)
     if sub not in (subdir, "noarch"):
         raise LockFileError(f"{clean[:200]!r} is a {sub} artifact, not {subdir} or noarch", package=source, field=where)
@@ -374,18 +395,19 @@ def _package(url: object, md5: str | None, sha256: str | None, depends: tuple[st
         raise LockFileError("no md5 or sha256 hash: press converts only artifacts it can check", package=source,
                             field=where)
     return LockedPackage(name, version, build, clean.rsplit("/", 1)[1], clean, channel, sub, md5, sha256, depends,
-                         names, where)
+                         names, where, size)
 
 
-def _add(packages: list[LockedPackage], package: LockedPackage, source: str) -> None:
-    """Append ``package``: within the ``lock_entries`` limit, one record per name."""
+def _add(packages: dict[str, LockedPackage], package: LockedPackage, source: str) -> None:
+    """Add ``package`` (by name, in file order): within the ``lock_entries``
+    limit, one record per name."""
     if len(packages) >= limit("lock_entries"):
         raise exceeded("lock_entries", package=source, field=package.where)
-    for other in packages:
-        if other.name == package.name:
-            raise LockFileError(f"{package.name} is locked twice (also at {other.where})", package=source,
-                                field=package.where)
-    packages.append(package)
+    other = packages.get(package.name)
+    if other is not None:
+        raise LockFileError(f"{package.name} is locked twice (also at {other.where})", package=source,
+                            field=package.where)
+    packages[package.name] = package
 
 
 def _load_yaml(text: str, source: str) -> Any:
@@ -396,12 +418,22 @@ def _load_yaml(text: str, source: str) -> Any:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=loader))
+        aliases = 0
+        collections: set[str] = set()  # anchors of mappings and sequences
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)) and event.anchor:
+                collections.add(event.anchor)
+            elif isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if event.anchor in collections:  # shared structure: str() of it expands without bound
+                    raise LockFileError("an alias of a mapping or sequence (a lock file needs none)", package=source)
         if aliases > limit("yaml_aliases"):
             raise exceeded("yaml_aliases", package=source)
         return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except RecursionError:
         raise LockFileError("YAML nested too deeply", package=source) from None
+    except (ValueError, OverflowError) as exc:  # a scalar the loader cannot convert (a date, a 5000-digit int)
+        raise LockFileError(f"not YAML press reads: {' '.join(str(exc).split())[:200]}", package=source) from None
     except yaml.YAMLError as exc:
         raise LockFileError(f"not an @EXPLICIT file and not YAML: {' '.join(str(exc).split())[:200]}",
                             package=source) from None
@@ -466,11 +498,18 @@ class _Download:
 
 def mirror_copy(package: LockedPackage, channels: Iterable[str]) -> tuple[Path, str] | None:
     """The first local directory channel of ``channels`` (a path or
-    ``file://`` URL, as ``-c`` gives them) holding
-    ``<subdir>/<file name>`` of ``package``: ``(path, channel as given)``;
-    None when none does (channel names and remote URLs are not searched)."""
+    ``file://`` URL, as ``-c`` gives them) holding ``<subdir>/<file name>``
+    of ``package`` as a regular file (neither it nor the subdir folder a
+    symbolic link: a link there could name any file of the machine) of at
+    most the locked size, else the ``download_size`` limit: ``(path, channel
+    as given)``; None when none does (channel names and remote URLs are not
+    searched)."""
+    import stat
     from urllib.request import url2pathname
 
+    from .files import Directory
+
+    bound = package.size if package.size is not None else limit("download_size")
     for channel in channels:
         if channel.startswith("file://"):
             root = Path(url2pathname(urlsplit(channel).path))
@@ -478,9 +517,13 @@ def mirror_copy(package: LockedPackage, channels: Iterable[str]) -> tuple[Path, 
             continue
         else:
             root = Path(channel).expanduser()
-        candidate = root / package.subdir / package.file_name
-        if root.is_dir() and candidate.is_file():
-            return candidate, channel
+        try:
+            with Directory.open(root) as directory, directory.sub(package.subdir) as subdir:
+                found = subdir.lstat(package.file_name)
+        except (OSError, PressError):
+            continue
+        if found is not None and stat.S_ISREG(found.st_mode) and found.st_size <= bound:
+            return root / package.subdir / package.file_name, channel
     return None
 
 
@@ -506,7 +549,8 @@ def fetch_locked(package: LockedPackage, channels: Iterable[str], cache_dir: Pat
     else:
         notes: list[str] = []
         try:
-            path, _ = fetch(_Download(package.url, package.file_name, package.sha256, package.md5), cache_dir, notes)
+            path, _ = fetch(_Download(package.url, package.file_name, package.sha256, package.md5, package.size),
+                            cache_dir, notes)
         except FetchError as exc:
             kind = "sha256" if "sha256 does not match" in exc.reason else "md5" if "md5 does not match" in exc.reason \
                 else None
@@ -518,7 +562,7 @@ def fetch_locked(package: LockedPackage, channels: Iterable[str], cache_dir: Pat
             progress(note)
         channel = package.channel
     digests = {"md5": hashlib.md5(usedforsecurity=False), "sha256": hashlib.sha256()}
-    with open_regular(path, follow_symlinks=True) as handle:
+    with open_regular(path) as handle:  # a link put there since mirror_copy looked is not followed
         for block in iter(lambda: handle.read(1 << 20), b""):
             for digest in digests.values():
                 digest.update(block)

@@ -285,3 +285,61 @@ def test_channel_file_makes_a_wheelhouse_with_its_index(tmp_path, mirror, py312)
     refused = run_press("channel", "--file", str(LOCKS / "cffi.pixi.lock"), str(mirror), "-n", "cffi", "-w", str(out),
                         cache=tmp_path / "cache")
     assert refused.returncode == 2 and "--file makes the wheelhouse of exactly the locked environment" in refused.stderr
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("bomb.yml", "version: 1\nmetadata: {}\na0: &a0 [x, x, x]\na1: &a1 [*a0, *a0, *a0]\npackage:\n"
+                 "- name: *a1\n  platform: linux-64\n  manager: conda\n", "an alias of a mapping or sequence"),
+    ("digits.yml", "version: 1\nmetadata: {}\npackage:\n- name: x\n  platform: linux-64\n  manager: conda\n"
+                   "  hash: {md5: " + "9" * 5000 + "}\n", "not YAML press reads"),
+    ("date.yml", "version: 1\nmetadata: {}\npackage:\n- name: x\n  platform: 2001-13-45\n  manager: conda\n",
+     "not YAML press reads"),
+    ("intmd5.yml", "version: 1\nmetadata: {}\npackage:\n- name: cffi\n  version: 1.17.1\n  platform: linux-64\n"
+                   "  manager: conda\n  url: https://h/conda-forge/linux-64/cffi-1.17.1-py312h06ac9bb_0.conda\n"
+                   "  hash: {md5: 00000000000000000000000000000000, sha256: " + "a" * 64 + "}\n", "md5"),
+])
+def test_hostile_yaml_values_are_one_error(tmp_path, name, text, expected):
+    """Values PyYAML makes into shared structure, huge ints or bad dates, or a hash of the wrong type, are one
+    error line each (an alias bomb took 3 GB before; an integer md5 was taken as no md5)."""
+    lock = tmp_path / name
+    lock.write_text(text)
+    result = run_press("--file", str(lock), "--subdir", "linux-64", "--no-validate", "-w", str(tmp_path / "out"),
+                       cache=tmp_path / "cache")
+    assert result.returncode == 1 and result.stderr.count("press: error:") == 1 and expected in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_many_entries_read_in_linear_time_and_mirror_links_are_not_followed(tmp_path):
+    """20,000 @EXPLICIT lines read at once (a duplicate check compared every pair: 11 s); a -c
+    directory's link at the artifact's name is not followed (it read /etc/passwd) and the URL is
+    used instead."""
+    import time
+
+    from press.lockfile import mirror_copy, read_lock
+
+    lines = ["@EXPLICIT"] + [f"https://h/conda-forge/linux-64/p{i}-1-0.conda#sha256={'a' * 64}" for i in range(20_000)]
+    lock = tmp_path / "big.txt"
+    lock.write_text("\n".join(lines) + "\n")
+    started = time.monotonic()
+    assert len(read_lock(lock, "linux-64").packages) == 20_000
+    assert time.monotonic() - started < 8  # generous: a bound on growth, not a benchmark
+    mirror = tmp_path / "mirror"
+    (mirror / "linux-64").mkdir(parents=True)
+    (mirror / "linux-64" / "p1-1-0.conda").symlink_to("/etc/passwd")
+    (package,) = [p for p in read_lock(lock, "linux-64").packages if p.name == "p1"]
+    assert mirror_copy(package, [str(mirror)]) is None
+
+
+def test_skipped_entries_print_escaped_and_credentials_are_refused_unshown(tmp_path):
+    lock = tmp_path / "pip.yml"
+    lock.write_text("version: 1\nmetadata: {}\npackage:\n- name: \"\\e]0;pwn\\a\"\n  version: '1'\n"
+                    "  platform: linux-64\n  manager: pip\n")
+    result = run_press("--file", str(lock), "--subdir", "linux-64", "--no-validate", "-w", str(tmp_path / "out"),
+                       cache=tmp_path / "cache")
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    explicit = tmp_path / "creds.txt"
+    explicit.write_text("@EXPLICIT\nhttps://me:s3cret@h/conda-forge/linux-64/cffi-1.17.1-py312h06ac9bb_0.conda"
+                        f"#sha256={'a' * 64}\n")
+    refused = run_press("--file", str(explicit), "--subdir", "linux-64", "--no-validate", "-w", str(tmp_path / "o2"),
+                        cache=tmp_path / "cache")
+    assert refused.returncode == 1 and "credentials" in refused.stderr and "s3cret" not in refused.stderr
