@@ -878,7 +878,12 @@ def build_wheel(
         if e.endswith((".so", ".pyd")) and e in layout.files and info_class is not None
         and isinstance(layout.files[e].binary, info_class)
     ]
-    tags = python_tags(main.depends, extensions)
+    try:
+        tags = python_tags(main.depends, extensions)
+    except PressError as exc:
+        if exc.package is not None:
+            raise
+        raise type(exc)(exc.reason, package=main.label, field="depends") from None  # name the artifact
     # PEP 600 tag plus its legacy aliases (auditwheel's compressed tag set) for pip before 20.3.
     tag = f"{tags.python}-{tags.abi}-{compressed_platform(platform)}"
     filename = f"{dist}-{version}-{build_tag}-{tag}.whl"
