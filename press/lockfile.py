@@ -118,8 +118,8 @@ def read_lock(path: Path, subdir: str, environment: str = "default") -> LockedEn
     pixi lock, ``environment``), recognised by its content: ``@EXPLICIT``,
     YAML with ``version: 1`` and a ``package:`` list (conda-lock), or YAML
     with ``environments:`` (pixi). Raises :class:`LockFileError` for a file
-    that is none of them, a platform or environment it does not hold, or any
-    entry that fails its check; :class:`~press.errors.LimitError` beyond the
+    that is none of them, a platform or environment it does not hold, no
+    conda package for ``subdir``, or any entry that fails its check; :class:`~press.errors.LimitError` beyond the
     ``lock_size`` or ``lock_entries`` limit."""
     source = str(path)
     try:
@@ -135,14 +135,21 @@ def read_lock(path: Path, subdir: str, environment: str = "default") -> LockedEn
         raise LockFileError(f"not UTF-8 text (byte {exc.start})", package=source) from None
     meaningful = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
     if meaningful and meaningful[0] == "@EXPLICIT":
-        return _read_explicit(text, source, subdir)
-    doc = _load_yaml(text, source)
-    if isinstance(doc, dict) and doc.get("version") == 1 and isinstance(doc.get("package"), list):
-        return _read_conda_lock(doc, source, subdir)
-    if isinstance(doc, dict) and isinstance(doc.get("environments"), dict):
-        return _read_pixi(doc, Path(path), source, subdir, environment)
-    raise LockFileError("not a lock file press reads: an @EXPLICIT file (conda list --explicit), conda-lock.yml "
-                        "(version 1) or pixi.lock", package=source)
+        found = _read_explicit(text, source, subdir)
+    else:
+        doc = _load_yaml(text, source)
+        if isinstance(doc, dict) and doc.get("version") == 1 and isinstance(doc.get("package"), list):
+            found = _read_conda_lock(doc, source, subdir)
+        elif isinstance(doc, dict) and isinstance(doc.get("environments"), dict):
+            found = _read_pixi(doc, Path(path), source, subdir, environment)
+        else:
+            raise LockFileError("not a lock file press reads: an @EXPLICIT file (conda list --explicit), "
+                                "conda-lock.yml (version 1) or pixi.lock", package=source)
+    if not found.packages:  # a run that writes nothing must not look like success
+        skipped = f" ({len(found.skipped)} entries it holds are not conda packages press converts)" \
+            if found.skipped else ""
+        raise LockFileError(f"no conda package for {subdir}{skipped}", package=source)
+    return found
 
 
 def check_url(url: object, source: str, where: str) -> tuple[str, str, str, str, str, str]:

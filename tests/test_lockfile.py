@@ -330,13 +330,20 @@ def test_many_entries_read_in_linear_time_and_mirror_links_are_not_followed(tmp_
     assert mirror_copy(package, [str(mirror)]) is None
 
 
-def test_skipped_entries_print_escaped_and_credentials_are_refused_unshown(tmp_path):
+def test_skipped_entries_print_escaped_and_credentials_are_refused_unshown(tmp_path, mirror):
     lock = tmp_path / "pip.yml"
-    lock.write_text("version: 1\nmetadata: {}\npackage:\n- name: \"\\e]0;pwn\\a\"\n  version: '1'\n"
-                    "  platform: linux-64\n  manager: pip\n")
-    result = run_press("--file", str(lock), "--subdir", "linux-64", "--no-validate", "-w", str(tmp_path / "out"),
-                       cache=tmp_path / "cache")
+    hostile = "- name: \"\\e]0;pwn\\a\"\n  version: '1'\n  platform: linux-64\n  manager: pip\n"
+    lock.write_text((LOCKS / "cffi.conda-lock.yml").read_text().replace("package:\n", "package:\n" + hostile, 1))
+    result = run_press("--file", str(lock), "-c", str(mirror), "--subdir", "linux-64", "--no-validate",
+                       "--no-wheelhouse-check", "-w", str(tmp_path / "out"), cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    assert "?]0;pwn? 1: a pip package of the lock" in result.stdout
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    only_pip = tmp_path / "only-pip.yml"
+    only_pip.write_text("version: 1\nmetadata: {}\npackage:\n" + hostile)
+    nothing = run_press("--file", str(only_pip), "--subdir", "linux-64", "--no-validate", "-w", str(tmp_path / "o3"),
+                        cache=tmp_path / "cache")
+    assert nothing.returncode == 1 and "no conda package for linux-64 (1 entries" in nothing.stderr
     explicit = tmp_path / "creds.txt"
     explicit.write_text("@EXPLICIT\nhttps://me:s3cret@h/conda-forge/linux-64/cffi-1.17.1-py312h06ac9bb_0.conda"
                         f"#sha256={'a' * 64}\n")
