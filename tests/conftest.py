@@ -60,14 +60,24 @@ def fixture_packages(tmp_path_factory) -> dict[str, Path]:
 def thin_conversion(tmp_path_factory, cache_dir) -> tuple[Path, dict]:
     """Every real linux-64 and noarch artifact of the sample converted thin for
     CPython 3.12 (no validation): (wheel dir, the --json report)."""
+    import fcntl
     import json
 
-    artifacts = sorted(p for sub in ("linux-64", "noarch") for p in (CONDA_FORGE / sub).iterdir()
-                       if p.name.endswith((".conda", ".tar.bz2")))
-    out = tmp_path_factory.mktemp("thin")
-    result = run_press("--subdir", "linux-64", "--python", "3.12", "--no-validate", "-w", str(out), "--json", "-q",
-                       *map(str, artifacts), cache=cache_dir, check=True)
-    return out, json.loads(result.stdout)
+    # Made once per run, not once per xdist worker: the first worker to get here converts into
+    # the directory all workers share, under a lock; the others wait for it and read the result.
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "thin-conversion"  # this run's
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        out, report = shared / "wheels", shared / "report.json"
+        if not report.exists():
+            artifacts = sorted(p for sub in ("linux-64", "noarch") for p in (CONDA_FORGE / sub).iterdir()
+                               if p.name.endswith((".conda", ".tar.bz2")))
+            result = run_press("--subdir", "linux-64", "--python", "3.12", "--no-validate", "-w", str(out), "--json",
+                               "-q", *map(str, artifacts), cache=cache_dir, check=True)
+            report.write_text(result.stdout)
+    return out, json.loads(report.read_text())
 
 
 @pytest.fixture(scope="session")
