@@ -97,7 +97,7 @@ from .errors import PressError
 from .files import Directory, NotOwnedError
 from .limits import LIMITS, limit
 from .sbom import CondaSource
-from .wheelhouse import STATE_DIR
+from .wheelhouse import STATE_DIR, parse_json
 from .wheelread import WheelReader, printable
 
 #: PEP 691 API version written in the JSON pages (1.1: PEP 700's ``versions``, ``size``, ``upload-time``).
@@ -429,18 +429,6 @@ def _pages_of(value: object) -> dict[str, _Page]:
     return pages
 
 
-def _parse_json(raw: bytes) -> object:
-    """``raw`` parsed as JSON within the ``json_containers`` limit (objects
-    and arrays counted by their opening brackets before parsing, as
-    :func:`press.wheelhouse.read_json` does). Raises ``ValueError``."""
-    if raw.count(b"{") + raw.count(b"[") > limit("json_containers"):
-        raise ValueError(f"more than {limit('json_containers')} JSON objects and arrays")
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise ValueError("nested too deep") from None
-
-
 def _load(cache: Directory | None, name: str, subject: str, fingerprint: str) -> tuple[dict[str, object], bytes]:
     """The cache file ``name`` as a JSON object (empty when absent, not press's
     own, of another format or other limits (``fingerprint``, :func:`reader_fingerprint`),
@@ -449,7 +437,7 @@ def _load(cache: Directory | None, name: str, subject: str, fingerprint: str) ->
         return {}, b""
     try:
         raw = cache.read(name, limit("metadata_size"))
-        doc = _parse_json(raw)
+        doc = parse_json(raw)
     except (OSError, ValueError, PressError):
         return {}, b""
     if (not isinstance(doc, dict) or doc.get("format") != FACTS_FORMAT or doc.get("limits") != fingerprint

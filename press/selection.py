@@ -249,7 +249,7 @@ def plan(options: BatchOptions) -> BatchPlan:
 def _plan(options: BatchOptions) -> BatchPlan:
     from urllib.parse import unquote, urlparse
 
-    from .batch import JobResult, default_cache
+    from .batch import JobResult, _running_python, default_cache
     from .channel import load_repodata_patch
     from .files import writable_dir
     from .matchspec import is_plumbing
@@ -460,9 +460,3 @@ def _add_facts(facts: dict[str, PackageFacts], name: str, records: list[RepoData
     fact = record_facts(name, channel, depends, "python" if getattr(noarch, "python", False) else None)
     if not mapping.get(name) or not fact.python:
         facts[name] = fact
-
-
-def _running_python() -> str:
-    import sys
-
-    return f"{sys.version_info[0]}.{sys.version_info[1]}"

@@ -91,7 +91,13 @@ def read_json(directory: Directory, name: str) -> object:
     32 MiB of ``{},`` would be 11 million dicts, about 1 GB). Raises
     ``OSError``, ``ValueError`` (not JSON, too many containers, or nested
     too deep) or :class:`~press.files.NotOwnedError`."""
-    data = directory.read(name, limit("metadata_size"))
+    return parse_json(directory.read(name, limit("metadata_size")))
+
+
+def parse_json(data: bytes) -> object:
+    """``data`` parsed as JSON within the ``json_containers`` limit (objects
+    and arrays counted by their opening brackets before parsing). Raises
+    ``ValueError`` (not JSON, too many containers, or nested too deep)."""
     if data.count(b"{") + data.count(b"[") > limit("json_containers"):
         raise ValueError(f"more than {limit('json_containers')} JSON objects and arrays")
     try:
